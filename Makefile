@@ -1,0 +1,38 @@
+# ses-sigma: every entry point a user or CI needs. `make test` and `make convert` set
+# everything up on a fresh machine (Python 3.11+ and the package index are all they need).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo convert docs bench lint check format clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+## test: lint, then the whole suite (unit tests, every fixture case, conversion proofs)
+test: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/pytest -q
+
+## demo: scan the bundled example CloudTrail logs with the pack and print the alerts
+demo: $(STAMP)
+	$(BIN)/ses-sigma scan --format table examples/
+
+## bench: matcher / scanner throughput (records/s) on generated CloudTrail
+bench: $(STAMP)
+	$(BIN)/python -m ses_sigma.bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

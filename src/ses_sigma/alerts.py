@@ -1,0 +1,46 @@
+"""What the matcher reports: one Alert per rule firing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ses_sigma.records import format_time
+
+__all__ = ["Alert"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One firing of one rule.
+
+    ``time`` is the eventTime (POSIX seconds) of the event that completed the detection;
+    ``group`` holds the group-by (correlations) or first-seen field values, empty for
+    single-event rules; ``event_ids`` are the eventIDs of the events that make the alert,
+    in time order.
+    """
+
+    rule_id: str
+    rule_name: str
+    title: str
+    level: str
+    time: float
+    event_ids: tuple[str, ...]
+    group: tuple[tuple[str, Any], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form printed by ``ses-sigma scan``."""
+        return {
+            "rule_id": self.rule_id,
+            "rule_name": self.rule_name,
+            "title": self.title,
+            "level": self.level,
+            "time": format_time(self.time),
+            "group": dict(self.group),
+            "event_ids": list(self.event_ids),
+        }
+
+    @property
+    def sort_key(self) -> tuple[float, str, tuple[str, ...]]:
+        """Deterministic output order: time, rule name, event ids."""
+        return (self.time, self.rule_name, self.event_ids)

@@ -1,0 +1,27 @@
+"""The ``ses-sigma`` command: a thin click layer, every command one library call.
+
+Each command lives in its own module (``cmd_<name>.py``) exposing ``command``; it is added to
+the group below.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ses_sigma import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ses-sigma")
+def main() -> None:
+    """Sigma detection pack for Amazon SES abuse in AWS CloudTrail."""
+
+
+def _register() -> None:
+    from ses_sigma.cli import cmd_scan, cmd_test  # noqa: PLC0415
+
+    for module in (cmd_scan, cmd_test):
+        main.add_command(module.command)
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Sigma evaluation over CloudTrail records: detections, correlations and first-seen rules."""

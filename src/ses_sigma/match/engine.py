@@ -1,0 +1,198 @@
+"""The matcher: runs a compiled pack over CloudTrail records and returns alerts.
+
+Single-event rules are compiled once into predicates (``detection.compile_detection``) and
+dispatched on ``eventSource``/``eventName``, so a record is only tested against the rules that
+can match it. Records matched by a rule that feeds a stateful rule (a correlation, or a rule
+with the ``first_seen`` extension) are kept as candidates; once the input is read, candidates
+are ordered by (eventTime, eventID) and fed to the stateful engines, whose state is bounded by
+their time window. So the alerts do not depend on the order the records arrived in: CloudTrail
+delivers them out of order, within a file and across files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sigma.correlations import SigmaCorrelationRule
+from sigma.rule import SigmaRule, SigmaRuleBase
+
+from ses_sigma.alerts import Alert
+from ses_sigma.match.correlation import CorrelationEngine
+from ses_sigma.match.detection import CompiledDetection, RuleCompileError, compile_detection
+from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
+from ses_sigma.pack import Pack, rule_key
+from ses_sigma.records import Record
+
+__all__ = ["Engine", "RuleCompileError", "make_alert"]
+
+
+def make_alert(
+    rule: SigmaRuleBase,
+    records: Iterable[Record],
+    group: tuple[tuple[str, object], ...] = (),
+) -> Alert:
+    """An alert of ``rule`` made by ``records`` (timed by the last of them)."""
+    recs = sorted(records, key=lambda r: r.sort_key)
+    return Alert(
+        rule_id=str(rule.id) if rule.id else "",
+        rule_name=rule_key(rule),
+        title=rule.title,
+        level=rule.level.name.lower() if rule.level else "",
+        time=recs[-1].time,
+        event_ids=tuple(r.event_id for r in recs),
+        group=group,
+    )
+
+
+@dataclass
+class _Single:
+    """A compiled single-event rule and who consumes its matches."""
+
+    compiled: CompiledDetection
+    name: str
+    alerts: bool  # emits its own alert per matching record
+    first_seen: FirstSeenSpec | None
+    feeds: list[str] = field(default_factory=list)  # correlation names fed by this rule
+
+    @property
+    def stateful(self) -> bool:
+        return self.first_seen is not None or bool(self.feeds)
+
+
+@dataclass
+class RunStats:
+    """What one run saw."""
+
+    records: int = 0
+    candidates: int = 0
+    first_time: float | None = None
+    last_time: float | None = None
+
+
+class Engine:
+    """A pack compiled for matching. Build once, ``run`` many times (state is per run)."""
+
+    def __init__(self, pack: Pack):
+        errors: list[str] = []
+        self.pack = pack
+        self._singles: dict[str, _Single] = {}
+        for rule in pack.rules:
+            try:
+                compiled = compile_detection(rule)
+                spec = FirstSeenSpec.from_rule(rule)
+            except RuleCompileError as exc:
+                errors.append(str(exc))
+                continue
+            name = rule_key(rule)
+            # A first-seen rule alerts through its engine, not on every match.
+            self._singles[name] = _Single(
+                compiled=compiled,
+                name=name,
+                alerts=rule._output and spec is None,
+                first_seen=spec,
+            )
+        self._correlations: list[SigmaCorrelationRule] = []
+        for corr in pack.correlations:
+            try:
+                CorrelationEngine.check(corr)
+            except RuleCompileError as exc:
+                errors.append(str(exc))
+                continue
+            for ref in corr.rules or []:
+                target = rule_key(ref.rule)
+                if target not in self._singles:
+                    errors.append(
+                        f"{rule_key(corr)}: correlation over {target!r}, which is not a "
+                        "single-event rule the matcher compiled"
+                    )
+                    continue
+                self._singles[target].feeds.append(rule_key(corr))
+            self._correlations.append(corr)
+        if errors:
+            raise RuleCompileError("\n".join(errors))
+        self._by_source: dict[str, list[_Single]] = {}
+        self._any_source: list[_Single] = []
+        for single in self._singles.values():
+            sources = single.compiled.event_sources
+            if sources is None:
+                self._any_source.append(single)
+            else:
+                for src in sources:
+                    self._by_source.setdefault(src, []).append(single)
+        self.stats = RunStats()
+
+    def _candidates(self, data: dict) -> Iterable[_Single]:
+        src = data.get("eventSource")
+        name = data.get("eventName")
+        if not isinstance(src, str) or not isinstance(name, str):
+            return self._singles.values()  # unusual shapes: let every predicate decide
+        name_l = name.lower()
+        found = [
+            s
+            for s in self._by_source.get(src.lower(), ())
+            if s.compiled.event_names is None or name_l in s.compiled.event_names
+        ]
+        found.extend(
+            s
+            for s in self._any_source
+            if s.compiled.event_names is None or name_l in s.compiled.event_names
+        )
+        return found
+
+    def run(self, records: Iterable[Record]) -> list[Alert]:
+        """Match every record; return all alerts sorted by time, rule and event ids."""
+        stats = RunStats()
+        alerts: list[Alert] = []
+        pending: list[tuple[tuple[float, str], str, Record]] = []
+        for rec in records:
+            stats.records += 1
+            if stats.first_time is None or rec.time < stats.first_time:
+                stats.first_time = rec.time
+            if stats.last_time is None or rec.time > stats.last_time:
+                stats.last_time = rec.time
+            for single in self._candidates(rec.data):
+                if not single.compiled.predicate(rec.data):
+                    continue
+                if single.alerts:
+                    alerts.append(make_alert(single.compiled.rule, [rec]))
+                if single.stateful:
+                    pending.append((rec.sort_key, single.name, rec))
+        stats.candidates = len(pending)
+        self.stats = stats
+        if pending:
+            alerts.extend(self._run_stateful(pending, stats))
+        alerts.sort(key=lambda a: a.sort_key)
+        return alerts
+
+    def _run_stateful(
+        self, pending: list[tuple[tuple[float, str], str, Record]], stats: RunStats
+    ) -> list[Alert]:
+        assert stats.first_time is not None
+        pending.sort(key=lambda item: (item[0], item[1]))
+        first_seen = {
+            name: FirstSeenEngine(s.compiled.rule, s.first_seen, data_start=stats.first_time)
+            for name, s in self._singles.items()
+            if s.first_seen is not None
+        }
+        correlations = {rule_key(c): CorrelationEngine(c) for c in self._correlations}
+        out: list[Alert] = []
+        for _, name, rec in pending:
+            single = self._singles[name]
+            if single.first_seen is not None:
+                out.extend(first_seen[name].feed(rec))
+            for corr_name in single.feeds:
+                out.extend(correlations[corr_name].feed(name, rec))
+        for engine in correlations.values():
+            out.extend(engine.flush())
+        return out
+
+    @property
+    def rule_names(self) -> list[str]:
+        """Every rule the engine evaluates."""
+        return [*self._singles, *(rule_key(c) for c in self._correlations)]
+
+
+def is_single(rule: SigmaRuleBase) -> bool:
+    """True for a single-event rule."""
+    return isinstance(rule, SigmaRule)

@@ -1,0 +1,87 @@
+"""Field access on CloudTrail records, with Sigma's nested-path semantics.
+
+A Sigma field name such as ``userIdentity.sessionContext.sessionIssuer.userName`` walks nested
+objects. Where the walk meets an array, every element is followed (``resources.ARN`` looks at
+each resource). A key that itself contains dots (``requestParameters.serviceCode`` stored flat)
+is found too: at every level the longest key present wins.
+
+``null`` and absence are the same thing to the matcher (Sigma's ``null`` means "absent or
+null"), so None values are never returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["FieldGetter", "field_getter", "leaf_values"]
+
+#: Returns every non-null value at the path; a list value is returned as its elements.
+FieldGetter = Callable[[Any], list[Any]]
+
+
+def _walk(node: Any, parts: tuple[str, ...], out: list[Any]) -> None:
+    if node is None:
+        return
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, parts, out)
+        return
+    if not parts:
+        out.append(node)
+        return
+    if not isinstance(node, dict):
+        return
+    # Longest key first: "a.b.c" may be stored as {"a.b": {"c": ..}} or {"a": {"b.c": ..}}.
+    for i in range(len(parts), 0, -1):
+        key = parts[0] if i == 1 else ".".join(parts[:i])
+        if key in node:
+            _walk(node[key], parts[i:], out)
+            return
+
+
+def field_getter(path: str) -> FieldGetter:
+    """Compile a Sigma field path into a fast getter returning a list of values.
+
+    The common case (a plain top-level key, or a two-level path of dicts) avoids the generic
+    walk. Values that are lists are expanded into their elements (one level, recursively for
+    nested lists); None is dropped.
+    """
+    parts = tuple(path.split("."))
+
+    if len(parts) == 1:
+        key = parts[0]
+
+        def get_top(data: Any) -> list[Any]:
+            value = data.get(key) if isinstance(data, dict) else None
+            if value is None:
+                return []
+            if isinstance(value, list):
+                out: list[Any] = []
+                _walk(value, (), out)
+                return out
+            return [value]
+
+        return get_top
+
+    def get_nested(data: Any) -> list[Any]:
+        out: list[Any] = []
+        _walk(data, parts, out)
+        return out
+
+    return get_nested
+
+
+def leaf_values(node: Any) -> list[Any]:
+    """Every scalar value anywhere in a record (for Sigma keyword search)."""
+    out: list[Any] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item is not None:
+            out.append(item)
+    return out

@@ -1,0 +1,88 @@
+"""CloudTrail records as the matcher sees them: the raw JSON dict plus its parsed time and id."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["Record", "RecordError", "format_time", "parse_event_time"]
+
+
+class RecordError(ValueError):
+    """A CloudTrail record that cannot be used (not an object, no valid eventTime...)."""
+
+
+# ISO 8601 as CloudTrail writes it (2025-01-20T16:52:14Z), with optional fraction and offset.
+# A space instead of "T" is accepted too (Panther's and some exporters' form).
+_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_event_time(value: Any) -> float:
+    """Parse a CloudTrail ``eventTime`` into POSIX seconds (UTC).
+
+    Raises RecordError when the value is missing or not an ISO 8601 timestamp. A timestamp
+    without zone is taken as UTC, as CloudTrail always writes UTC.
+    """
+    if not isinstance(value, str):
+        raise RecordError(f"eventTime is missing or not a string: {value!r}")
+    m = _TIME_RE.match(value.strip())
+    if m is None:
+        raise RecordError(f"eventTime is not an ISO 8601 timestamp: {value!r}")
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    try:
+        dt = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
+    except ValueError as exc:
+        raise RecordError(f"eventTime is not a valid date: {value!r} ({exc})") from None
+    ts = dt.timestamp()
+    if frac:
+        ts += int(frac) / 10 ** len(frac)
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        ts -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return ts
+
+
+def format_time(ts: float) -> str:
+    """Format POSIX seconds as CloudTrail's ISO 8601 UTC form (second precision if whole)."""
+    dt = datetime.fromtimestamp(ts, tz=UTC)
+    if dt.microsecond:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(slots=True)
+class Record:
+    """One CloudTrail event.
+
+    ``data`` is the record exactly as AWS wrote it; ``time`` its ``eventTime`` in POSIX
+    seconds; ``event_id`` its ``eventID``; ``origin`` where it came from (``file:line`` or
+    ``file[index]``), for messages.
+    """
+
+    data: dict[str, Any]
+    time: float
+    event_id: str
+    origin: str = field(default="")
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str = "") -> Record:
+        """Build a Record from a decoded CloudTrail JSON object; RecordError if unusable."""
+        if not isinstance(data, dict):
+            raise RecordError(f"a CloudTrail record must be a JSON object, not {type(data).__name__}")
+        time = parse_event_time(data.get("eventTime"))
+        event_id = data.get("eventID")
+        if not isinstance(event_id, str) or not event_id:
+            raise RecordError(f"eventID is missing or not a string: {event_id!r}")
+        return cls(data=data, time=time, event_id=event_id, origin=origin)
+
+    @property
+    def sort_key(self) -> tuple[float, str]:
+        """Total order used by every stateful engine: eventTime, then eventID."""
+        return (self.time, self.event_id)
