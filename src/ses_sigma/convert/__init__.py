@@ -1,0 +1,1 @@
+"""Conversion of the pack to Splunk and Elastic artefacts, through pySigma backends."""

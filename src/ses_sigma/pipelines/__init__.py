@@ -1,0 +1,1 @@
+"""pySigma processing pipelines for CloudTrail in Splunk and Elastic."""
