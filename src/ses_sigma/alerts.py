@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ses_sigma.records import format_time
+from sigma.rule import SigmaRuleBase
 
-__all__ = ["Alert"]
+from ses_sigma.pack import rule_key
+from ses_sigma.records import Record, format_time
+
+__all__ = ["Alert", "make_alert"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +48,21 @@ class Alert:
     def sort_key(self) -> tuple[float, str, tuple[str, ...]]:
         """Deterministic output order: time, rule name, event ids."""
         return (self.time, self.rule_name, self.event_ids)
+
+
+def make_alert(
+    rule: SigmaRuleBase,
+    records: Iterable[Record],
+    group: tuple[tuple[str, Any], ...] = (),
+) -> Alert:
+    """An alert of ``rule`` made by ``records`` (timed by the latest of them)."""
+    recs = sorted(records, key=lambda r: r.sort_key)
+    return Alert(
+        rule_id=str(rule.id) if rule.id else "",
+        rule_name=rule_key(rule),
+        title=rule.title,
+        level=rule.level.name.lower() if rule.level else "",
+        time=recs[-1].time,
+        event_ids=tuple(r.event_id for r in recs),
+        group=group,
+    )

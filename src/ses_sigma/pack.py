@@ -8,8 +8,7 @@ from pathlib import Path
 
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
-from sigma.exceptions import SigmaRuleLocation
+from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 __all__ = [

@@ -75,7 +75,8 @@ class Record:
     def from_dict(cls, data: Any, origin: str = "") -> Record:
         """Build a Record from a decoded CloudTrail JSON object; RecordError if unusable."""
         if not isinstance(data, dict):
-            raise RecordError(f"a CloudTrail record must be a JSON object, not {type(data).__name__}")
+            kind = type(data).__name__
+            raise RecordError(f"a CloudTrail record must be a JSON object, not {kind}")
         time = parse_event_time(data.get("eventTime"))
         event_id = data.get("eventID")
         if not isinstance(event_id, str) or not event_id:

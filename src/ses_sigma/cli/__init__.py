@@ -18,7 +18,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ses_sigma.cli import cmd_scan, cmd_test  # noqa: PLC0415
+    from ses_sigma.cli import cmd_scan, cmd_test
 
     for module in (cmd_scan, cmd_test):
         main.add_command(module.command)

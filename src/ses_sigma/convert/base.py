@@ -70,9 +70,7 @@ class Target(ABC):
     description: ClassVar[str] = ""
 
     @abstractmethod
-    def convert(
-        self, pack: Pack, rules: Sequence[SigmaRuleBase], fmt: str
-    ) -> ConversionOutput:
+    def convert(self, pack: Pack, rules: Sequence[SigmaRuleBase], fmt: str) -> ConversionOutput:
         """Convert ``rules`` (all from ``pack``) to ``fmt``; refusals go in the output."""
 
 

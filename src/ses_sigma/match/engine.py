@@ -17,32 +17,15 @@ from dataclasses import dataclass, field
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule, SigmaRuleBase
 
-from ses_sigma.alerts import Alert
+from ses_sigma.alerts import Alert, make_alert
 from ses_sigma.match.correlation import CorrelationEngine
-from ses_sigma.match.detection import CompiledDetection, RuleCompileError, compile_detection
+from ses_sigma.match.detection import CompiledDetection, compile_detection
+from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.records import Record
 
-__all__ = ["Engine", "RuleCompileError", "make_alert"]
-
-
-def make_alert(
-    rule: SigmaRuleBase,
-    records: Iterable[Record],
-    group: tuple[tuple[str, object], ...] = (),
-) -> Alert:
-    """An alert of ``rule`` made by ``records`` (timed by the last of them)."""
-    recs = sorted(records, key=lambda r: r.sort_key)
-    return Alert(
-        rule_id=str(rule.id) if rule.id else "",
-        rule_name=rule_key(rule),
-        title=rule.title,
-        level=rule.level.name.lower() if rule.level else "",
-        time=recs[-1].time,
-        event_ids=tuple(r.event_id for r in recs),
-        group=group,
-    )
+__all__ = ["Engine", "RuleCompileError", "RunStats"]
 
 
 @dataclass
