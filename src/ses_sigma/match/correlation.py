@@ -9,8 +9,9 @@ Semantics (docs/DESIGN.md, "Correlations"; each point is pinned by tests/match/t
 - Windows slide and are inclusive: events at ``t`` and ``t + timespan`` are in one window,
   ``t + timespan + 1s`` is not. There are no fixed buckets. Durations are pySigma's
   (``SigmaCorrelationTimespan.seconds``; ``M`` and ``y`` are its average month and year).
-  Times are compared with a 1 microsecond tolerance, so float rounding of fractional
-  eventTimes cannot move an event across a window edge.
+  Times compare exactly: eventTimes parsed to floats share one rounding grid (whole seconds
+  plus the same fraction round the same way), so ``t + timespan`` stays on the edge even with
+  fractional seconds (pinned by a test).
 - ``event_count``: an alert when a group has ``count`` events (``gte``) or ``count + 1`` (``gt``)
   within one window. The alert holds those events; the group's state is then cleared (one
   alert per burst).
@@ -76,10 +77,7 @@ from ses_sigma.match.fields import FieldGetter, field_getter
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record
 
-__all__ = ["EPSILON", "CorrelationEngine", "group_key", "group_tuples", "within"]
-
-#: Tolerance (seconds) of every time comparison: float rounding of fractional eventTimes.
-EPSILON = 1e-6
+__all__ = ["CorrelationEngine", "group_key", "group_tuples", "within"]
 
 Group = tuple[tuple[str, Any], ...]
 GroupKey = tuple[tuple[str, Any], ...]
@@ -95,7 +93,7 @@ _SUPPORTED = (
 
 def within(earlier: float, later: float, span: float) -> bool:
     """True when ``later`` is at most ``span`` seconds after ``earlier`` (inclusive edge)."""
-    return later - earlier <= span + EPSILON
+    return later - earlier <= span
 
 
 def _scalars(values: list[Any]) -> list[Any]:
@@ -153,8 +151,10 @@ def _ref_names(ref: SigmaRuleReference, rule: SigmaRuleBase) -> bool:
     resolved = getattr(ref, "rule", None)
     if resolved is not None:
         return resolved is rule
+    # pySigma 1.5.1 resolves the correlation's rules but not the alias mappings' references;
+    # resolve them like SigmaCollection.__getitem__ does: a UUID is an id, anything else a name.
     try:
-        return rule.id is not None and uuid.UUID(ref.reference) == rule.id
+        return uuid.UUID(ref.reference) == rule.id
     except ValueError:
         return ref.reference == rule.name
 

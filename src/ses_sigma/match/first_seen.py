@@ -21,7 +21,7 @@ Semantics (docs/DESIGN.md, "First-seen extension"; pinned by tests/match/test_fi
   its own, and each new one makes its own alert (its ``group`` names it). Values compare
   exactly (case-sensitive; ``1`` and ``"1"`` differ).
 - Durations are Sigma timespans parsed by pySigma (``SigmaCorrelationTimespan``: a positive
-  count and one of ``s m h d w M y``); times compare with ``correlation.EPSILON`` tolerance.
+  count and one of ``s m h d w M y``); times compare exactly (see ``match.correlation``).
 
 State: the tuples seen within the last ``forget_after``, in order of last sighting; tuples
 that fall out are dropped as time advances (dropping one is the same as forgetting it), so
@@ -40,7 +40,7 @@ from sigma.exceptions import SigmaTimespanError
 from sigma.rule import SigmaRule
 
 from ses_sigma.alerts import Alert, make_alert
-from ses_sigma.match.correlation import EPSILON, group_key, group_tuples, within
+from ses_sigma.match.correlation import group_key, group_tuples, within
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.fields import field_getter
 from ses_sigma.pack import rule_key
@@ -116,7 +116,6 @@ class FirstSeenEngine:
         self.rule = rule
         self.spec = spec
         self.data_start = data_start
-        self._alert_from = data_start + spec.learning_period
         self._getters = tuple((f, field_getter(f)) for f in spec.fields)
         # value-tuple key -> last-seen time; least recently seen first.
         self._seen: OrderedDict[tuple[tuple[str, Any], ...], float] = OrderedDict()
@@ -135,7 +134,7 @@ class FirstSeenEngine:
             if within(last, now, forget):
                 break
             del seen[key]  # not seen for longer than forget_after: forgotten
-        learning = now < self._alert_from - EPSILON
+        learning = now - self.data_start < self.spec.learning_period  # exact, see within()
         alerts: list[Alert] = []
         for group in group_tuples(self._getters, record.data):
             key = group_key(group)
