@@ -1,0 +1,286 @@
+"""FirstSeenSpec parsing and FirstSeenEngine: learning, forgetting, refresh, bounded state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sigma.collection import SigmaCollection
+from sigma.rule import SigmaRule
+
+from ses_sigma.match.engine import Engine
+from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
+from ses_sigma.pack import load_pack
+from ses_sigma.records import Record, format_time, parse_event_time
+
+T0 = parse_event_time("2025-01-01T00:00:00Z")
+D = 86400.0
+H = 3600.0
+
+RULE = """
+title: Enumeration
+name: enum
+level: medium
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel: {eventName: GetSendQuota}
+  condition: sel
+"""
+
+
+def load_rule(first_seen: str | None) -> SigmaRule:
+    text = RULE if first_seen is None else RULE + "first_seen:\n" + first_seen
+    rules = SigmaCollection.from_yaml(text).rules
+    assert len(rules) == 1 and isinstance(rules[0], SigmaRule)
+    return rules[0]
+
+
+SPEC = """
+  fields: [userIdentity.arn]
+  learning_period: 7d
+  forget_after: 30d
+"""
+
+_serial = iter(range(1_000_000))
+
+
+def rec(offset: float, arn: Any = "arn:x", **extra: Any) -> Record:
+    data: dict[str, Any] = {"eventTime": format_time(T0 + offset), **extra}
+    if arn is not None:
+        data["userIdentity"] = {"arn": arn}
+    eid = f"e{next(_serial):06d}"
+    data["eventID"] = eid
+    return Record(data=data, time=T0 + offset, event_id=eid)
+
+
+def engine(spec: str = SPEC, data_start: float = T0) -> FirstSeenEngine:
+    rule = load_rule(spec)
+    parsed = FirstSeenSpec.from_rule(rule)
+    assert parsed is not None
+    return FirstSeenEngine(rule, parsed, data_start=data_start)
+
+
+# --------------------------------------------------------------------------- spec
+
+
+def test_rule_without_the_attribute_has_no_spec() -> None:
+    assert FirstSeenSpec.from_rule(load_rule(None)) is None
+
+
+def test_spec_is_parsed_with_sigma_timespans() -> None:
+    spec = FirstSeenSpec.from_rule(load_rule(SPEC))
+    assert spec == FirstSeenSpec(("userIdentity.arn",), 7 * D, 30 * D)
+    spec = FirstSeenSpec.from_rule(
+        load_rule("  fields: [a, b.c]\n  learning_period: 90m\n  forget_after: 2w\n")
+    )
+    assert spec == FirstSeenSpec(("a", "b.c"), 90 * 60.0, 14 * D)
+
+
+def test_the_pack_rule_spec() -> None:
+    rule = load_pack().get("aws_ses_enumeration_new_principal")
+    assert isinstance(rule, SigmaRule)
+    assert FirstSeenSpec.from_rule(rule) == FirstSeenSpec(("userIdentity.arn",), 7 * D, 30 * D)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("  - userIdentity.arn\n", "must be a mapping"),
+        ("  fields: [a]\n  learning_period: 7d\n", "missing forget_after"),
+        ("  learning_period: 7d\n  forget_after: 7d\n", "missing fields"),
+        ("  fields: [a]\n  learning_period: 7d\n  forget_after: 7d\n  extra: 1\n", "unknown"),
+        ("  fields: []\n  learning_period: 7d\n  forget_after: 7d\n", "non-empty list"),
+        ("  fields: a\n  learning_period: 7d\n  forget_after: 7d\n", "non-empty list"),
+        ("  fields: [a, 3]\n  learning_period: 7d\n  forget_after: 7d\n", "3"),
+        ("  fields: [a, '']\n  learning_period: 7d\n  forget_after: 7d\n", "''"),
+        ("  fields: [[a]]\n  learning_period: 7d\n  forget_after: 7d\n", "['a']"),
+        ("  fields: [a, a]\n  learning_period: 7d\n  forget_after: 7d\n", "twice"),
+        ("  fields: [a]\n  learning_period: 7x\n  forget_after: 7d\n", "learning_period"),
+        ("  fields: [a]\n  learning_period: 7\n  forget_after: 7d\n", "learning_period"),
+        ("  fields: [a]\n  learning_period: 0d\n  forget_after: 7d\n", "greater than zero"),
+        ("  fields: [a]\n  learning_period: 7d\n  forget_after: 30 days\n", "forget_after"),
+        ("  fields: [a]\n  learning_period: 7d\n  forget_after: -1d\n", "forget_after"),
+    ],
+)
+def test_malformed_spec_is_refused_naming_the_rule(body: str, reason: str) -> None:
+    rule = load_rule(body)
+    with pytest.raises(RuleCompileError) as exc:
+        FirstSeenSpec.from_rule(rule)
+    assert str(exc.value).startswith("enum: first_seen: ")
+    assert reason in str(exc.value)
+
+
+# --------------------------------------------------------------------------- learning
+
+
+def test_learning_period_boundary() -> None:
+    eng = engine()
+    assert eng.feed(rec(7 * D - 1, "arn:a")) == []  # new, but still learning
+    alerts = eng.feed(rec(7 * D, "arn:b"))  # new, exactly at the end of learning
+    assert [(a.group, a.time) for a in alerts] == [((("userIdentity.arn", "arn:b"),), T0 + 7 * D)]
+    assert alerts[0].rule_name == "enum" and alerts[0].level == "medium"
+
+
+def test_learning_is_counted_from_data_start_not_from_the_first_match() -> None:
+    eng = engine(data_start=T0 - 7 * D)
+    assert len(eng.feed(rec(0, "arn:a"))) == 1
+
+
+def test_value_seen_during_learning_is_quiet_later() -> None:
+    eng = engine()
+    assert eng.feed(rec(1 * D, "arn:a")) == []
+    assert eng.feed(rec(8 * D, "arn:a")) == []
+    assert len(eng.feed(rec(8 * D, "arn:b"))) == 1
+
+
+def test_a_value_alerts_once() -> None:
+    eng = engine()
+    first = rec(10 * D, "arn:a")
+    alerts = eng.feed(first)
+    assert [a.event_ids for a in alerts] == [(first.event_id,)]
+    assert eng.feed(rec(10 * D + 1, "arn:a")) == []
+    assert eng.feed(rec(11 * D, "arn:a")) == []
+
+
+# --------------------------------------------------------------------------- forgetting
+
+
+def test_forget_boundary() -> None:
+    eng = engine()
+    assert eng.feed(rec(0, "arn:a")) == []
+    assert eng.feed(rec(0, "arn:b")) == []
+    assert eng.feed(rec(30 * D, "arn:a")) == []  # exactly forget_after later: still known
+    alerts = eng.feed(rec(30 * D + 1, "arn:b"))  # one second more: new again
+    assert [a.group for a in alerts] == [(("userIdentity.arn", "arn:b"),)]
+
+
+def test_every_match_refreshes_last_seen() -> None:
+    eng = engine()
+    assert eng.feed(rec(0, "arn:a")) == []
+    assert eng.feed(rec(20 * D, "arn:a")) == []
+    # 45 days after the first sighting, 25 after the last: still known.
+    assert eng.feed(rec(45 * D, "arn:a")) == []
+    # A sighting that alerted refreshes too.
+    assert len(eng.feed(rec(80 * D, "arn:a"))) == 1  # 35 days after 45d: new again
+    assert eng.feed(rec(109 * D, "arn:a")) == []
+
+
+def test_forgotten_during_learning_is_only_remembered_again() -> None:
+    spec = "  fields: [userIdentity.arn]\n  learning_period: 7d\n  forget_after: 1d\n"
+    eng = engine(spec)
+    assert eng.feed(rec(0, "arn:a")) == []
+    assert eng.feed(rec(3 * D, "arn:a")) == []  # forgotten, but learning: quiet
+    assert eng.feed(rec(3 * D + 23 * H, "arn:a")) == []
+    assert len(eng.feed(rec(5 * D + 23 * H, "arn:a"))) == 0  # still learning
+    assert len(eng.feed(rec(7 * D + 23 * H + 1, "arn:a"))) == 1  # > 1d later, after learning
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_event_without_the_field_does_not_take_part() -> None:
+    eng = engine()
+    assert eng.feed(rec(10 * D, arn=None)) == []
+    assert eng.feed(rec(10 * D, arn={"nested": "object"})) == []
+    assert eng.state_size == 0
+
+
+def test_several_fields_make_one_tuple() -> None:
+    spec = "  fields: [userIdentity.arn, awsRegion]\n  learning_period: 1d\n  forget_after: 30d\n"
+    eng = engine(spec)
+    assert eng.feed(rec(0, "arn:a", awsRegion="us-east-1")) == []
+    assert eng.feed(rec(2 * D, "arn:a", awsRegion="us-east-1")) == []
+    alerts = eng.feed(rec(2 * D, "arn:a", awsRegion="eu-west-1"))
+    assert [a.group for a in alerts] == [
+        (("userIdentity.arn", "arn:a"), ("awsRegion", "eu-west-1")),
+    ]
+    assert eng.feed(rec(2 * D, "arn:b")) == []  # no region: does not take part
+
+
+def test_array_values_are_looked_up_one_by_one() -> None:
+    spec = "  fields: [resources.ARN]\n  learning_period: 1d\n  forget_after: 30d\n"
+    eng = engine(spec)
+    assert eng.feed(rec(0, resources=[{"ARN": "r1"}])) == []
+    r = rec(2 * D, resources=[{"ARN": "r1"}, {"ARN": "r2"}, {"ARN": "r3"}, {"ARN": "r2"}])
+    alerts = eng.feed(r)
+    assert [a.group for a in alerts] == [(("resources.ARN", "r2"),), (("resources.ARN", "r3"),)]
+    assert all(a.event_ids == (r.event_id,) for a in alerts)
+    # Every value of the array was refreshed.
+    assert eng.feed(rec(3 * D, resources=[{"ARN": "r3"}, {"ARN": "r1"}])) == []
+
+
+def test_values_compare_exactly() -> None:
+    eng = engine()
+    assert eng.feed(rec(0, "arn:A")) == []
+    assert len(eng.feed(rec(8 * D, "arn:a"))) == 1
+    assert len(eng.feed(rec(8 * D, 1))) == 1
+    assert len(eng.feed(rec(8 * D, "1"))) == 1
+    assert len(eng.feed(rec(8 * D, True))) == 1
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_state_is_bounded_by_forget_after() -> None:
+    spec = "  fields: [userIdentity.arn]\n  learning_period: 1h\n  forget_after: 1d\n"
+    eng = engine(spec)
+    alerts = 0
+    peak = 0
+    for i in range(20_000):  # a new principal every hour for 2+ years
+        alerts += len(eng.feed(rec(i * H, f"arn:p{i}")))
+        peak = max(peak, eng.state_size)
+    assert alerts == 20_000 - 1  # all but the one seen during learning (at 0h; 1h is not)
+    assert eng.state_size == 25  # the last 24h, both edges included
+    assert peak == 25
+
+
+def test_feed_out_of_order_is_an_error() -> None:
+    eng = engine()
+    eng.feed(rec(10))
+    with pytest.raises(ValueError, match="out of order"):
+        eng.feed(rec(5))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _event(when: str, eid: str, arn: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "eventTime": when,
+        "eventID": eid,
+        "eventSource": "ses.amazonaws.com",
+        "eventName": "GetSendQuota",
+        "userIdentity": {"arn": arn, "type": "IAMUser"},
+        "sourceIPAddress": "203.0.113.7",
+        **extra,
+    }
+
+
+def test_end_to_end_with_the_pack_rule(tmp_path: Path) -> None:
+    rules = Path(__file__).resolve().parents[2] / "rules"
+    name = "aws_ses_enumeration_new_principal"
+    (tmp_path / f"{name}.yml").write_text((rules / f"{name}.yml").read_text())
+    eng = Engine(load_pack([tmp_path]))
+    data = [
+        # data_start: the earliest record of the run, even one the rule does not match.
+        {**_event("2025-01-01T00:00:00Z", "s0", "arn:other"), "eventName": "SendEmail"},
+        _event("2025-01-03T00:00:00Z", "a1", "arn:known"),  # learning
+        _event("2025-01-07T23:59:59Z", "b1", "arn:late-learner"),  # learning, 1s before the end
+        _event("2025-01-08T00:00:00Z", "c1", "arn:new"),  # first alert possible
+        _event("2025-01-09T00:00:00Z", "a2", "arn:known"),
+        _event("2025-01-10T00:00:00Z", "c2", "arn:new"),
+        # An AWS service call is filtered out by the rule: no match, no state.
+        _event(
+            "2025-01-10T00:00:00Z", "x1", "arn:svc", sourceIPAddress="trustedadvisor.amazonaws.com"
+        ),
+        _event("2025-02-09T00:00:01Z", "c3", "arn:new"),  # 30d + 1s after c2: new again
+    ]
+    records = [Record.from_dict(d) for d in reversed(data)]  # input order does not matter
+    alerts = eng.run(records)
+    assert [(a.event_ids, dict(a.group)) for a in alerts] == [
+        (("c1",), {"userIdentity.arn": "arn:new"}),
+        (("c3",), {"userIdentity.arn": "arn:new"}),
+    ]
+    assert all(a.rule_name == name for a in alerts)
