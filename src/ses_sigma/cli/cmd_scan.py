@@ -1,0 +1,97 @@
+"""``ses-sigma scan``: match CloudTrail logs against the rule pack and print the alerts.
+
+Exit codes: 0 when every input was read, 1 when some input was rejected (the alerts of the
+rest are still printed), 2 for usage errors and for a rule pack that does not load or compile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ses_sigma.alerts import Alert
+from ses_sigma.cli.output import print_table, write_json_lines
+from ses_sigma.logs import Rejection
+from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
+from ses_sigma.records import format_time
+from ses_sigma.scan import ScanResult, scan
+
+__all__ = ["command"]
+
+EXIT_REJECTED = 1
+EXIT_RULES = 2
+
+ALERT_COLUMNS = ("time", "level", "rule", "group", "events")
+
+
+def _alert_row(alert: Alert) -> tuple[str, ...]:
+    group = "\n".join(f"{k}={v}" for k, v in alert.group)
+    return (
+        format_time(alert.time),
+        alert.level,
+        alert.rule_name,
+        group,
+        "\n".join(alert.event_ids),
+    )
+
+
+def _report_rejection(rejection: Rejection) -> None:
+    click.echo(f"rejected: {rejection}", err=True)
+
+
+def _summary(result: ScanResult) -> str:
+    read = result.read
+    text = (
+        f"scanned {read.files} file(s), {read.records} record(s): "
+        f"{len(result.alerts)} alert(s), {read.rejected} rejected"
+    )
+    if read.skipped:
+        text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
+    return text
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Rule file or directory (repeatable); replaces the pack's own rules/.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "table"]),
+    default="json",
+    show_default=True,
+    help="json: one alert per line on stdout; table: a table.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
+@click.pass_context
+def command(
+    ctx: click.Context, paths: tuple[Path, ...], rules: tuple[Path, ...], fmt: str, verbose: bool
+) -> None:
+    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    try:
+        result = scan(paths, rules or (DEFAULT_RULES_DIR,), on_rejection=_report_rejection)
+    except PackLoadError as exc:
+        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        ctx.exit(EXIT_RULES)
+    except RuleCompileError as exc:
+        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        ctx.exit(EXIT_RULES)
+    if fmt == "json":
+        write_json_lines(alert.to_dict() for alert in result.alerts)
+    else:
+        print_table(
+            ALERT_COLUMNS, (_alert_row(a) for a in result.alerts), no_wrap=("time", "level", "rule")
+        )
+    if verbose:
+        for skipped in result.read.skipped:
+            click.echo(f"skipped: {skipped}", err=True)
+    click.echo(_summary(result), err=True)
+    if not result.ok:
+        ctx.exit(EXIT_REJECTED)

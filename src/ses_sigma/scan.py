@@ -1,0 +1,62 @@
+"""Scan CloudTrail logs with a rule pack: paths + pack -> ScanResult (alerts and what was read).
+
+The orchestration behind ``ses-sigma scan``, kept out of the CLI so tests and other commands
+can call it: read the records lazily (``logs.read_records``), match them with the compiled
+pack (``match.engine.Engine``), and return the alerts with the read statistics, every
+rejection included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ses_sigma.alerts import Alert
+from ses_sigma.logs import ReadStats, Rejection, read_records
+from ses_sigma.match.engine import Engine, RunStats
+from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
+
+__all__ = ["ScanResult", "scan", "scan_with_engine"]
+
+
+@dataclass
+class ScanResult:
+    """The alerts of one scan, what was read (``read``) and what the matcher saw (``run``)."""
+
+    alerts: list[Alert]
+    read: ReadStats
+    run: RunStats
+
+    @property
+    def ok(self) -> bool:
+        """True when every input was read without a rejection."""
+        return not self.read.rejections
+
+
+def scan_with_engine(
+    engine: Engine,
+    paths: Iterable[str | Path],
+    on_rejection: Callable[[Rejection], None] | None = None,
+) -> ScanResult:
+    """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
+
+    ``on_rejection`` sees each problem as it is met; all of them are also in the result.
+    """
+    stats = ReadStats(on_rejection=on_rejection)
+    alerts = engine.run(read_records(paths, stats))
+    return ScanResult(alerts=alerts, read=stats, run=engine.stats)
+
+
+def scan(
+    paths: Iterable[str | Path],
+    rules: Iterable[str | Path] | Pack = (DEFAULT_RULES_DIR,),
+    on_rejection: Callable[[Rejection], None] | None = None,
+) -> ScanResult:
+    """Load the pack (rule paths, or an already loaded Pack), compile it and scan ``paths``.
+
+    Raises ``PackLoadError`` (a rule file does not load) or ``RuleCompileError`` (a rule the
+    matcher cannot evaluate faithfully) before reading any log.
+    """
+    pack = rules if isinstance(rules, Pack) else load_pack(rules)
+    return scan_with_engine(Engine(pack), paths, on_rejection)
