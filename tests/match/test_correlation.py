@@ -458,6 +458,24 @@ def test_value_count_values_compare_exactly() -> None:
     assert len(alerts) == 1
 
 
+def test_value_count_field_through_an_alias() -> None:
+    spec = """
+    type: value_count
+    rules: [created, listed]
+    timespan: 1h
+    condition: {gte: 2, field: ip}
+    aliases:
+      ip: {created: sourceIPAddress, listed: requestParameters.ip}
+    """
+    c = rec(0, sourceIPAddress="1.1.1.1", requestParameters={"ip": "9.9.9.9"})
+    same = rec(1, requestParameters={"ip": "1.1.1.1"}, sourceIPAddress="2.2.2.2")
+    other = rec(2, requestParameters={"ip": "3.3.3.3"})
+    eng = engine(spec)
+    assert eng.feed("created", c) == [] and eng.feed("listed", same) == []
+    alerts = eng.feed("listed", other)
+    assert [al.event_ids for al in alerts] == [(c.event_id, same.event_id, other.event_id)]
+
+
 # --------------------------------------------------------------------------- bounded state
 
 

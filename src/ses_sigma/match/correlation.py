@@ -9,9 +9,10 @@ Semantics (docs/DESIGN.md, "Correlations"; each point is pinned by tests/match/t
 - Windows slide and are inclusive: events at ``t`` and ``t + timespan`` are in one window,
   ``t + timespan + 1s`` is not. There are no fixed buckets. Durations are pySigma's
   (``SigmaCorrelationTimespan.seconds``; ``M`` and ``y`` are its average month and year).
-  Times compare exactly: eventTimes parsed to floats share one rounding grid (whole seconds
-  plus the same fraction round the same way), so ``t + timespan`` stays on the edge even with
-  fractional seconds (pinned by a test).
+  Times compare exactly: two parsed eventTimes with the same fraction of a second differ, as
+  floats, by exactly their whole-second difference (POSIX seconds from 2004 to 2038 share one
+  float grid), so ``t + timespan`` stays on the edge with fractional seconds too (pinned by a
+  test); no tolerance is needed.
 - ``event_count``: an alert when a group has ``count`` events (``gte``) or ``count + 1`` (``gt``)
   within one window. The alert holds those events; the group's state is then cleared (one
   alert per burst).
@@ -48,8 +49,9 @@ practice: of the last one), whatever the input size.
 Refused (``RuleCompileError``, naming the rule): other correlation types (``value_sum``...),
 extended (boolean string) conditions, operators other than ``gte``/``gt``, counts that can
 never or always fire, correlations over correlations or unresolved references, the same rule
-referenced twice, a missing or invalid timespan, bad group-by names, aliases that do not name
-every referenced rule, name rules that are not referenced, or are not used.
+referenced twice, a missing or invalid timespan, bad or repeated group-by names, aliases that
+do not name every referenced rule, that name a rule not referenced, or that are used neither in
+group-by nor as the value_count field (a likely typo).
 """
 
 from __future__ import annotations
