@@ -180,7 +180,8 @@ def read_file(path: str | Path, stats: ReadStats | None = None) -> Iterator[Reco
                 yielded += 1
                 yield rec
         if stream.error is not None:
-            stats.reject(name, _stream_problem(stream, yielded))
+            origin = f"{name}:{stream.cut_at}" if stream.cut_at else name
+            stats.reject(origin, _stream_problem(stream, yielded))
 
 
 # --- byte streams -------------------------------------------------------------------------
@@ -252,6 +253,8 @@ class _Lines:
         self.bytes_read = 0
         self.error: str | None = None
         self.last_line_complete = True
+        # Where the data is cut when the stream ended abnormally ("line" or "line:column").
+        self.cut_at: str | None = None
 
     def __enter__(self) -> _Lines:
         return self
@@ -331,12 +334,12 @@ class _Lines:
 
 
 def _stream_problem(stream: _Lines, yielded: int) -> str:
-    used = (
-        f"the {yielded} record(s) read before it were used"
-        if yielded
-        else "no record could be read before it"
-    )
-    return f"{stream.error} after {stream.bytes_read} decoded bytes; {used}"
+    text = f"{stream.error}, after {stream.bytes_read} bytes of data"
+    if stream.cut_at:
+        text += f"; the data is cut at line {stream.cut_at.replace(':', ', column ')}"
+    if yielded:
+        return f"{text}; the {yielded} record(s) read before the cut were used"
+    return f"{text}; no record could be read before the cut"
 
 
 # --- shape detection --------------------------------------------------------------------------
@@ -382,10 +385,11 @@ def _read_lines(name: str, stream: _Lines, stats: ReadStats) -> Iterator[Record]
             continue
         origin = f"{name}:{stream.lineno}"
         try:
-            value = orjson.loads(line)
+            value = orjson.loads(line.rstrip(b"\r\n"))
         except orjson.JSONDecodeError as exc:
             if stream.error is not None and not stream.last_line_complete:
-                stats.reject(origin, "incomplete last line, cut off by the end of the stream")
+                # The last line was cut by the broken stream: reported once, by read_file.
+                stream.cut_at = str(stream.lineno)
             else:
                 stats.reject(f"{origin}:{exc.colno}", f"malformed JSON: {exc.msg}")
             continue
@@ -406,18 +410,18 @@ def _read_document(name: str, stream: _Lines, stats: ReadStats) -> Iterator[Reco
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        where = f"{name}:{exc.lineno}:{exc.colno}"
-        salvaged = _salvage(data)
-        if salvaged is None:
-            stats.reject(where, f"malformed JSON: {exc.msg}")
-            return
-        cut = "the data ends early" if stream.error is not None else "malformed JSON"
-        used = (
-            f"the {len(salvaged)} complete record(s) before it were used"
-            if salvaged
-            else "no complete record before it"
-        )
-        stats.reject(where, f"{cut}: {exc.msg}; {used}")
+        salvaged = _salvage(data) or []
+        if stream.error is not None:
+            # Cut by the broken stream: reported once, by read_file, with what was used.
+            stream.cut_at = f"{exc.lineno}:{exc.colno}"
+        elif salvaged:
+            stats.reject(
+                f"{name}:{exc.lineno}:{exc.colno}",
+                f"malformed JSON: {exc.msg}; the {len(salvaged)} complete record(s) before "
+                "the error were used",
+            )
+        else:
+            stats.reject(f"{name}:{exc.lineno}:{exc.colno}", f"malformed JSON: {exc.msg}")
         yield from _records_of(name, salvaged, stats)
         return
     if isinstance(value, list):
