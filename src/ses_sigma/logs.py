@@ -130,8 +130,12 @@ def iter_log_files(paths: Iterable[str | Path], stats: ReadStats) -> Iterator[Pa
         if given.is_dir():
             found: list[Path] = []
             for root, dirs, files in os.walk(given):
-                dirs.sort()
                 found.extend(Path(root, name) for name in files)
+                for name in dirs:
+                    if Path(root, name).is_symlink():
+                        stats.skipped.append(
+                            Skipped(str(Path(root, name)), "symbolic link to a directory")
+                        )
             for p in sorted(found):
                 if not _has_log_suffix(p):
                     stats.skipped.append(Skipped(str(p), "not a log file suffix"))
