@@ -1,0 +1,243 @@
+"""``ses-sigma scan`` end to end through click's CliRunner, and the scan() library call."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ses_sigma.cli import main
+from ses_sigma.logs import read_records
+from ses_sigma.pack import DEFAULT_RULES_DIR
+from ses_sigma.scan import scan
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+BROKEN = ROOT / "tests" / "data" / "logs"
+CI_DEPLOY = "arn:aws:iam::111122223333:user/ci-deploy"
+
+
+def run(*args: str, columns: str | None = None) -> Result:
+    # COLUMNS unset: rich's table takes its natural width when not on a terminal.
+    return CliRunner(env={"COLUMNS": columns}).invoke(main, ["scan", *args])
+
+
+def alert_lines(result: Result) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def demo() -> Result:
+    return run(str(EXAMPLES))
+
+
+def test_json_lines_are_the_library_alerts(demo: Result) -> None:
+    assert demo.exit_code == 0, demo.stderr
+    got = alert_lines(demo)
+    assert got == [a.to_dict() for a in scan([EXAMPLES]).alerts]
+    assert got and all(
+        set(a) == {"rule_id", "rule_name", "title", "level", "time", "group", "event_ids"}
+        for a in got
+    )
+
+
+def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
+    # examples/README.md documents these 19 alerts.
+    got = [(a["time"], a["rule_name"]) for a in alert_lines(demo)]
+    attack = [
+        ("2025-03-11T14:03:02Z", "aws_ses_discovery_long_term_key"),
+        ("2025-03-11T14:03:02Z", "aws_ses_enumeration_new_principal"),
+        ("2025-03-11T14:03:11Z", "aws_ses_discovery_long_term_key"),
+        ("2025-03-11T14:03:20Z", "aws_ses_discovery_long_term_key"),
+        ("2025-03-11T14:03:29Z", "aws_ses_discovery_long_term_key"),
+        ("2025-03-11T14:09:41Z", "aws_ses_identity_created"),
+        ("2025-03-11T14:09:41Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:10:05Z", "aws_ses_identity_created"),
+        ("2025-03-11T14:10:05Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:11:52Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:52:19Z", "aws_ses_identity_added_then_deleted"),
+        ("2025-03-11T14:52:19Z", "aws_ses_identity_deleted"),
+        ("2025-03-11T14:52:19Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:53:02Z", "aws_ses_identity_deleted"),
+        ("2025-03-11T14:53:02Z", "aws_ses_identity_modification_attempt"),
+    ]
+    admin = [
+        ("2025-03-04T11:02:45Z", "aws_ses_identity_created"),
+        ("2025-03-04T11:02:45Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-05T16:40:02Z", "aws_ses_identity_deleted"),
+        ("2025-03-05T16:40:02Z", "aws_ses_identity_modification_attempt"),
+    ]
+    assert got == admin + attack
+    by_rule = {a["rule_name"]: a for a in alert_lines(demo)}
+    assert by_rule["aws_ses_enumeration_new_principal"]["group"] == {"userIdentity.arn": CI_DEPLOY}
+    corr = by_rule["aws_ses_identity_added_then_deleted"]
+    assert corr["group"] == {"userIdentity.arn": CI_DEPLOY}
+    times = {r.event_id: r.data["eventTime"] for r in read_records([EXAMPLES])}
+    assert [times[e] for e in corr["event_ids"]] == ["2025-03-11T14:10:05Z", "2025-03-11T14:52:19Z"]
+
+
+def test_summary_on_stderr(demo: Result) -> None:
+    assert demo.stderr.splitlines()[-1] == (
+        "scanned 3 file(s), 63 record(s): 19 alert(s), 0 rejected, "
+        "2 file(s) skipped (not CloudTrail logs; -v lists them)"
+    )
+    assert "rejected:" not in demo.stderr
+    assert "{" not in demo.stderr  # no alert leaked onto stderr
+
+
+def test_verbose_lists_skipped_files() -> None:
+    result = run("-v", str(EXAMPLES))
+    assert f"skipped: {EXAMPLES / 'make_examples.py'}: not a log file suffix" in result.stderr
+
+
+def test_table_renders_every_alert() -> None:
+    result = run("--format", "table", str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if "time" in line)
+    for column in ("time", "level", "rule", "group", "events"):
+        assert column in header
+    alerts = scan([EXAMPLES]).alerts
+    body = result.stdout
+    for alert in alerts:
+        for event_id in alert.event_ids:
+            assert event_id in body  # natural width: nothing folded
+    rows = [line for line in lines if "2025-03-" in line]
+    assert len(rows) == len(alerts)
+    assert f"userIdentity.arn={CI_DEPLOY}" in body
+    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 19 alert(s)")
+
+
+def test_table_fits_a_narrow_terminal_width() -> None:
+    result = run("--format", "table", str(EXAMPLES), columns="100")
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+    assert "aws_ses_identity_added_then_deleted" in result.stdout  # no_wrap column kept whole
+
+
+def test_rejected_inputs_exit_1_and_alerts_still_printed(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    shutil.copytree(BROKEN, logs)
+    shutil.copy(EXAMPLES / "logs" / "trail-export-2025-03-03_10.json", logs)
+    result = run(str(logs))
+    assert result.exit_code == 1
+    names = {a["rule_name"] for a in alert_lines(result)}
+    assert "aws_ses_identity_created" in names  # from the intact trail export
+    rejected = [line for line in result.stderr.splitlines() if line.startswith("rejected: ")]
+    assert len(rejected) == 3
+    assert any(f"{logs / 'one_bad_line.jsonl'}:3:" in line for line in rejected)
+    assert any(
+        f"{logs / 'truncated.json.gz'}:1:" in line and "truncated gzip" in line for line in rejected
+    )
+    assert any(f"{logs / 'not_cloudtrail.json'}: not a CloudTrail log" in line for line in rejected)
+    assert "3 rejected" in result.stderr.splitlines()[-1]
+
+
+def test_rules_option_replaces_the_pack(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(DEFAULT_RULES_DIR / "aws_ses_discovery_long_term_key.yml", rules)
+    result = run("--rules", str(rules), str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    got = alert_lines(result)
+    assert [a["rule_name"] for a in got] == ["aws_ses_discovery_long_term_key"] * 4
+
+
+def test_rules_option_is_repeatable_with_files(tmp_path: Path) -> None:
+    custom = tmp_path / "sandbox_exit.yml"
+    custom.write_text(
+        """title: SES Production Access Requested
+id: 5f0f8a53-6f0e-4d7b-9c1e-2a3b4c5d6e7f
+name: test_ses_sandbox_exit
+status: test
+logsource:
+  product: aws
+  service: cloudtrail
+detection:
+  selection:
+    eventSource: ses.amazonaws.com
+    eventName: PutAccountDetails
+    requestParameters.productionAccessEnabled: true
+  condition: selection
+level: high
+"""
+    )
+    deleted = DEFAULT_RULES_DIR / "aws_ses_identity_deleted.yml"
+    result = run("--rules", str(custom), "--rules", str(deleted), str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    got = [(a["time"], a["rule_name"]) for a in alert_lines(result)]
+    assert got == [
+        ("2025-03-05T16:40:02Z", "aws_ses_identity_deleted"),
+        ("2025-03-11T14:06:15Z", "test_ses_sandbox_exit"),
+        ("2025-03-11T14:06:19Z", "test_ses_sandbox_exit"),
+        ("2025-03-11T14:52:19Z", "aws_ses_identity_deleted"),
+        ("2025-03-11T14:53:02Z", "aws_ses_identity_deleted"),
+    ]
+
+
+def test_broken_rule_file_stops_the_run_naming_the_file(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    bad = rules / "zz_broken.yml"
+    bad.write_text("title: Broken\nlogsource: [unclosed\n")
+    result = run("--rules", str(rules), str(EXAMPLES))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert str(bad) in result.stderr
+    assert "scanned" not in result.stderr  # no log was read
+
+
+def test_rule_the_matcher_refuses_stops_the_run_naming_the_rule(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    (rules / "few_deletes.yml").write_text(
+        """title: Few Deletes
+id: 0b6c9e3e-1d2f-4a5b-8c7d-9e0f1a2b3c4d
+name: test_few_deletes
+correlation:
+  type: event_count
+  rules:
+    - aws_ses_identity_deleted
+  group-by:
+    - userIdentity.arn
+  timespan: 1h
+  condition:
+    lte: 3
+level: low
+"""
+    )
+    result = run("--rules", str(rules), str(EXAMPLES))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "test_few_deletes" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("no/such/path",),
+        ("--format", "csv", "examples"),
+        ("--rules", "no/such/rules", "examples"),
+    ],
+)
+def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, ["scan", *args])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Usage:" in result.stderr or "Error:" in result.stderr
+
+
+def test_scan_library_result_matches_reading_order_independence(tmp_path: Path) -> None:
+    # The same records in one JSON Lines file, in reverse time order, give the same alerts.
+    records = sorted(read_records([EXAMPLES]), key=lambda r: r.sort_key, reverse=True)
+    single = tmp_path / "all.jsonl"
+    single.write_text("".join(json.dumps(r.data) + "\n" for r in records))
+    one = scan([single])
+    many = scan([EXAMPLES])
+    assert one.ok and many.ok
+    assert [a.to_dict() for a in one.alerts] == [a.to_dict() for a in many.alerts]
+    assert one.read.records == many.read.records == 63
