@@ -428,6 +428,7 @@ def _read_document(name: str, stream: _Lines, stats: ReadStats) -> Iterator[Reco
             stats.reject(f"{name}:{exc.lineno}:{exc.colno}", f"malformed JSON: {exc.msg}")
         yield from _records_of(name, salvaged, stats)
         return
+    del data  # the decoded document is all that is needed from here on
     if isinstance(value, list):
         yield from _records_of(name, value, stats)
     elif isinstance(value, dict):
