@@ -1,0 +1,1 @@
+"""Vendored reference data (MITRE ATT&CK), with its provenance in PROVENANCE.md."""
