@@ -44,6 +44,7 @@ __all__ = [
     "OrderResult",
     "Verdict",
     "check_coverage",
+    "collect_fixtures",
     "expand_event",
     "fixture_files",
     "load_bases",
@@ -523,6 +524,31 @@ def load_fixture_file(
     return cases, problems
 
 
+def collect_fixtures(
+    fixtures_dir: str | Path = DEFAULT_FIXTURES_DIR,
+    rule_names: Collection[str] = (),
+) -> tuple[list[Case], list[FixtureProblem]]:
+    """Every well-formed case in ``fixtures_dir`` and every problem found, without raising.
+
+    A broken ``_base.yml`` (or a missing directory) leaves no cases, only problems; a broken
+    case or file only loses itself. ``load_fixtures`` is the raising form.
+    """
+    root = Path(fixtures_dir)
+    if not root.is_dir():
+        return [], [FixtureProblem(str(root), "fixtures directory not found")]
+    try:
+        bases = load_bases(root / BASE_FILE)
+    except FixtureError as exc:
+        return [], list(exc.problems)
+    cases: list[Case] = []
+    problems: list[FixtureProblem] = []
+    for path in fixture_files(root):
+        found, bad = load_fixture_file(path, bases, rule_names)
+        cases.extend(found)
+        problems.extend(bad)
+    return cases, problems
+
+
 def load_fixtures(
     fixtures_dir: str | Path = DEFAULT_FIXTURES_DIR,
     rule_names: Collection[str] = (),
@@ -532,16 +558,7 @@ def load_fixtures(
     ``rule_names`` are the rules of the pack; a fixture file for another rule is an error.
     Raises FixtureError listing every problem of every file.
     """
-    root = Path(fixtures_dir)
-    if not root.is_dir():
-        raise FixtureError([FixtureProblem(str(root), "fixtures directory not found")])
-    bases = load_bases(root / BASE_FILE)
-    cases: list[Case] = []
-    problems: list[FixtureProblem] = []
-    for path in fixture_files(root):
-        found, bad = load_fixture_file(path, bases, rule_names)
-        cases.extend(found)
-        problems.extend(bad)
+    cases, problems = collect_fixtures(fixtures_dir, rule_names)
     if problems:
         raise FixtureError(problems)
     return cases

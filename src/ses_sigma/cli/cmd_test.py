@@ -1,0 +1,139 @@
+"""``ses-sigma test``: run the fixture cases of the pack through the matcher.
+
+Prints one table row per case (rule, case, expected alerts, alerts got, result), then the
+fixture problems and coverage gaps, then a summary. Exit codes: 0 when every case passes and
+every rule has a case that fires and one that must not; 1 on any mismatch, malformed fixture
+or coverage gap (the well-formed cases still run); 2 for usage errors and for a rule pack that
+does not load or compile (as ``ses-sigma scan``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from ses_sigma.cli.output import print_table
+from ses_sigma.harness import (
+    DEFAULT_FIXTURES_DIR,
+    CoverageProblem,
+    ExpectedAlert,
+    FixtureProblem,
+    GotAlert,
+    Verdict,
+    check_coverage,
+    collect_fixtures,
+    run_cases,
+)
+from ses_sigma.match.engine import Engine
+from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack, rule_key
+
+__all__ = ["command"]
+
+EXIT_FAILED = 1
+EXIT_RULES = 2
+
+COLUMNS = ("rule", "case", "expected", "got", "result")
+
+
+def _alerts_text(alerts: Sequence[ExpectedAlert | GotAlert]) -> str:
+    """One line per alert: its event ids (and group when there is one)."""
+    if not alerts:
+        return "none"
+    return "\n".join(str(a) for a in alerts)
+
+
+def _row(verdict: Verdict) -> tuple[str, str, str, str, str]:
+    case = verdict.case
+    if verdict.error is not None:
+        return (case.rule, case.name, _alerts_text(case.expect), "", f"ERROR: {verdict.error}")
+    got = _alerts_text(verdict.got)
+    # Show what the other input orders gave where it differs from the order as written.
+    for result in verdict.results[1:]:
+        if result.got != verdict.got:
+            got += f"\n{result.order}: " + _alerts_text(result.got).replace("\n", "; ")
+    result_text = "pass" if verdict.passed else f"FAIL ({', '.join(verdict.failed_orders)})"
+    return (case.rule, case.name, _alerts_text(case.expect), got, result_text)
+
+
+def _summary(
+    verdicts: Sequence[Verdict],
+    problems: Sequence[FixtureProblem],
+    coverage: Sequence[CoverageProblem],
+    rules: int,
+) -> str:
+    passed = sum(v.passed for v in verdicts)
+    text = (
+        f"{len(verdicts)} case(s) of {rules} rule(s): {passed} passed, "
+        f"{len(verdicts) - passed} failed"
+    )
+    if problems:
+        text += f"; {len(problems)} fixture problem(s)"
+    if coverage:
+        text += f"; {len(coverage)} coverage gap(s)"
+    return text
+
+
+@click.command("test")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(exists=True, path_type=Path),
+    default=DEFAULT_RULES_DIR,
+    show_default="the pack's rules/",
+    help="Rule file or directory.",
+)
+@click.option(
+    "--fixtures",
+    "fixtures_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=DEFAULT_FIXTURES_DIR,
+    show_default="the pack's fixtures/",
+    help="Fixture directory (with _base.yml and one <rule name>.yml per rule).",
+)
+@click.argument("selected", nargs=-1, metavar="[RULE]...")
+@click.pass_context
+def command(
+    ctx: click.Context, rules_dir: Path, fixtures_dir: Path, selected: tuple[str, ...]
+) -> None:
+    """Run the fixture cases of every rule (or of each RULE) and compare the alerts."""
+    try:
+        pack = load_pack([rules_dir])
+        engine = Engine(pack)
+    except PackLoadError as exc:
+        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        ctx.exit(EXIT_RULES)
+    except RuleCompileError as exc:
+        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        ctx.exit(EXIT_RULES)
+    names = [rule_key(r) for r in pack]
+    unknown = [s for s in selected if s not in names]
+    if unknown:
+        raise click.BadParameter(
+            f"no rule named {', '.join(map(repr, unknown))} in the pack "
+            f"(rules: {', '.join(sorted(names))})",
+            param_hint="RULE",
+        )
+    wanted = [n for n in names if not selected or n in selected]
+    cases, problems = collect_fixtures(fixtures_dir, names)
+    cases = [c for c in cases if c.rule in wanted]
+    problems = [p for p in problems if not selected or _concerns(p, selected)]
+    verdicts = run_cases(engine, cases)
+    coverage = check_coverage(wanted, cases)
+
+    print_table(COLUMNS, (_row(v) for v in verdicts), no_wrap=("result",))
+    for problem in problems:
+        click.echo(f"fixture error: {problem}", err=True)
+    for gap in coverage:
+        click.echo(f"coverage: {gap}", err=True)
+    click.echo(_summary(verdicts, problems, coverage, len(wanted)))
+    if problems or coverage or not all(v.passed for v in verdicts):
+        ctx.exit(EXIT_FAILED)
+
+
+def _concerns(problem: FixtureProblem, selected: Sequence[str]) -> bool:
+    """A problem of a selected rule's file, or of a shared file (``_base.yml``, the directory)."""
+    stem = Path(problem.file).stem
+    return stem in selected or stem.startswith("_") or Path(problem.file).suffix == ""
