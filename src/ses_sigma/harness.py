@@ -50,6 +50,7 @@ __all__ = [
     "load_bases",
     "load_fixture_file",
     "load_fixtures",
+    "load_yaml",
     "order_events",
     "run_case",
     "run_cases",
@@ -135,8 +136,11 @@ _FixtureLoader.yaml_implicit_resolvers = {
 }
 
 
-def _load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    """Parse one YAML document; returns (data, node tree for line numbers)."""
+def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """Parse one fixture YAML document: (data, node tree for line numbers).
+
+    Timestamps stay strings and duplicate keys raise (yaml.YAMLError), see _FixtureLoader.
+    """
     text = path.read_text(encoding="utf-8")
     loader = _FixtureLoader(text)
     try:
@@ -191,7 +195,7 @@ def load_bases(path: str | Path) -> Bases:
     path = Path(path)
     problems: list[FixtureProblem] = []
     try:
-        data, _ = _load_yaml(path)
+        data, _ = load_yaml(path)
     except OSError as exc:
         raise FixtureError([FixtureProblem(str(path), f"cannot read: {exc}")]) from None
     except yaml.YAMLError as exc:
@@ -486,7 +490,7 @@ def load_fixture_file(
     if rule not in rule_names:
         return [], [FixtureProblem(file, f"no rule named {rule!r} in the pack")]
     try:
-        data, node = _load_yaml(path)
+        data, node = load_yaml(path)
     except OSError as exc:
         return [], [FixtureProblem(file, f"cannot read: {exc}")]
     except yaml.YAMLError as exc:
