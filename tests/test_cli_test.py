@@ -1,0 +1,112 @@
+"""``ses-sigma test`` end to end through click's CliRunner."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ses_sigma.cli import main
+from ses_sigma.harness import DEFAULT_FIXTURES_DIR, load_fixtures
+from ses_sigma.pack import DEFAULT_RULES_DIR, load_pack, rule_key
+
+RULES = [rule_key(r) for r in load_pack()]
+CASES = load_fixtures(DEFAULT_FIXTURES_DIR, RULES)
+DELETED = "aws_ses_identity_deleted"
+
+
+def run(*args: str) -> Result:
+    # COLUMNS unset: the table takes its natural width, so no cell is folded.
+    return CliRunner(env={"COLUMNS": None}).invoke(main, ["test", *args])
+
+
+@pytest.fixture
+def fixtures(tmp_path: Path) -> Path:
+    """A writable copy of the pack's fixtures."""
+    return Path(shutil.copytree(DEFAULT_FIXTURES_DIR, tmp_path / "fixtures"))
+
+
+def summary(result: Result) -> str:
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_the_pack_passes() -> None:
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert summary(result) == (
+        f"{len(CASES)} case(s) of {len(RULES)} rule(s): {len(CASES)} passed, 0 failed"
+    )
+    for case in CASES:
+        assert case.name in result.stdout
+    assert result.stderr == ""
+
+
+def test_selected_rules_only() -> None:
+    result = run(DELETED)
+    mine = [c for c in CASES if c.rule == DELETED]
+    assert result.exit_code == 0, result.output
+    assert summary(result) == f"{len(mine)} case(s) of 1 rule(s): {len(mine)} passed, 0 failed"
+    rows = [line for line in result.stdout.splitlines() if re.match(r"│ aws_ses_\w+", line)]
+    assert len(rows) >= len(mine)
+    assert all(line.startswith(f"│ {DELETED} ") for line in rows)
+
+
+def test_unknown_rule_is_a_usage_error() -> None:
+    result = run("aws_ses_nope")
+    assert result.exit_code == 2
+    assert "no rule named 'aws_ses_nope'" in result.stderr
+
+
+def test_wrong_expectation_fails(fixtures: Path) -> None:
+    path = fixtures / f"{DELETED}.yml"
+    text = path.read_text(encoding="utf-8")
+    # The first case's deletion does fire; claim it must not.
+    first_expect = "    expect:\n      - event_ids: [de1e7ed0-0001-4000-8000-000000000001]\n"
+    assert first_expect in text
+    path.write_text(text.replace(first_expect, "    expect: []\n", 1), encoding="utf-8")
+    result = run("--fixtures", str(fixtures), DELETED)
+    assert result.exit_code == 1
+    assert "FAIL (given, reversed, shuffled)" in result.stdout
+    assert ", 1 failed" in summary(result)
+
+
+def test_malformed_fixture_is_reported_and_the_rest_still_runs(fixtures: Path) -> None:
+    path = fixtures / f"{DELETED}.yml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("base: ses_delete_identity\n", "base: ses_nope\n", 1), "utf-8")
+    result = run("--fixtures", str(fixtures))
+    assert result.exit_code == 1
+    assert f"fixture error: {path}:" in result.stderr
+    assert "case 'v1 DeleteIdentity succeeds': event #1: unknown base 'ses_nope'" in result.stderr
+    assert "1 fixture problem(s)" in summary(result)
+    assert f"{len(CASES) - 1} passed, 0 failed" in summary(result)
+
+
+def test_rule_without_fixtures_is_a_coverage_gap(fixtures: Path) -> None:
+    (fixtures / f"{DELETED}.yml").unlink()
+    result = run("--fixtures", str(fixtures))
+    assert result.exit_code == 1
+    assert f"coverage: {DELETED}: no fixture cases" in result.stderr
+    assert "1 coverage gap(s)" in summary(result)
+
+
+def test_rules_without_fixtures_dir_match(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(DEFAULT_RULES_DIR / f"{DELETED}.yml", rules)
+    result = run("--rules", str(rules))
+    assert result.exit_code == 1
+    # Every other rule's fixture file names a rule this pack does not have.
+    assert result.stderr.count("no rule named") == len(RULES) - 1
+    mine = [c for c in CASES if c.rule == DELETED]
+    assert summary(result).startswith(f"{len(mine)} case(s) of 1 rule(s): {len(mine)} passed")
+
+
+def test_broken_rule_pack_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "bad.yml").write_text("title: [unclosed\n", encoding="utf-8")
+    result = run("--rules", str(tmp_path))
+    assert result.exit_code == 2
+    assert "the rule pack does not load" in result.stderr
