@@ -112,8 +112,8 @@ class CloudTrailFieldCheck(PreprocessingTransformation):
                 raise _fail(
                     rule,
                     self.pipeline_name,
-                    f"log source product={ls.product} service={ls.service} category="
-                    f"{ls.category} is not product=aws service=cloudtrail",
+                    f"log source is product={ls.product} service={ls.service} category="
+                    f"{ls.category}, not product=aws service=cloudtrail",
                 )
             for detection in rule.detection.detections.values():
                 for item in _iter_items(detection):
