@@ -36,6 +36,7 @@ from sigma.types import (
     SigmaCIDRExpression,
     SigmaCompareExpression,
     SigmaExists,
+    SigmaFieldReference,
     SigmaNull,
     SigmaNumber,
     SigmaRegularExpression,
@@ -124,9 +125,7 @@ class CloudTrailFieldCheck(PreprocessingTransformation):
                         )
                         continue
                     fields.append(item.field)
-                    fields.extend(
-                        v.field for v in item.value if getattr(v, "field", None) is not None
-                    )
+                    fields.extend(v.field for v in item.value if isinstance(v, SigmaFieldReference))
         else:
             aliases = {a.alias for a in rule.aliases}
             fields.extend(f for f in rule.group_by or [] if f not in aliases)
