@@ -10,11 +10,20 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ses_sigma.cli import main
-from ses_sigma.harness import DEFAULT_FIXTURES_DIR, load_fixtures
+from ses_sigma.harness import DEFAULT_FIXTURES_DIR, Case, load_fixtures
 from ses_sigma.pack import DEFAULT_RULES_DIR, load_pack, rule_key
 
-RULES = [rule_key(r) for r in load_pack()]
-CASES = load_fixtures(DEFAULT_FIXTURES_DIR, RULES)
+
+@pytest.fixture(scope="module")
+def rules() -> list[str]:
+    return [rule_key(r) for r in load_pack()]
+
+
+@pytest.fixture(scope="module")
+def cases(rules: list[str]) -> list[Case]:
+    return load_fixtures(DEFAULT_FIXTURES_DIR, rules)
+
+
 DELETED = "aws_ses_identity_deleted"
 
 
@@ -33,20 +42,20 @@ def summary(result: Result) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_the_pack_passes() -> None:
+def test_the_pack_passes(rules: list[str], cases: list[Case]) -> None:
     result = run()
     assert result.exit_code == 0, result.output
     assert summary(result) == (
-        f"{len(CASES)} case(s) of {len(RULES)} rule(s): {len(CASES)} passed, 0 failed"
+        f"{len(cases)} case(s) of {len(rules)} rule(s): {len(cases)} passed, 0 failed"
     )
-    for case in CASES:
+    for case in cases:
         assert case.name in result.stdout
     assert result.stderr == ""
 
 
-def test_selected_rules_only() -> None:
+def test_selected_rules_only(cases: list[Case]) -> None:
     result = run(DELETED)
-    mine = [c for c in CASES if c.rule == DELETED]
+    mine = [c for c in cases if c.rule == DELETED]
     assert result.exit_code == 0, result.output
     assert summary(result) == f"{len(mine)} case(s) of 1 rule(s): {len(mine)} passed, 0 failed"
     rows = [line for line in result.stdout.splitlines() if re.match(r"│ aws_ses_\w+", line)]
@@ -73,7 +82,9 @@ def test_wrong_expectation_fails(fixtures: Path) -> None:
     assert ", 1 failed" in summary(result)
 
 
-def test_malformed_fixture_is_reported_and_the_rest_still_runs(fixtures: Path) -> None:
+def test_malformed_fixture_is_reported_and_the_rest_still_runs(
+    fixtures: Path, cases: list[Case]
+) -> None:
     path = fixtures / f"{DELETED}.yml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("base: ses_delete_identity\n", "base: ses_nope\n", 1), "utf-8")
@@ -82,7 +93,7 @@ def test_malformed_fixture_is_reported_and_the_rest_still_runs(fixtures: Path) -
     assert f"fixture error: {path}:" in result.stderr
     assert "case 'v1 DeleteIdentity succeeds': event #1: unknown base 'ses_nope'" in result.stderr
     assert "1 fixture problem(s)" in summary(result)
-    assert f"{len(CASES) - 1} passed, 0 failed" in summary(result)
+    assert f"{len(cases) - 1} passed, 0 failed" in summary(result)
 
 
 def test_rule_without_fixtures_is_a_coverage_gap(fixtures: Path) -> None:
@@ -93,15 +104,17 @@ def test_rule_without_fixtures_is_a_coverage_gap(fixtures: Path) -> None:
     assert "1 coverage gap(s)" in summary(result)
 
 
-def test_rules_without_fixtures_dir_match(tmp_path: Path) -> None:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    shutil.copy(DEFAULT_RULES_DIR / f"{DELETED}.yml", rules)
-    result = run("--rules", str(rules))
+def test_rules_without_fixtures_dir_match(
+    tmp_path: Path, rules: list[str], cases: list[Case]
+) -> None:
+    subset = tmp_path / "rules"
+    subset.mkdir()
+    shutil.copy(DEFAULT_RULES_DIR / f"{DELETED}.yml", subset)
+    result = run("--rules", str(subset))
     assert result.exit_code == 1
     # Every other rule's fixture file names a rule this pack does not have.
-    assert result.stderr.count("no rule named") == len(RULES) - 1
-    mine = [c for c in CASES if c.rule == DELETED]
+    assert result.stderr.count("no rule named") == len(rules) - 1
+    mine = [c for c in cases if c.rule == DELETED]
     assert summary(result).startswith(f"{len(mine)} case(s) of 1 rule(s): {len(mine)} passed")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +35,20 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack, rule_key
 from ses_sigma.records import Record
 
-PACK = load_pack()
-RULES = [rule_key(r) for r in PACK]
+
+@cache
+def rules() -> tuple[str, ...]:
+    """The pack's rule names (loaded at test time, so a broken pack fails tests, not collection)."""
+    return tuple(rule_key(r) for r in load_pack())
+
+
 CREATED = "aws_ses_identity_created"
 ALICE = "arn:aws:iam::111122223333:user/alice"
 
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine(PACK)
+    return Engine(load_pack())
 
 
 @pytest.fixture
@@ -60,7 +66,7 @@ def write(directory: Path, rule: str, text: str) -> Path:
 
 def one_case(directory: Path, rule: str, text: str) -> Case:
     write(directory, rule, text)
-    cases = load_fixtures(directory, RULES)
+    cases = load_fixtures(directory, rules())
     assert len(cases) == 1
     return cases[0]
 
@@ -197,7 +203,7 @@ def test_orders_are_permutations_and_the_shuffle_is_fixed(fixtures: Path) -> Non
     )
     text = f"cases:\n  - name: eight\n    why: w\n    events:\n{events}\n    expect: []\n"
     write(fixtures, CREATED, text)
-    [case] = load_fixtures(fixtures, RULES)
+    [case] = load_fixtures(fixtures, rules())
     given = [e["eventID"] for e in order_events(case, "given")]
     shuffled = [e["eventID"] for e in order_events(case, "shuffled")]
     assert [e["eventID"] for e in order_events(case, "reversed")] == given[::-1]
@@ -233,11 +239,11 @@ def test_coverage_reports_missing_negative_positive_and_fixtures() -> None:
 
 def test_a_pack_rule_without_fixture_file_is_a_coverage_gap(fixtures: Path) -> None:
     write(fixtures, CREATED, CREATION.format(expect=f"[{{event_ids: [{E1}]}}]"))
-    cases = load_fixtures(fixtures, RULES)
-    gaps = {p.rule: p.message for p in check_coverage(RULES, cases)}
+    cases = load_fixtures(fixtures, rules())
+    gaps = {p.rule: p.message for p in check_coverage(rules(), cases)}
     assert gaps[CREATED] == "no case where the rule must not fire"
     assert gaps["aws_ses_identity_deleted"] == "no fixture cases"
-    assert len(gaps) == len(RULES)
+    assert len(gaps) == len(rules())
 
 
 # --------------------------------------------------------------------------- malformed fixtures
@@ -329,7 +335,7 @@ def test_malformed_case_raises_with_file_line_and_case(fixtures: Path, kind: str
     text, message = MALFORMED[kind]
     path = write(fixtures, CREATED, text)
     with pytest.raises(FixtureError) as info:
-        load_fixtures(fixtures, RULES)
+        load_fixtures(fixtures, rules())
     [problem] = info.value.problems
     assert problem.file == str(path)
     assert problem.case == "bad one"
@@ -341,7 +347,7 @@ def test_malformed_case_raises_with_file_line_and_case(fixtures: Path, kind: str
 def test_problems_of_one_case_do_not_hide_the_others(fixtures: Path) -> None:
     text = "cases:\n" + case_text("good") + case_text(events="      - 3\n")
     path = write(fixtures, CREATED, text)
-    cases, problems = collect_fixtures(fixtures, RULES)
+    cases, problems = collect_fixtures(fixtures, rules())
     assert [c.name for c in cases] == ["good"]
     assert [(p.file, p.case, p.line) for p in problems] == [(str(path), "bad one", 9)]
 
@@ -364,7 +370,7 @@ def test_problems_of_one_case_do_not_hide_the_others(fixtures: Path) -> None:
 def test_malformed_file_raises_with_file(fixtures: Path, text: str, message: str) -> None:
     path = write(fixtures, CREATED, text)
     with pytest.raises(FixtureError) as info:
-        load_fixtures(fixtures, RULES)
+        load_fixtures(fixtures, rules())
     [problem] = info.value.problems
     assert problem.file == str(path)
     assert message in problem.message
@@ -373,14 +379,14 @@ def test_malformed_file_raises_with_file(fixtures: Path, text: str, message: str
 def test_fixture_for_an_unknown_rule_is_an_error(fixtures: Path) -> None:
     path = write(fixtures, "aws_ses_no_such_rule", "cases:\n" + case_text())
     with pytest.raises(FixtureError, match="no rule named 'aws_ses_no_such_rule'") as info:
-        load_fixtures(fixtures, RULES)
+        load_fixtures(fixtures, rules())
     assert info.value.problems[0].file == str(path)
 
 
 def test_broken_base_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / BASE_FILE).write_text("principals: {}\nrecords: [1]\n", encoding="utf-8")
     with pytest.raises(FixtureError) as info:
-        load_fixtures(tmp_path, RULES)
+        load_fixtures(tmp_path, rules())
     messages = [p.message for p in info.value.problems]
     assert "principals must be a non-empty mapping of names" in messages
     assert "records must be a non-empty mapping of names" in messages
@@ -389,7 +395,7 @@ def test_broken_base_file_is_an_error(tmp_path: Path) -> None:
 
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FixtureError, match="fixtures directory not found"):
-        load_fixtures(tmp_path / "nope", RULES)
+        load_fixtures(tmp_path / "nope", rules())
 
 
 # --------------------------------------------------------------------------- event expansion
@@ -453,5 +459,5 @@ def test_unquoted_times_stay_strings(fixtures: Path) -> None:
         events=GOOD_EVENT.replace('"2026-11-20T10:00:00Z"', "2026-11-20T10:00:00Z")
     )
     write(fixtures, CREATED, text)
-    [case] = load_fixtures(fixtures, RULES)
+    [case] = load_fixtures(fixtures, rules())
     assert case.events[0]["eventTime"] == "2026-11-20T10:00:00Z"
