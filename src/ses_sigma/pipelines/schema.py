@@ -14,7 +14,7 @@ fields in its ingest pipeline; two raw fields need more than a rename and are ha
 transformations (see ``transformations.py``):
 
 * ``userIdentity.userName`` and ``userIdentity.sessionContext.sessionIssuer.userName`` both
-  land in ``user.name`` (the issuer's overwrites: for a role session ``user.name`` is the role);
+  land in ``user.name`` (for a role session ``user.name`` is the role);
 * ``sourceIPAddress`` is ``source.address`` (always) and also ``source.ip`` when it parses as
   an IP: CIDR matches use ``source.ip``.
 """

@@ -267,12 +267,14 @@ class ElasticSourceIpTransformation(_ValueRewrite):
 class ElasticUserNameTransformation(_ValueRewrite):
     """``userIdentity.userName`` and ``...sessionIssuer.userName``, both ``user.name`` in Elastic.
 
-    The integration writes ``userIdentity.userName`` to ``user.name`` and then, when the record
-    has a session issuer (role sessions, federated users), overwrites it with the issuer's
-    ``userName``. Let I be "the Elastic record has a session issuer", tested as
-    ``session_issuer.arn`` present. Assumed (CloudTrail's userIdentity shapes): a record has a
-    session issuer exactly when it has ``sessionIssuer.userName``, and then has no
-    ``userIdentity.userName``. So:
+    The integration renames both to ``user.name``: field-mappings.md describes the issuer's as
+    overwriting (role sessions); the ingest pipeline's ``rename`` does not overwrite an existing
+    target, so ``userIdentity.userName`` wins when a record has both (ses_sigma.verify.ecs
+    replays that). The two readings agree under the assumption made here, from CloudTrail's
+    userIdentity shapes: a record has a session issuer exactly when it has
+    ``sessionIssuer.userName`` (role sessions, federated users), and then no
+    ``userIdentity.userName``. Let I be "the Elastic record has a session issuer", tested as
+    ``session_issuer.arn`` present. Then:
 
     * ``userIdentity.userName: v``  ->  ``user.name: v`` and not I; ``null`` -> ``user.name``
       absent or I; ``|exists: true`` -> ``user.name`` present and not I;
