@@ -23,6 +23,7 @@ __all__ = [
     "Refusal",
     "Target",
     "UnfaithfulConversion",
+    "all_targets",
     "get_target",
     "register",
 ]
@@ -90,6 +91,12 @@ def get_target(name: str) -> Target:
         return TARGETS[name]
     except KeyError:
         raise KeyError(f"unknown target {name!r}; known: {', '.join(sorted(TARGETS))}") from None
+
+
+def all_targets() -> list[Target]:
+    """Every registered target (built-ins loaded), in name order."""
+    _load_builtin_targets()
+    return [TARGETS[name] for name in sorted(TARGETS)]
 
 
 def _load_builtin_targets() -> None:
