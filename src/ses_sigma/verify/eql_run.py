@@ -393,6 +393,10 @@ def _typed(value: Any, spec: FieldSpec, where: str) -> Any:
             return value == "true"
         raise EqlRunError(f"{where}: {value!r} is not a boolean")
     if kind == "ip":
+        try:
+            ipaddress.ip_address(str(value))
+        except ValueError:
+            return None  # malformed: not indexed (see ses_sigma.verify.mapping)
         return str(value)
     raise UnsupportedEqlError(f"{where}: EQL on {spec.type} fields is not supported here")
 

@@ -268,7 +268,7 @@ def _doc_ips(fld: _Field, doc: dict[str, Any]) -> list[ipaddress.IPv6Address]:
         try:
             out.append(_mapped_ip(str(value)))
         except ValueError:
-            raise LuceneEvalError(f"{fld.spec.name}: {value!r} is not an IP address") from None
+            continue  # malformed: not indexed (ignore_malformed, see ses_sigma.verify.mapping)
     return out
 
 
@@ -447,6 +447,8 @@ def _exists(fld: _Field) -> Predicate:
     spec = fld.spec
     if spec.type in _KEYWORDISH or spec.type == "match_only_text":
         return lambda doc: bool(fld.strings(doc))
+    if spec.type == "ip":
+        return lambda doc: bool(_doc_ips(fld, doc))
     return lambda doc: bool(fld.raw(doc))
 
 

@@ -8,7 +8,11 @@ by ECS 8.11: keywords with ``ignore_above: 1024``; ``user.name``, ``user_agent.o
 ``source.ip`` is ``ip``; ``@timestamp`` is ``date``). Fleet gives keyword fields without an
 explicit ``ignore_above`` the value 1024; ``aws.cloudtrail.request_parameters`` and
 ``response_elements`` set 8191. Values longer than ``ignore_above`` are not indexed: no query
-sees them, not even ``exists``.
+sees them, not even ``exists``. Likewise an ``ip`` value the ``ip`` type cannot parse (grok lets
+``075.050.255.67`` into ``source.ip``; Elasticsearch, like Python, rejects leading zeros) is
+treated as not indexed, which is what ``index.mapping.ignore_malformed: true`` does; the
+``logs@settings`` template sets it for ``logs-*-*`` data streams in recent Elasticsearch 8
+releases (older stacks reject the whole document instead).
 
 Only the fields :func:`ses_sigma.verify.ecs.to_ecs` produces are listed. A query on a field the
 real integration fills but this emulation does not (``user_agent.name``, ``source.geo.*``...)
