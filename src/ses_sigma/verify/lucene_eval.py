@@ -601,6 +601,8 @@ class _Compiler:
             raise UnsupportedQueryError(f"fuzzy query {node} is not emulated")
         if isinstance(node, Proximity):
             raise UnsupportedQueryError(f"proximity query {node} is not emulated")
+        if isinstance(node, Word):
+            self.check_word(node.value)
         if fld is None:
             raise UnsupportedQueryError(
                 f"term {node} has no field: Elasticsearch would search its default fields "
@@ -680,7 +682,6 @@ class _Compiler:
 
     def word(self, node: Word, fld: _Field) -> Predicate:
         raw = node.value
-        self.check_word(raw)
         if raw == "*":
             return _exists(fld)
         wild = _unescaped_positions(raw, "*?")
