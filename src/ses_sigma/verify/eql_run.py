@@ -392,6 +392,10 @@ def _typed(value: Any, spec: FieldSpec, where: str) -> Any:
         if value in ("true", "false"):
             return value == "true"
         raise EqlRunError(f"{where}: {value!r} is not a boolean")
+    if kind == "long":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise EqlRunError(f"{where}: {value!r} is not an integer")
     if kind == "ip":
         try:
             ipaddress.ip_address(str(value))
@@ -557,6 +561,10 @@ def _literal_type_checks(first: Any, specs: dict[str, FieldSpec]) -> None:
                     raise UnsupportedEqlError(
                         f"{item}: {spec.name} is a {spec.type} field, "
                         f"compared with the non-string {lit}"
+                    )
+                if spec.type == "long" and not isinstance(lit, ast.Number):
+                    raise UnsupportedEqlError(
+                        f"{item}: {spec.name} is numeric, compared with {lit}"
                     )
                 if spec.type == "boolean" and not isinstance(lit, ast.Boolean):
                     raise UnsupportedEqlError(

@@ -46,7 +46,8 @@ class FieldSpec:
 
     ``type`` is the Elasticsearch type: ``keyword``, ``constant_keyword``, ``boolean``, ``ip``,
     ``date``, ``match_only_text`` (analysed by the standard analyzer), ``flattened`` (a root
-    flattened field) or ``flattened_key`` (a key inside one: ``root`` and ``key`` are set).
+    flattened field) or ``flattened_key`` (a key inside one: ``root`` and ``key`` are set);
+    ``long`` exists only for ``extra_fields`` given by callers (the EQL runner supports it).
     """
 
     name: str
