@@ -404,6 +404,8 @@ def test_nested_and_dotted_documents_are_the_same() -> None:
     for doc in (nested, dotted):
         _yes("event.action:A AND aws.cloudtrail.flattened.request_parameters.k:v", doc)
         _no("event.action:B", doc)
+    both = {"event.action": "A", "event": {"action": "B"}}  # Elasticsearch indexes both
+    _yes("event.action:A AND event.action:B", both)
 
 
 def test_extra_fields_extend_the_mapping() -> None:

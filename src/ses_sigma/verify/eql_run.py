@@ -57,7 +57,6 @@ import copy
 import functools
 import ipaddress
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import eql
@@ -606,15 +605,3 @@ def run_eql(
     by_event = {id(event): index for index, event in prepared}
     engine.stream_events(event for _, event in prepared)
     return [[docs[by_event[id(event)]] for event in out.events] for out in outputs]
-
-
-def matched_ids(results: Iterable[list[dict[str, Any]]]) -> list[list[str]]:
-    """``event.id`` of each document of each match (a convenience for tests and reports)."""
-    out = []
-    for match in results:
-        ids = []
-        for doc in match:
-            event = doc.get("event") if isinstance(doc.get("event"), dict) else {}
-            ids.append(event.get("id") if event else doc.get("event.id"))
-        out.append(ids)
-    return out

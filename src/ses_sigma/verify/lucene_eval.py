@@ -83,7 +83,6 @@ from luqum.tree import (
     Word,
 )
 
-from ses_sigma.match.fields import field_getter
 from ses_sigma.verify.ecs import parse_es_iso8601
 from ses_sigma.verify.java import java_scalar_to_string
 from ses_sigma.verify.lucene_patterns import PatternError, compile_lucene_regex, compile_wildcard
@@ -169,6 +168,30 @@ def _scalars(values: Iterable[Any], spec: FieldSpec) -> list[Any]:
     return out
 
 
+def _walk(node: Any, parts: tuple[str, ...], out: list[Any]) -> None:
+    """Every value at a dotted path, as Elasticsearch indexes ``_source``.
+
+    Objects may spell a path nested (``{"a": {"b": 1}}``) or with dotted keys (``{"a.b": 1}``),
+    even both at once: every split is followed. Arrays are followed element by element; nulls
+    are not indexed.
+    """
+    if node is None:
+        return
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, parts, out)
+        return
+    if not parts:
+        out.append(node)
+        return
+    if not isinstance(node, dict):
+        return
+    for i in range(1, len(parts) + 1):
+        key = ".".join(parts[:i])
+        if key in node:
+            _walk(node[key], parts[i:], out)
+
+
 def _leaves(node: Any) -> list[Any]:
     out: list[Any] = []
     stack = [node]
@@ -188,10 +211,15 @@ class _Field:
     """A resolved field and how to read its indexed values from a document."""
 
     spec: FieldSpec
-    getter: Callable[[Any], list[Any]] = field(init=False)
+    parts: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.getter = field_getter(self.spec.source_path)
+        self.parts = tuple(self.spec.source_path.split("."))
+
+    def getter(self, doc: Any) -> list[Any]:
+        out: list[Any] = []
+        _walk(doc, self.parts, out)
+        return out
 
     def raw(self, doc: dict[str, Any]) -> list[Any]:
         if self.spec.type == "flattened":
