@@ -9,8 +9,10 @@ comparing query strings:
   boolean, ip, date, text) and the fields this emulation does not produce;
 - :mod:`ses_sigma.verify.lucene_eval`: a Lucene ``query_string`` evaluator over such documents,
   built on luqum, with Elasticsearch's semantics for those field types;
-- :mod:`ses_sigma.verify.lucene_regex`: Lucene's regular expression dialect, translated to
+- :mod:`ses_sigma.verify.lucene_patterns`: Lucene's wildcard and regular expression dialects, in
   Python's ``re`` (shared by the Lucene evaluator and the EQL runner);
+- :mod:`ses_sigma.verify.java`: how Java prints the values the ingest pipeline stores
+  (``HashMap`` order, ``Double.toString``);
 - :mod:`ses_sigma.verify.eql_run`: Elasticsearch EQL over such documents with the ``eql``
   library's ``PythonEngine``, with Elasticsearch's case sensitivity, wildcard, regex, array and
   join-key rules put back where the library differs.
