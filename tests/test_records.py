@@ -1,0 +1,75 @@
+"""CloudTrail eventTime parsing and the Record model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ses_sigma import records
+from ses_sigma.records import Record, RecordError, format_time, parse_event_time
+
+
+def posix(*args: int) -> float:
+    return datetime(*args, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-01-20T16:52:14Z", posix(2025, 1, 20, 16, 52, 14)),
+        ("2024-02-29T23:59:59Z", posix(2024, 2, 29, 23, 59, 59)),
+        ("1970-01-01T00:00:00Z", 0.0),
+        ("2025-01-20 16:52:14.000000000", posix(2025, 1, 20, 16, 52, 14)),  # Panther's form
+        ("2025-01-20T16:52:14.250Z", posix(2025, 1, 20, 16, 52, 14) + 0.25),
+        ("2025-01-20T18:52:14+02:00", posix(2025, 1, 20, 16, 52, 14)),
+        ("2025-01-20T11:52:14-0500", posix(2025, 1, 20, 16, 52, 14)),
+        ("2025-01-20T16:52:14", posix(2025, 1, 20, 16, 52, 14)),  # no zone: UTC
+    ],
+)
+def test_parse_event_time(text: str, expected: float) -> None:
+    assert parse_event_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-02-29T00:00:00Z",  # not a leap year
+        "2025-13-01T00:00:00Z",
+        "2025-01-20T24:00:00Z",
+        "2025-01-20T23:60:00Z",
+        "2025-01-20T23:59:60Z",
+        "20/01/2025 16:52",
+        "",
+    ],
+)
+def test_parse_event_time_rejects_invalid(text: str) -> None:
+    with pytest.raises(RecordError, match="eventTime"):
+        parse_event_time(text)
+
+
+def test_parse_event_time_rejects_non_strings() -> None:
+    with pytest.raises(RecordError, match="missing or not a string"):
+        parse_event_time(1737391934)
+
+
+def test_day_cache_is_bounded_and_stays_correct(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "_DAYS", {})
+    monkeypatch.setattr(records, "_DAYS_MAX", 3)
+    for day in range(1, 10):
+        assert parse_event_time(f"2025-03-{day:02d}T01:02:03Z") == posix(2025, 3, day, 1, 2, 3)
+        assert len(records._DAYS) <= 3
+
+
+def test_format_time_round_trips() -> None:
+    for text in ("2025-01-20T16:52:14Z", "2025-01-20T16:52:14.250000Z"):
+        assert format_time(parse_event_time(text)) == text
+
+
+def test_record_from_dict_requires_event_id_and_time() -> None:
+    rec = Record.from_dict({"eventTime": "2025-01-20T16:52:14Z", "eventID": "e1"}, "f:1")
+    assert (rec.time, rec.event_id, rec.origin) == (posix(2025, 1, 20, 16, 52, 14), "e1", "f:1")
+    with pytest.raises(RecordError, match="eventID"):
+        Record.from_dict({"eventTime": "2025-01-20T16:52:14Z"})
+    with pytest.raises(RecordError, match="JSON object"):
+        Record.from_dict(["not", "a", "record"])
