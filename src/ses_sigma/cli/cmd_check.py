@@ -1,0 +1,60 @@
+"""``ses-sigma check``: lint the rule pack (pySigma and SigmaHQ validators, the pack's
+conventions, duplicate YAML keys, fixture coverage), offline.
+
+Prints one line per finding, ``file:line: code: message`` (``--format github``: GitHub Actions
+annotations), excused findings too (marked), and a summary on stderr. ``--junit FILE`` also
+writes JUnit XML. Exit codes: 0 when every finding is excused, 1 otherwise, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ses_sigma.lint import PathsError, check_pack, split_paths
+from ses_sigma.lint.report import FORMATS, github_lines, summary, text_lines, write_junit
+
+__all__ = ["command"]
+
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+@click.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text: file:line: code: message. github: GitHub Actions annotations.",
+)
+@click.option(
+    "--junit",
+    "junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the findings as JUnit XML to this file.",
+)
+@click.pass_context
+def command(ctx: click.Context, paths: tuple[Path, ...], fmt: str, junit: Path | None) -> None:
+    """Lint the rule pack: the pack's rules/ and fixtures/, or PATH... (rule files or
+    directories, a fixture directory holding _base.yml, or a directory with rules/ and
+    fixtures/)."""
+    try:
+        result = check_pack(split_paths(list(paths)))
+    except PathsError as exc:
+        raise click.UsageError(str(exc)) from None
+    lines = github_lines(result) if fmt == "github" else text_lines(result)
+    for line in lines:
+        click.echo(line)
+    if junit is not None:
+        try:
+            write_junit(result, junit)
+        except OSError as exc:
+            raise click.UsageError(f"cannot write {junit}: {exc}") from None
+    click.echo(summary(result), err=True)
+    if not result.passed:
+        ctx.exit(EXIT_FINDINGS)

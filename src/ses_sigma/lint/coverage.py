@@ -1,0 +1,53 @@
+"""Fixture checks: every fixture file well formed, every rule covered both ways.
+
+Reuses the harness: ``collect_fixtures`` (every malformed fixture, with file, line and case)
+and ``check_coverage`` (a case that fires and a case that must not, per rule). The cases are
+not run here: that is ``ses-sigma test``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from ses_sigma.harness import FixtureProblem, check_coverage, collect_fixtures
+from ses_sigma.lint.findings import Problem, Where
+from ses_sigma.pack import Pack, rule_key
+
+__all__ = ["CODE_FIXTURE", "CODE_FIXTURE_COVERAGE", "check_fixtures"]
+
+CODE_FIXTURE = "ses_fixture"
+CODE_FIXTURE_COVERAGE = "ses_fixture_coverage"
+
+
+def _fixture_problem(problem: FixtureProblem) -> Problem:
+    message = problem.message
+    if problem.case is not None:
+        message = f"case {problem.case!r}: {message}"
+    return Problem(Path(problem.file), CODE_FIXTURE, message, Where(line=problem.line))
+
+
+def check_fixtures(
+    pack: Pack, fixtures_dir: Path, unloaded_names: Collection[str] = ()
+) -> list[Problem]:
+    """Problems of the fixture files and coverage gaps of the pack's rules.
+
+    ``unloaded_names``: names of rule files that did not load (their own findings say why);
+    their fixture files are not reported as fixtures of an unknown rule.
+    """
+    names = [rule_key(r) for r in pack]
+    cases, fixture_problems = collect_fixtures(fixtures_dir, [*names, *unloaded_names])
+    problems = [_fixture_problem(p) for p in fixture_problems]
+    for gap in check_coverage(names, cases):
+        rule = pack.get(gap.rule)
+        path = rule.source.path if rule.source is not None else fixtures_dir
+        problems.append(
+            Problem(
+                path,
+                CODE_FIXTURE_COVERAGE,
+                f"{gap.message} (fixtures: {fixtures_dir / (gap.rule + '.yml')}); every rule "
+                "needs a case that fires and a case that must not",
+                Where(keys=("name",)),
+            )
+        )
+    return problems
