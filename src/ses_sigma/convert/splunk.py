@@ -1,0 +1,247 @@
+"""The ``splunk`` conversion target: SPL searches, ``savedsearches.conf`` and a Splunk app.
+
+Formats:
+
+* ``spl`` (default): ``<rule name>.spl``, the search to run ad hoc over any time range; over
+  ``[start, end)`` it alerts as the matcher does on the events of that range (correlations and
+  first-seen rules see no events before ``start``).
+* ``savedsearches``: ``savedsearches.conf``, one scheduled stanza per rule (see
+  ``splunk_app``); correlation and first-seen searches read their window plus one interval
+  and keep the alerts of the last interval (``common.Schedule``).
+* ``app``: the ``ses_sigma/`` app directory (``default/app.conf``,
+  ``default/savedsearches.conf``, ``metadata/default.meta``, ``README.md``) and
+  ``ses_sigma.tgz`` of it.
+
+Each rule is converted from a fresh copy of the pack (pySigma mutates what it converts) by
+:class:`~ses_sigma.convert.splunk_backend.SesSplunkBackend` with the CloudTrail Splunk pipeline,
+or refused with the reason (the matcher cannot evaluate it, the pipeline cannot map a field,
+the backend cannot express it with the matcher's meaning). A base rule of a correlation that
+does not ``generate`` its own alerts gets no artefact of its own (the matcher does not alert on
+it either); its search is inside the correlation's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sigma.backends.splunk.splunk import SplunkDeferredORRegularExpression
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule, SigmaRuleBase
+
+from ses_sigma.convert.base import ConversionOutput, Refusal, Target, register
+from ses_sigma.convert.common import Schedule, fresh_pack, level_rank, schedule_for
+from ses_sigma.convert.splunk_app import (
+    APP_ID,
+    SEVERITY,
+    SavedSearch,
+    app_files,
+    render_savedsearches,
+    tgz,
+)
+from ses_sigma.convert.splunk_backend import SesSplunkBackend
+from ses_sigma.convert.splunk_correlation import quote_field
+from ses_sigma.convert.splunk_firstseen import first_seen_spl, learning_precondition
+from ses_sigma.match.detection import compile_detection
+from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.match.first_seen import FirstSeenSpec
+from ses_sigma.pack import Pack, rule_key
+from ses_sigma.pipelines import UnmappedFieldError, ses_cloudtrail_splunk_pipeline
+
+__all__ = ["SplunkSearch", "SplunkTarget", "convert_rule", "window_filter"]
+
+TARGET = "splunk"
+
+
+@dataclass(frozen=True)
+class SplunkSearch:
+    """One rule as Splunk searches: ``spl`` (ad hoc) and ``scheduled`` (saved search)."""
+
+    rule: SigmaRuleBase
+    spl: str
+    scheduled: str
+    schedule: Schedule
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The rule's name."""
+        return rule_key(self.rule)
+
+    def saved_search(self) -> SavedSearch:
+        """The saved search stanza of this rule."""
+        return SavedSearch(
+            name=self.name,
+            title=self.rule.title,
+            description=_description(self.rule, self.notes),
+            search=self.scheduled,
+            schedule=self.schedule,
+            severity=SEVERITY[level_rank(self.rule)],
+        )
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _description(rule: SigmaRuleBase, notes: Sequence[str]) -> str:
+    level = rule.level.name.lower() if rule.level else "medium"
+    tags = ", ".join(str(t) for t in rule.tags)
+    parts = [f"{rule.title}.", _one_line(rule.description), f"Level: {level}."]
+    if tags:
+        parts.append(f"Tags: {tags}.")
+    parts.extend(notes)
+    parts.append(f"Sigma rule {rule_key(rule)} ({rule.id}), converted by ses-sigma.")
+    return " ".join(p for p in parts if p)
+
+
+_WHILE = re.compile(r"\s*\(while [^()]* rule .*\)\s*$", re.DOTALL)
+
+
+def _reason(rule: SigmaRuleBase, exc: BaseException) -> str:
+    """The reason of an error, without the rule-name prefix or the source location."""
+    text = str(exc.args[0]) if exc.args else str(exc)
+    text = _WHILE.sub("", text)
+    name = rule_key(rule)
+    for prefix in (f"{name}: cannot convert with pipeline ", f"{name}: "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return text
+
+
+def window_filter(interval: int) -> str:
+    """SPL keeping the results completed in the search's last ``interval`` seconds."""
+    return (
+        "| addinfo\n"
+        f"| where _time >= info_max_time - {interval}\n"
+        "| fields - info_min_time info_max_time info_search_time info_sid"
+    )
+
+
+def _convert_single(backend: SesSplunkBackend, rule: SigmaRule) -> str:
+    """The backend's query of a single-event rule (already checked by the matcher)."""
+    backend.convert_rule(rule)
+    queries = rule.get_conversion_result()  # also for a base rule that does not generate
+    if len(queries) != 1:
+        raise _Refused(f"the backend made {len(queries)} queries")
+    return queries[0]
+
+
+def _table(rule: SigmaRule) -> str:
+    columns = ["_time", "eventID", *(f for f in rule.fields if f not in ("_time", "eventID"))]
+    return "| table " + " ".join(quote_field(c) for c in columns)
+
+
+def _single(backend: SesSplunkBackend, rule: SigmaRule, schedule: Schedule) -> SplunkSearch:
+    try:
+        compile_detection(rule)
+        spec = FirstSeenSpec.from_rule(rule)
+    except RuleCompileError as exc:
+        raise _Refused(f"the matcher cannot evaluate it: {_reason(rule, exc)}") from None
+    query = _convert_single(backend, rule)
+    if spec is None:
+        spl = query + ("\n" + _table(rule) if rule.fields else "")
+        return SplunkSearch(rule, spl, spl, schedule)
+    spl = first_seen_spl(query, rule, spec)
+    return SplunkSearch(
+        rule,
+        spl,
+        spl + "\n" + window_filter(schedule.interval),
+        schedule,
+        notes=(learning_precondition(spec),),
+    )
+
+
+def _correlation(
+    backend: SesSplunkBackend, corr: SigmaCorrelationRule, schedule: Schedule
+) -> SplunkSearch:
+    for ref in corr.rules:
+        base = ref.rule
+        if isinstance(base, SigmaRule):
+            try:
+                _convert_single(backend, base)
+            except (SigmaError, NotImplementedError, UnmappedFieldError, _Refused) as exc:
+                raise _Refused(
+                    f"base rule {rule_key(base)} cannot be converted: {_reason(base, exc)}"
+                ) from None
+    [spl] = backend.convert_correlation_rule(corr)
+    note = (
+        f"Sliding window of {int(schedule.window)}s, order by (time, eventID); each run reads "
+        "the window plus one interval and alerts on the chains completed in the last interval."
+    )
+    return SplunkSearch(corr, spl, spl + "\n" + window_filter(schedule.interval), schedule, (note,))
+
+
+def convert_rule(pack: Pack, rule: SigmaRuleBase) -> SplunkSearch | Refusal:
+    """Convert one rule of ``pack`` (from a fresh copy of the pack), or refuse it."""
+    fresh = fresh_pack(pack)
+    name = rule_key(rule)
+    target = fresh.get(name)
+    SplunkDeferredORRegularExpression.reset()  # upstream keeps class-level counters
+    backend = SesSplunkBackend(ses_cloudtrail_splunk_pipeline())
+    try:
+        schedule = schedule_for(target)
+        if isinstance(target, SigmaCorrelationRule):
+            return _correlation(backend, target, schedule)
+        if isinstance(target, SigmaRule):
+            return _single(backend, target, schedule)
+        raise _Refused(f"unknown rule type {type(target).__name__}")
+    except _Refused as exc:
+        return Refusal(name, TARGET, exc.reason)
+    except (SigmaError, NotImplementedError, UnmappedFieldError, RuleCompileError) as exc:
+        return Refusal(name, TARGET, _reason(target, exc))
+    except ValueError as exc:
+        return Refusal(name, TARGET, _reason(target, exc))
+    finally:
+        SplunkDeferredORRegularExpression.reset()
+
+
+def _alerts_on_its_own(rule: SigmaRuleBase) -> bool:
+    """False for a base rule of a correlation that does not generate its alerts."""
+    return isinstance(rule, SigmaCorrelationRule) or rule._output
+
+
+class SplunkTarget(Target):
+    """Splunk SPL, savedsearches.conf and a Splunk app."""
+
+    name = TARGET
+    formats = ("spl", "savedsearches", "app")
+    description = "Splunk SPL (Add-on for AWS, sourcetype aws:cloudtrail), saved searches, app"
+
+    def searches(self, pack: Pack, rules: Sequence[SigmaRuleBase]) -> list[SplunkSearch | Refusal]:
+        """Every rule that alerts on its own, converted or refused, sorted by rule name."""
+        ordered = sorted({rule_key(r): r for r in rules}.items())
+        return [convert_rule(pack, r) for _, r in ordered if _alerts_on_its_own(r)]
+
+    def convert(self, pack: Pack, rules: Sequence[SigmaRuleBase], fmt: str) -> ConversionOutput:
+        """Convert ``rules`` to ``fmt`` (``spl``, ``savedsearches`` or ``app``)."""
+        if fmt not in self.formats:
+            raise ValueError(f"target {self.name} has no format {fmt!r}")
+        out = ConversionOutput()
+        done: list[SplunkSearch] = []
+        for result in self.searches(pack, rules):
+            if isinstance(result, Refusal):
+                out.refusals.append(result)
+            else:
+                done.append(result)
+        if fmt == "spl":
+            for s in done:
+                out.files[f"{s.name}.spl"] = s.spl + "\n"
+        elif fmt == "savedsearches":
+            out.files["savedsearches.conf"] = render_savedsearches([s.saved_search() for s in done])
+        else:
+            files = app_files([s.saved_search() for s in done])
+            out.files.update(files)
+            out.files[f"{APP_ID}.tgz"] = tgz(files)
+        return out
+
+
+register(SplunkTarget())
