@@ -110,5 +110,6 @@ def _load_builtin_targets() -> None:
 #: Modules whose import registers targets; each helper adds its own here.
 BUILTIN_TARGET_MODULES: list[str] = [
     "ses_sigma.convert.elastic",
+    "ses_sigma.convert.kibana",
     "ses_sigma.convert.splunk",
 ]
