@@ -74,6 +74,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sigmahq_ofselection_condition": "only one selection in the detection section"
     },
     "unloadable_rule": {"sigma_load": "'urgent' is not a valid Sigma rule level"},
+    "yaml_syntax": {
+        "yaml_syntax": "invalid YAML: expected ',' or ']', but got ':' (line 25, column 22)"
+    },
+    "unknown_attribute": {"sigmahq_unknown_field": "unknown field (fieldname: severity)"},
+    "bad_fixture": {
+        "ses_fixture": "case 'a base record that does not exist': event #1: unknown base "
+        "'ses_get_send_quota_v3'"
+    },
     "excuse_without_reason": {
         "ses_excuse_without_reason": "the excuse for sigmahq_title_end gives no reason",
         "sigmahq_title_end": "title that ends with a dot",

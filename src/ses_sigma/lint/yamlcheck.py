@@ -167,6 +167,21 @@ def duplicate_keys(node: yaml.Node, where: str = "") -> Iterator[tuple[int, str,
             yield from duplicate_keys(item, f"{where}[{index}]")
 
 
+def _syntax_error(exc: yaml.YAMLError) -> tuple[int, str]:
+    """(line, message) of a YAML error, without PyYAML's ``in "<unicode string>"`` noise."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return 1, " ".join(str(exc).split())
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    message = exc.problem or exc.context or "malformed"
+    if mark is not None:
+        message += f" (line {mark.line + 1}, column {mark.column + 1})"
+    if exc.problem and exc.context:
+        where = f" at line {exc.context_mark.line + 1}" if exc.context_mark is not None else ""
+        message += f", {exc.context}{where}"
+    return line, message
+
+
 def compose_file(path: Path, shown: str) -> tuple[YamlLines | None, list[Finding]]:
     """Compose every document of ``path``: its lines, and its YAML findings.
 
@@ -180,9 +195,7 @@ def compose_file(path: Path, shown: str) -> tuple[YamlLines | None, list[Finding
     try:
         documents = [d for d in yaml.compose_all(text, Loader=yaml.SafeLoader) if d is not None]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        message = " ".join(str(exc).split())
+        line, message = _syntax_error(exc)
         return None, [Finding(shown, line, CODE_SYNTAX, f"invalid YAML: {message}")]
     findings = [
         Finding(
