@@ -77,6 +77,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "yaml_syntax": {
         "yaml_syntax": "invalid YAML: expected ',' or ']', but got ':' (line 25, column 22)"
     },
+    "matcher_unsupported": {
+        "ses_matcher": "not supported by the matcher: placeholder %root_arns% (|expand)"
+    },
+    "correlation_not_evaluable": {"ses_correlation": "condition operator 'lte' is not supported"},
     "unknown_attribute": {"sigmahq_unknown_field": "unknown field (fieldname: severity)"},
     "bad_fixture": {
         "ses_fixture": "case 'a base record that does not exist': event #1: unknown base "
