@@ -204,7 +204,7 @@ class _Translator:
         self.pattern = pattern
 
     def fail(self, what: str) -> Untranslatable:
-        return Untranslatable(f"regular expression {self.pattern!r}: {what}")
+        return Untranslatable(f"regular expression /{self.pattern}/: {what}")
 
     def seq(self, items: Iterable[tuple[object, object]], flags: int) -> str:
         return "".join(self.item(op, av, flags) for op, av in items)
@@ -323,7 +323,7 @@ def sigma_regex_to_lucene(value: SigmaRegularExpression) -> str:
     try:
         parsed = sre_parse.parse(pattern, flags)
     except re.error as exc:
-        raise Untranslatable(f"regular expression {pattern!r}: {exc}") from None
+        raise Untranslatable(f"regular expression /{pattern}/: {exc}") from None
     flags = parsed.state.flags
     tr = _Translator(pattern)
     if flags & ~_KNOWN_FLAGS:
