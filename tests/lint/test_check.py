@@ -374,3 +374,26 @@ def test_no_rule_files_is_a_usage_error(in_tmp: Path) -> None:
     result = run(str(in_tmp / "empty"), str(pack / "fixtures"))
     assert result.exit_code == 2
     assert "no rule files" in result.output
+
+
+def test_stray_fixture_file_is_a_finding(in_tmp: Path) -> None:
+    pack = build_pack(in_tmp)
+    stray = pack / "fixtures" / "aws_ses_no_such_rule.yml"
+    shutil.copy(pack / "fixtures" / "aws_ses_identity_deleted.yml", stray)
+    result = run("pack")
+    assert result.exit_code == 1
+    assert [f[:3] for f in failing(result.stdout)] == [
+        ("pack/fixtures/aws_ses_no_such_rule.yml", 1, "ses_fixture")
+    ]
+    assert "no rule named 'aws_ses_no_such_rule'" in result.stdout
+
+
+def test_selected_rule_files_check_their_own_fixtures_only(in_tmp: Path) -> None:
+    pack = build_pack(in_tmp, "no_negative_case")
+    selected = pack / "rules" / "aws_ses_lint_no_negative_case.yml"
+    result = run(str(selected), str(pack / "fixtures"))
+    assert result.exit_code == 1
+    # The other fixture files are not reported as fixtures of rules outside the selection.
+    assert [f[2] for f in failing(result.stdout)] == ["ses_fixture_coverage"]
+    clean = run(str(pack / "rules" / "aws_ses_identity_deleted.yml"), str(pack / "fixtures"))
+    assert clean.exit_code == 0, clean.output

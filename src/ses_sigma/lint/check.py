@@ -42,7 +42,8 @@ def split_paths(paths: Sequence[Path]) -> PackPaths:
     A directory holding ``_base.yml`` is the fixture directory; a directory with a ``rules/``
     subdirectory is a pack root (its ``rules/``, and its ``fixtures/`` if that holds
     ``_base.yml``); anything else is a rule file or directory. No paths: the pack's own
-    ``rules/`` and ``fixtures/``.
+    ``rules/`` and ``fixtures/``. Rule *files* among the paths make the check a selection:
+    only their fixture files are checked (see ``coverage.check_fixtures``).
     """
     if not paths:
         return PackPaths((DEFAULT_RULES_DIR,), DEFAULT_FIXTURES_DIR)
@@ -105,7 +106,8 @@ def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintR
         unloaded = [p.stem for p in files if p.resolve() not in loaded]
         problems.extend(run_validators(list(pack), config))
         problems.extend(check_conventions(pack))
-        problems.extend(check_fixtures(pack, paths.fixtures, unloaded))
+        subset = any(p.is_file() for p in paths.rules)
+        problems.extend(check_fixtures(pack, paths.fixtures, unloaded, subset))
         excuses, excuse_problems = read_excuses(pack)
         problems.extend(excuse_problems)
     findings.extend(to_finding(p) for p in problems)

@@ -27,16 +27,29 @@ def _fixture_problem(problem: FixtureProblem) -> Problem:
     return Problem(Path(problem.file), CODE_FIXTURE, message, Where(line=problem.line))
 
 
+def _concerns(path: Path, names: Collection[str]) -> bool:
+    """A fixture problem of a selected rule's file, ``_base.yml`` or the directory itself."""
+    return path.stem in names or path.name.startswith("_") or path.is_dir()
+
+
 def check_fixtures(
-    pack: Pack, fixtures_dir: Path, unloaded_names: Collection[str] = ()
+    pack: Pack,
+    fixtures_dir: Path,
+    unloaded_names: Collection[str] = (),
+    subset: bool = False,
 ) -> list[Problem]:
     """Problems of the fixture files and coverage gaps of the pack's rules.
 
     ``unloaded_names``: names of rule files that did not load (their own findings say why);
-    their fixture files are not reported as fixtures of an unknown rule.
+    their fixture files are not reported as fixtures of an unknown rule. ``subset``: the rules
+    are a selection of the pack, so only their fixture files (and ``_base.yml``) are checked;
+    otherwise a fixture file of a rule that does not exist is a problem too.
     """
     names = [rule_key(r) for r in pack]
-    cases, fixture_problems = collect_fixtures(fixtures_dir, [*names, *unloaded_names])
+    known = {*names, *unloaded_names}
+    cases, fixture_problems = collect_fixtures(fixtures_dir, known)
+    if subset:
+        fixture_problems = [p for p in fixture_problems if _concerns(Path(p.file), known)]
     problems = [_fixture_problem(p) for p in fixture_problems]
     for gap in check_coverage(names, cases):
         rule = pack.get(gap.rule)
