@@ -37,14 +37,13 @@ APP_ID = "ses_sigma"
 #: Sigma level rank (``common.LEVELS``) -> Splunk ``alert.severity``
 #: (1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal).
 SEVERITY: tuple[int, ...] = (2, 3, 4, 5, 6)
-#: Built-in alert actions, all off: the app only records triggered alerts.
+#: Built-in alert actions, all off: the app only records triggered alerts. (``script`` and
+#: ``populate_lookup`` are deprecated: splunk-appinspect flags them even when off.)
 ALERT_ACTIONS: tuple[str, ...] = (
     "email",
     "logevent",
     "lookup",
-    "populate_lookup",
     "rss",
-    "script",
     "summary_index",
     "webhook",
 )
@@ -161,9 +160,10 @@ def _app_conf() -> str:
 
 _DEFAULT_META = """\
 # {generated}
-# Objects of this app are shared with every app; admins write, everyone reads.
+# Objects of this app are shared with every app; admins (sc_admin on Splunk Cloud) write,
+# everyone reads.
 []
-access = read : [ * ], write : [ admin ]
+access = read : [ * ], write : [ admin, sc_admin ]
 export = system
 """
 

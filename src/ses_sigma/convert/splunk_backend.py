@@ -23,11 +23,15 @@ detection is the backend's. What the subclass changes:
     becomes invalid SPL (``| search OR NOT ...``) and two ``rex`` groups of fields with the same
     last name component collide (``userNameMatch``); ``|re`` on an array field (``{}``);
   - timestamp parts (``|minute``...), keywords, unknown value types;
+  - a plain string that reads as a CIDR network (``0.0.0.0/0``): SPL's search matches it as a
+    network, not as the literal text;
   - cased non-ASCII letters in a plain string: Splunk's case folding of them is not verified.
 
   Allowed and faithful: plain strings with ``*`` (case-insensitive whole value: SPL's ``=`` and
   ``IN``), ``|contains``/``|startswith``/``|endswith``/``|all``, ``|base64``/``|base64offset``/
-  ``|wide``/``|windash`` (plain strings), ``null``/``|exists`` (``NOT f=*``/``f=*``),
+  ``|wide``/``|windash`` (plain strings), ``null``/``|exists`` (``(NOT f=* OR f="null")`` /
+  ``(f=* NOT f="null")``: a JSON null is extracted as the text ``null``; the cost is that a
+  literal string ``"null"`` counts as no value too),
   numbers and booleans (as text), ``|cidr`` (IPv4 and IPv6: the search command matches CIDR
   notation), ``|re`` with flags (``(?i)``, ``(?m)``, ``(?s)``) in a positive AND position on a
   single-valued field (``| regex f="..."``: PCRE, case-sensitive, unanchored).
@@ -50,6 +54,7 @@ target can turn each into a refusal naming the rule.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, ClassVar
 
 from sigma.backends.splunk import SplunkBackend
@@ -96,6 +101,14 @@ def _refuse(reason: str) -> SigmaFeatureNotSupportedByBackendError:
     return SigmaFeatureNotSupportedByBackendError(reason)
 
 
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_string(field: str, value: SigmaString) -> None:
     if isinstance(value, SigmaCasedString):
         raise _refuse(
@@ -115,6 +128,11 @@ def _check_string(field: str, value: SigmaString) -> None:
         raise _refuse(
             f"{field}: '' (empty string): whether SPL's {field}=\"\" matches an empty JSON "
             "string depends on the field extraction (not verified)"
+        )
+    if "/" in text and not value.contains_special() and _is_network(text):
+        raise _refuse(
+            f"{field}: {text!r} looks like a CIDR network; SPL's search matches such a value as "
+            "a network (IP addresses inside it), not as the literal string"
         )
     if any(not c.isascii() and c.lower() != c.upper() for c in text):
         raise _refuse(
@@ -173,6 +191,11 @@ class SesSplunkBackend(SplunkBackend):
 
     #: Correlation sub-queries get the pipeline's postprocessing (parentheses, macro) too.
     finalize_correlation_subqueries: ClassVar[bool] = True
+    #: JSON null: Splunk's JSON extraction keeps ``"f": null`` as the text ``null``, the
+    #: matcher counts it as no value; so "no value" is "absent or the text null".
+    field_null_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
+    field_not_exists_expression: ClassVar[str] = '(NOT {field}=* OR {field}="null")'
+    field_exists_expression: ClassVar[str] = '({field}=* NOT {field}="null")'
     #: One multisearch subsearch per referenced rule; ``{normalization}`` holds the step flag
     #: and the group-by values (see ``splunk_correlation``).
     correlation_search_multi_rule_query_expression: ClassVar[str] = (

@@ -8,8 +8,8 @@ group is then cleared.
 
 Claim: with A the first step and B the second, and one row per (event, group value) in that
 order, **a row matching B alerts iff the row just before it in its group matches A and is at
-most timespan earlier** (and, when the matcher feeds A before B for one record, that previous
-row does not match B too).
+most timespan earlier** — except when the matcher feeds A before B for one record and that
+previous row matches B too (the excepted case below, refused unless no event can match both).
 
 Proof. Let ``e`` match B and ``p`` be the previous row of its group (another record: rows are
 one per event). (1) ``p`` matches A: after ``p`` the state is ``S = p`` (when B is fed first,
@@ -227,20 +227,19 @@ def temporal_ordered_spl(backend: SplunkBackend, corr: SigmaCorrelationRule) -> 
     finally:
         backend_any.convert_correlation_search_field_normalization_expression = original
 
-    prev_ok = "sigma_prev_step_1=1"
-    if first_fed_first:
-        prev_ok += " AND sigma_prev_step_2=0"
     outputs = [quote_field(f) for f in corr.group_by or []]
     lines = [
         search,
         "| stats max(sigma_step_1) as sigma_step_1 max(sigma_step_2) as sigma_step_2"
         f" by _time eventID{' ' + _joined(groups) if groups else ''}",
+        *(
+            ["| where " + " AND ".join(f'{g}!="null"' for g in groups)] if groups else []
+        ),  # a JSON null group value is extracted as the text null: no value
         "| fillnull value=0 sigma_step_1 sigma_step_2",
         "| sort 0 num(_time) str(eventID)",
         "| streamstats current=f window=1 global=f last(_time) as sigma_prev_time"
-        " last(eventID) as sigma_prev_event_id last(sigma_step_1) as sigma_prev_step_1"
-        f" last(sigma_step_2) as sigma_prev_step_2{by}",
-        f"| where sigma_step_2=1 AND {prev_ok} AND _time - sigma_prev_time <= {seconds}",
+        f" last(eventID) as sigma_prev_event_id last(sigma_step_1) as sigma_prev_step_1{by}",
+        f"| where sigma_step_2=1 AND sigma_prev_step_1=1 AND _time - sigma_prev_time <= {seconds}",
         "| eval sigma_event_ids=mvappend(sigma_prev_event_id, eventID),"
         f' sigma_rule="{rule_key(corr)}"',
     ]

@@ -9,7 +9,8 @@ forget_after older** — which is what the search computes, one row per tuple va
     <rule search>
     | eval sigma_seen_1='userIdentity.arn'          (one per first_seen field)
     | mvexpand sigma_seen_1                          (array fields only: one row per value)
-    | where isnotnull(sigma_seen_1)                  (no value: does not take part)
+    | where isnotnull(sigma_seen_1) AND sigma_seen_1!="null"   (no value: no part; JSON null
+                                                     is extracted as the text null)
     | sort 0 num(_time) str(eventID)                 (the matcher's order, eventID breaks ties)
     | streamstats current=f window=1 global=f last(_time) as sigma_last_seen by sigma_seen_1
     | where isnull(sigma_last_seen) OR _time - sigma_last_seen > <forget_after seconds>
@@ -73,7 +74,7 @@ def first_seen_spl(query: str, rule: SigmaRule, spec: FirstSeenSpec) -> str:
     ]
     lines += [f"| mvexpand {s}" for s, f in zip(seen, fields, strict=True) if "{}" in f]
     lines += [
-        "| where " + " AND ".join(f"isnotnull({s})" for s in seen),
+        "| where " + " AND ".join(f'isnotnull({s}) AND {s}!="null"' for s in seen),
         "| sort 0 num(_time) str(eventID)",
         "| streamstats current=f window=1 global=f last(_time) as sigma_last_seen"
         f" by {' '.join(seen)}",
