@@ -279,3 +279,33 @@ def test_loading_keeps_what_loads(tmp_path: Path) -> None:
     assert len(pack) == len(files) - 2
     [ref] = [p for p in problems if p.code == "ses_unknown_reference"]
     assert ref.where == Where(keys=("correlation", "rules"), item="aws_ses_identity_gone")
+
+
+def test_a_failing_validator_is_a_finding_per_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A validator that raises costs only its own result, reported on each rule's file."""
+    from sigma.validators.base import SigmaRuleValidator
+
+    from ses_sigma.lint import validators
+
+    class BoomValidator(SigmaRuleValidator):
+        def validate(self, rule: object) -> list:
+            raise RuntimeError("Failed to load data: no network")
+
+    class QuietValidator(SigmaRuleValidator):
+        def validate(self, rule: object) -> list:
+            return []
+
+    monkeypatch.setattr(
+        validators, "installed_validators", lambda: {"boom": BoomValidator, "quiet": QuietValidator}
+    )
+    pack = load_pack()
+    problems = validators.run_validators(
+        list(pack), validators.ValidatorConfig(disabled={}, pack_attributes={})
+    )
+    assert {p.path for p in problems} == {r.source.path for r in pack}
+    assert {p.code for p in problems} == {"validator_error"}
+    assert all(
+        p.message == "validator boom failed on this rule: RuntimeError: Failed to load data: "
+        "no network"
+        for p in problems
+    )

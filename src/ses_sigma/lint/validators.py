@@ -228,33 +228,39 @@ def _drop_pack_attributes(
     return dataclasses.replace(issue, fieldname=left)
 
 
+def _failure(path: Path, code: str, step: str, exc: Exception) -> Problem:
+    return Problem(
+        path, CODE_VALIDATOR_ERROR, f"validator {code} failed {step}: {type(exc).__name__}: {exc}"
+    )
+
+
 def run_validators(
     rules: Sequence[SigmaRuleBase], config: ValidatorConfig | None = None
 ) -> list[Problem]:
-    """Every enabled validator over ``rules`` (then finalized): a problem per issue and file."""
+    """Every enabled validator over ``rules`` (then finalized): a problem per issue and file.
+
+    A validator that raises on a rule (a bug of the validator, or data it would download) is a
+    ``validator_error`` problem on that rule's file; it goes on with the next rule.
+    """
     config = config if config is not None else load_config()
     use_vendored_attack()
+    with_source = [(r, p) for r, p in ((r, _rule_path(r)) for r in rules) if p is not None]
     problems: list[Problem] = []
     for code, cls in sorted(installed_validators().items()):
         if code in config.disabled:
             continue
         issues: list[SigmaValidationIssue] = []
-        try:
-            validator = cls()
-            for rule in rules:
+        validator = cls()
+        for rule, path in with_source:
+            try:
                 issues.extend(validator.validate(rule))
+            except Exception as exc:  # third-party code: report it, check the rest
+                problems.append(_failure(path, code, "on this rule", exc))
+        try:
             issues.extend(validator.finalize())
-        except Exception as exc:  # a third-party validator's bug must not stop the check
-            anchor = next((p for p in (_rule_path(r) for r in rules) if p is not None), None)
-            if anchor is not None:
-                problems.append(
-                    Problem(
-                        anchor,
-                        CODE_VALIDATOR_ERROR,
-                        f"validator {code} failed: {type(exc).__name__}: {exc}",
-                    )
-                )
-            continue
+        except Exception as exc:
+            if with_source:
+                problems.append(_failure(with_source[0][1], code, "when finalizing", exc))
         for issue in issues:
             kept = _drop_pack_attributes(issue, config.pack_attributes)
             if kept is not None:
