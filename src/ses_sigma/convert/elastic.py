@@ -37,7 +37,12 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.convert.base import ConversionOutput, Refusal, Target, register
 from ses_sigma.convert.common import fresh_rule
-from ses_sigma.convert.elastic_backends import SesEqlBackend, SesEsqlBackend, SesLuceneBackend
+from ses_sigma.convert.elastic_backends import (
+    EQL_CORRELATION_REFUSALS,
+    SesEqlBackend,
+    SesEsqlBackend,
+    SesLuceneBackend,
+)
 from ses_sigma.convert.elastic_common import (
     INDEX_PATTERNS,
     Refused,
@@ -99,8 +104,6 @@ _CORRELATION_REASONS = {
     "grouping, no order)",
     "esql": "{kind} correlation: ES|QL groups events only into fixed date_trunc buckets (not "
     "the matcher's sliding windows) and has no ordered sequences",
-    "eql": "{kind} correlation: only temporal_ordered has an EQL form with the matcher's "
-    "meaning (sequence with maxspan)",
 }
 
 
@@ -124,6 +127,10 @@ def _single_query(lang: _Language, rule: SigmaRule) -> str:
 def _correlation_query(lang: _Language, corr: SigmaCorrelationRule) -> str:
     kind = corr.type.name.lower()
     if corr.type not in lang.correlations:
+        if lang.name == "eql" and kind in EQL_CORRELATION_REFUSALS:
+            raise Refused(EQL_CORRELATION_REFUSALS[kind])
+        if lang.name == "eql":
+            raise Refused(f"{kind} correlation has no EQL form with the matcher's meaning")
         raise Refused(_CORRELATION_REASONS[lang.name].format(kind=kind))
     shared = user_name_fields(
         [*(corr.group_by or []), *(f for a in corr.aliases for f in a.mapping.values())]

@@ -82,7 +82,13 @@ from ses_sigma.convert.elastic_regex import (
     wildcard_pattern,
 )
 
-__all__ = ["SesEqlBackend", "SesEsqlBackend", "SesLuceneBackend", "quote_string_literal"]
+__all__ = [
+    "EQL_CORRELATION_REFUSALS",
+    "SesEqlBackend",
+    "SesEsqlBackend",
+    "SesLuceneBackend",
+    "quote_string_literal",
+]
 
 Cond = ConditionFieldEqualsValueExpression
 
@@ -352,6 +358,18 @@ def _literal_wildcards(value: SigmaString) -> bool:
     return any(isinstance(p, str) and p in "*?\\" for p in sigma_string_parts(value))
 
 
+#: Why EQL cannot express the other correlation types with the matcher's meaning.
+EQL_CORRELATION_REFUSALS: dict[str, str] = {
+    "event_count": "event_count correlation: an EQL sequence of N stages (or pySigma's 'with "
+    "runs=N') keeps one pending sequence per key and overlapping matches, not the matcher's "
+    "count of events in a sliding window with its state cleared after an alert",
+    "value_count": "value_count correlation: EQL cannot count distinct values (pySigma's 'by "
+    "<field> with runs=N' means N events with equal values, the opposite)",
+    "temporal": "temporal correlation: EQL 'sample' has no time span, and a sequence imposes "
+    "an order the rule does not have",
+}
+
+
 class SesEqlBackend(_ValueSemantics, EqlBackend):
     """Elasticsearch EQL: ``:`` and ``like~`` compare case-insensitively, ``==``/``like`` not.
 
@@ -439,23 +457,13 @@ class SesEqlBackend(_ValueSemantics, EqlBackend):
         return ["\n  ".join(lines)]
 
     def convert_correlation_event_count_rule(self, *args: Any, **kwargs: Any) -> list[str]:
-        raise Refused(
-            "event_count: an EQL sequence of N stages (or 'with runs=N') keeps one pending "
-            "sequence per key and overlapping matches, not the matcher's count of events in a "
-            "sliding window with its state cleared after an alert"
-        )
+        raise Refused(EQL_CORRELATION_REFUSALS["event_count"])
 
     def convert_correlation_value_count_rule(self, *args: Any, **kwargs: Any) -> list[str]:
-        raise Refused(
-            "value_count: EQL cannot count distinct values (pySigma's 'by <field> with runs=N' "
-            "means N events with equal values, the opposite)"
-        )
+        raise Refused(EQL_CORRELATION_REFUSALS["value_count"])
 
     def convert_correlation_temporal_rule(self, *args: Any, **kwargs: Any) -> list[str]:
-        raise Refused(
-            "temporal: EQL 'sample' has no time span, and a sequence imposes an order the rule "
-            "does not have"
-        )
+        raise Refused(EQL_CORRELATION_REFUSALS["temporal"])
 
     def convert_correlation_extended_temporal_rule(self, *args: Any, **kwargs: Any) -> list[str]:
         raise Refused("extended (boolean) temporal conditions are not supported")
