@@ -26,6 +26,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m ses_sigma.bench
 
+## check: lint the rule pack (pySigma + SigmaHQ validators offline, pack conventions, fixture coverage)
+check: $(STAMP)
+	$(BIN)/ses-sigma check
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests

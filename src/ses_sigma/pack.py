@@ -125,10 +125,25 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
                 problems.append((str(path), f"rule name {key!r} also used in {files[key]}"))
             files[key] = path
         collections.append(coll)
+    known = set(files) | {str(r.id) for c in collections for r in c.rules if r.id}
+    for coll in collections:
+        for rule in coll.rules:
+            if isinstance(rule, SigmaCorrelationRule):
+                for ref in rule.rules or []:
+                    if ref.reference not in known:
+                        problems.append(
+                            (
+                                str(files.get(rule_key(rule), "rules")),
+                                f"correlation {rule_key(rule)!r} references rule "
+                                f"{ref.reference!r}, which is not in the pack",
+                            )
+                        )
     if problems:
         raise PackLoadError(problems)
-    collection = SigmaCollection.merge(collections)
     try:
+        # merge() already resolves references (SigmaCollection.__post_init__), so an unknown
+        # reference raises here, not only in resolve_rule_references().
+        collection = SigmaCollection.merge(collections)
         collection.resolve_rule_references()
     except SigmaError as exc:
         raise PackLoadError([(str(_source_path(exc) or "rules"), str(exc))]) from None
