@@ -196,7 +196,9 @@ def convert_rule(pack: Pack, rule: SigmaRuleBase) -> SplunkSearch | Refusal:
         raise _Refused(f"unknown rule type {type(target).__name__}")
     except _Refused as exc:
         return Refusal(name, TARGET, exc.reason)
-    except (SigmaError, NotImplementedError, UnmappedFieldError, RuleCompileError) as exc:
+    except RuleCompileError as exc:
+        return Refusal(name, TARGET, f"the matcher cannot evaluate it: {_reason(target, exc)}")
+    except (SigmaError, NotImplementedError, UnmappedFieldError) as exc:
         return Refusal(name, TARGET, _reason(target, exc))
     except ValueError as exc:
         return Refusal(name, TARGET, _reason(target, exc))

@@ -85,7 +85,7 @@ def _conf_value(value: str) -> str:
     lines = value.split("\n")
     # A line ending in a backslash would read as a continuation: a space keeps it literal.
     lines = [line + " " if line.endswith("\\") else line for line in lines]
-    return " \\\n".join(lines)
+    return "\\\n".join(lines)
 
 
 def _stanza(search: SavedSearch) -> list[str]:

@@ -75,6 +75,7 @@ from sigma.types import (
     SigmaCIDRExpression,
     SigmaCompareExpression,
     SigmaExists,
+    SigmaExpansion,
     SigmaFieldReference,
     SigmaNull,
     SigmaNumber,
@@ -143,6 +144,10 @@ def _check_string(field: str, value: SigmaString) -> None:
 
 def _check_leaf(cond: ConditionFieldEqualsValueExpression, context: tuple[type, ...]) -> None:
     field, value = cond.field, cond.value
+    if isinstance(value, SigmaExpansion):  # |windash, |base64offset: an OR of plain strings
+        for item in value.values:
+            _check_leaf(ConditionFieldEqualsValueExpression(field, item), (*context, ConditionOR))
+        return
     if isinstance(value, SigmaString):
         _check_string(field, value)
     elif isinstance(value, SigmaRegularExpression):
