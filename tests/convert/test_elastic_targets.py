@@ -15,6 +15,7 @@ from ses_sigma.convert.base import get_target
 from ses_sigma.convert.elastic import eql_query, esql_query, lucene_query
 from ses_sigma.convert.elastic_common import Refused, eql_duration
 from ses_sigma.harness import DEFAULT_FIXTURES_DIR, expand_event, load_bases
+from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import Pack, load_pack, rule_key
 from ses_sigma.records import Record
@@ -269,6 +270,27 @@ def test_readonly_booleans_convert(tmp_path: Path) -> None:
     assert lucene_query(pack, pack.get("t_ro")).endswith("aws.cloudtrail.read_only:false")
     assert eql_query(pack, pack.get("t_ro")).endswith("aws.cloudtrail.read_only == false")
     assert esql_query(pack, pack.get("t_ro")).endswith("aws.cloudtrail.read_only == false")
+
+
+def test_readonly_yaml_booleans_convert_and_run_like_the_matcher(tmp_path: Path) -> None:
+    pack = write_pack(
+        tmp_path, {"t_ro": "  selection:\n    readOnly: true\n  condition: selection"}, {}
+    )
+    bases = load_bases(DEFAULT_FIXTURES_DIR / "_base.yml")
+    events = [
+        _event(bases, "ses_get_account", "alice", 1, 0),
+        _event(bases, "ses_delete_identity", "alice", 2, 1),
+    ]
+    assert [e["readOnly"] for e in events] == [True, False]
+    rule = pack.get("t_ro")
+    predicate = compile_detection(rule).predicate
+    assert [predicate(e) for e in events] == [True, False]
+    docs = [to_ecs(copy.deepcopy(e)) for e in events]
+    lucene = compile_query(lucene_query(pack, rule))
+    assert [d["event"]["id"] for d in lucene.filter(docs)] == [events[0]["eventID"]]
+    assert [m[0]["event"]["id"] for m in run_eql(eql_query(pack, rule), docs)] == [
+        events[0]["eventID"]
+    ]
 
 
 def test_esql_escapes_literal_wildcards(tmp_path: Path) -> None:

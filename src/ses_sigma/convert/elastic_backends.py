@@ -115,7 +115,7 @@ def quote_string_literal(text: str) -> str:
         elif ch == "\t":
             out.append("\\t")
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            raise Refused(f"control character {ch!r} in a string literal")
+            raise Untranslatable(f"control character {ch!r} in a string literal")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
@@ -145,8 +145,6 @@ class _ValueSemantics:
 
     #: Guard comparisons under NOT against missing fields (three-valued logic of EQL, ES|QL).
     null_guard: ClassVar[bool] = False
-    #: Target name for messages.
-    target_name: ClassVar[str] = ""
 
     # --- to be provided per target -------------------------------------------------------------
     def plain_expr(self, field: str, value: SigmaString) -> str:
@@ -209,6 +207,8 @@ class _ValueSemantics:
     def typed_field_expr(self, field: str, value: Any) -> str:
         """A value on a boolean or date field (the others are keywords)."""
         kind = FIELD_TYPES[field]
+        if kind == "boolean" and isinstance(value, SigmaBool):
+            return self.bool_expr(field, value.boolean)
         if kind == "boolean" and isinstance(value, SigmaString) and not value.contains_special():
             text = "".join(p for p in sigma_string_parts(value) if isinstance(p, str))
             # JSON true/false reach the matcher as "true"/"false"; plain strings ignore case.
@@ -216,8 +216,8 @@ class _ValueSemantics:
             if folded in ("true", "false"):
                 return self.bool_expr(field, folded == "true")
         raise Untranslatable(
-            f"{type(value).__name__} on a {kind} field (only the strings true/false on a "
-            "boolean field are converted)"
+            f"{type(value).__name__} on a {kind} field (only true/false on a boolean field "
+            "are converted)"
         )
 
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
@@ -275,8 +275,6 @@ class SesLuceneBackend(_ValueSemantics, LuceneBackend):
     ``MAX_CASE_VARIANTS``), a trailing ``*`` a prefix query per spelling; anything else is
     refused.
     """
-
-    target_name = "lucene"
 
     def _term(self, value: SigmaString) -> str:
         return LuceneBackend.convert_value_str(self, value, ConversionState())
@@ -379,7 +377,6 @@ class SesEqlBackend(_ValueSemantics, EqlBackend):
     """
 
     null_guard = True
-    target_name = "eql"
 
     def check_field(self, field: str) -> None:
         if is_flattened(field):
@@ -497,7 +494,6 @@ class SesEsqlBackend(_ValueSemantics, ESQLBackend):
     """
 
     null_guard = True
-    target_name = "esql"
 
     def check_field(self, field: str) -> None:
         if is_flattened(field):
