@@ -198,8 +198,9 @@ def _note(rule: SigmaRuleBase, how: str) -> str:
 _CASE_NOTE = (
     "Values compare case-insensitively, as in Sigma: in the Lucene query a value with letters "
     "is a regular expression with a class per letter (`[gG][eE][tT]...`), a value on a key of "
-    "a flattened field (`aws.cloudtrail.flattened.*`) lists its spellings. Successful calls are "
-    "those without `aws.cloudtrail.error_code`."
+    "a flattened field (`aws.cloudtrail.flattened.*`) lists its spellings. Where the Sigma rule "
+    "requires a successful call (`errorCode: null`), the query requires that "
+    "`aws.cloudtrail.error_code` is absent."
 )
 
 
