@@ -325,8 +325,10 @@ def test_correlation_without_group_by(tmp_path: Path) -> None:
     text = correlation("temporal_ordered", ["step_a", "step_b"], "  timespan: 10m\n")
     result = convert_corr(tmp_path, BASE_A, BASE_B, text)
     assert isinstance(result, SplunkSearch), result
-    assert "| stats max(sigma_step_1) as sigma_step_1 max(sigma_step_2) as sigma_step_2 by "
-    assert " by _time eventID\n" in result.spl
+    assert (
+        "| stats max(sigma_step_1) as sigma_step_1 max(sigma_step_2) as sigma_step_2"
+        " by _time eventID\n" in result.spl
+    )
     assert "last(sigma_step_1) as sigma_prev_step_1\n" in result.spl  # no by: one group
     assert "rename" not in result.spl
 

@@ -855,7 +855,10 @@ def result_alerts(rows: Iterable[Row], group_fields: Sequence[str] = ()) -> list
         ids = row.get("sigma_event_ids") or row.get("eventID")
         if not ids or "_time" not in row:
             raise SplError(f"result without _time or event ids: {row}")
-        group = tuple((f, str(row[f][0])) for f in group_fields if f in row)
+        missing = [f for f in group_fields if len(row.get(f, [])) != 1]
+        if missing:
+            raise SplError(f"result without one value of {missing}: {row}")
+        group = tuple((f, str(row[f][0])) for f in group_fields)
         out.append(SimAlert(float(row["_time"][0]), tuple(str(i) for i in ids), group))
     return sorted(out)
 
