@@ -116,6 +116,13 @@ def test_stats_splits_multivalue_by_fields_and_drops_missing() -> None:
     ]
 
 
+def test_stats_count_bare_and_named() -> None:
+    rows = [ev(x="1", g="a"), ev(x="1", g="a"), ev(x="1", g="b")]
+    assert run_spl("x=* | stats count", rows) == [{"count": [3]}]
+    out = run_spl("x=* | stats count as n by g", rows)
+    assert [(r["g"], r["n"]) for r in out] == [(["a"], [2]), (["b"], [1])]
+
+
 def test_sort_num_and_str() -> None:
     rows = [ev(t=10.0, e="b"), ev(t=9.0, e="z"), ev(t=10.0, e="a")]
     out = run_spl("x=* | sort 0 num(t) str(e)", [{**r, "x": ["1"]} for r in rows])

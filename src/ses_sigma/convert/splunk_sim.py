@@ -585,7 +585,7 @@ def _key(row: Row, fields: Sequence[str]) -> tuple[Any, ...] | None:
     return tuple(values)
 
 
-_AGG = re.compile(r"(\w+)\(([^)]*)\)(?:\s+as\s+(\S+))?")
+_AGG = re.compile(r"(\w+)(?:\(([^)]*)\))?(?:\s+as\s+(\S+))?")
 
 
 def _aggregations(text: str) -> list[tuple[str, str, str]]:
@@ -596,8 +596,11 @@ def _aggregations(text: str) -> list[tuple[str, str, str]]:
         m = _AGG.match(text, pos)
         if m is None:
             raise SplError(f"cannot read aggregation at {text[pos:]!r}")
-        func, arg, alias = m.group(1), m.group(2).strip(), m.group(3)
-        out.append((func, arg, alias or f"{func}({arg})"))
+        func, arg, alias = m.group(1), (m.group(2) or "").strip(), m.group(3)
+        if m.group(2) is None and func != "count":
+            raise SplError(f"aggregation {func} without a field")
+        default = func if m.group(2) is None else f"{func}({arg})"
+        out.append((func, arg, alias or default))
         pos = m.end()
         while pos < len(text) and text[pos] in " ,":
             pos += 1
