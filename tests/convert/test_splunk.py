@@ -20,7 +20,15 @@ from sigma.exceptions import SigmaConversionError
 from ses_sigma import __version__
 from ses_sigma.convert.base import ConversionOutput, get_target
 from ses_sigma.convert.build import write_output
+from ses_sigma.convert.common import Schedule
 from ses_sigma.convert.splunk import SplunkSearch, convert_rule
+from ses_sigma.convert.splunk_app import (
+    SavedSearch,
+    cron_for,
+    relative_time,
+    render_savedsearches,
+    tgz,
+)
 from ses_sigma.pack import Pack, load_pack, rule_key
 
 SUCCESS = '(NOT errorCode=* OR errorCode="null") OR errorCode="success"'
@@ -421,3 +429,43 @@ def test_convert_rule_returns_searches(pack: Pack) -> None:
         assert result.name == rule_key(rule)
         kind = isinstance(rule, SigmaCorrelationRule)
         assert (result.schedule.window == 3600) is kind or result.schedule.window == 2592000
+
+
+# --- the rendering helpers ------------------------------------------------------------------
+
+
+def test_cron_and_relative_times() -> None:
+    assert cron_for(900) == "*/15 * * * *"
+    assert cron_for(60) == "* * * * *"
+    for bad in (90, 420, 0):
+        with pytest.raises(ValueError):
+            cron_for(bad)
+    assert relative_time(900) == "-15m@m"
+    assert relative_time(0) == "now"
+    assert relative_time(1890, round_up=True) == "-32m@m"
+    with pytest.raises(ValueError):
+        relative_time(1890)
+
+
+def _saved(name: str, search: str) -> SavedSearch:
+    return SavedSearch(name, "T", "d", search, Schedule(900, 900, 0), 3)
+
+
+def test_conf_values_survive_continuations() -> None:
+    search = "x=1\n" + r"| where p=\\" + "\n| table x"  # the second line ends in a backslash
+    assert search.split("\n")[1].endswith("\\")
+    conf = parse_conf(render_savedsearches([_saved("b", search), _saved("a", "y")]))
+    assert list(conf) == ["a", "b"]
+    # That line gets a space, so that it is not read as a continuation of the value.
+    assert conf["b"]["search"] == search.replace("\\\n", "\\ \n")
+    assert conf["b"]["search"].count("\n") == 2
+    with pytest.raises(ValueError, match="duplicate"):
+        render_savedsearches([_saved("a", "x"), _saved("a", "y")])
+    with pytest.raises(ValueError, match="stanza name"):
+        render_savedsearches([_saved("a]b", "x")])
+
+
+def test_tgz_refuses_unsafe_paths() -> None:
+    for bad in ("../x", "/abs", "a//b", "a/../b"):
+        with pytest.raises(ValueError, match="not a safe archive path"):
+            tgz({bad: "x"})

@@ -14,6 +14,7 @@ from sigma.rule import SigmaRule
 
 from ses_sigma.convert.base import Refusal, get_target
 from ses_sigma.convert.splunk import SplunkSearch, convert_rule
+from ses_sigma.convert.splunk_app import render_savedsearches
 from ses_sigma.convert.splunk_correlation import provably_disjoint, required_values
 from ses_sigma.pack import Pack, load_pack
 
@@ -319,6 +320,13 @@ def test_aliases_and_array_group_fields(tmp_path: Path) -> None:
     assert '| rename sigma_group_1 as who, sigma_group_2 as "requestParameters.identities{}"' in (
         lines
     )
+    # 15m delay + 15m interval + 90s window, read from the whole minute before.
+    conf = get_target("splunk").convert(load_pack([tmp_path]), [], "savedsearches")
+    assert conf.files  # an empty selection still writes the (empty) file
+    stanza = result.saved_search()
+    assert stanza.schedule.lookback == 990
+    text = render_savedsearches([stanza])
+    assert "\ndispatch.earliest_time = -32m@m\n" in text
 
 
 def test_correlation_without_group_by(tmp_path: Path) -> None:

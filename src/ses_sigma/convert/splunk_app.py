@@ -72,11 +72,17 @@ def cron_for(interval: int) -> str:
     return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
 
 
-def relative_time(seconds_ago: int) -> str:
-    """Splunk relative time ``seconds_ago`` before the scheduled time, snapped to the minute."""
+def relative_time(seconds_ago: int, round_up: bool = False) -> str:
+    """Splunk relative time ``seconds_ago`` before the scheduled time, snapped to the minute.
+
+    ``round_up``: a start time may read more than asked for (a longer look-back gives the
+    stateful searches more context, never other alerts), so it is rounded up to a minute;
+    otherwise the value must be whole minutes.
+    """
     minutes, rest = divmod(seconds_ago, 60)
-    if rest:
+    if rest and not round_up:
         raise ValueError(f"{seconds_ago}s is not a whole number of minutes")
+    minutes += 1 if rest else 0
     return "now" if minutes == 0 else f"-{minutes}m@m"
 
 
@@ -96,7 +102,7 @@ def _stanza(search: SavedSearch) -> list[str]:
         ("disabled", "0"),
         ("enableSched", "1"),
         ("cron_schedule", cron_for(sched.interval)),
-        ("dispatch.earliest_time", relative_time(sched.delay + sched.lookback)),
+        ("dispatch.earliest_time", relative_time(sched.delay + sched.lookback, round_up=True)),
         ("dispatch.latest_time", relative_time(sched.delay)),
         ("counttype", "number of events"),
         ("relation", "greater than"),
@@ -187,7 +193,8 @@ def _readme(searches: Sequence[SavedSearch]) -> str:
         sched = s.schedule
         lines.append(
             f"| `{s.name}` | {s.title} | `{cron_for(sched.interval)}` | "
-            f"`{relative_time(sched.delay + sched.lookback)}` to `{relative_time(sched.delay)}` |"
+            f"`{relative_time(sched.delay + sched.lookback, round_up=True)}` to "
+            f"`{relative_time(sched.delay)}` |"
         )
     lines += [
         "",
@@ -219,7 +226,7 @@ def tgz(files: Mapping[str, str | bytes]) -> bytes:
     (directories); the gzip header has mtime 0 and no file name.
     """
     for path in files:
-        if not _SAFE_MEMBER.match(path):
+        if not _SAFE_MEMBER.match(path) or {".", ".."} & set(path.split("/")):
             raise ValueError(f"not a safe archive path: {path!r}")
     dirs = sorted({"/".join(p.split("/")[:i]) for p in files for i in range(1, p.count("/") + 1)})
     raw = io.BytesIO()
