@@ -18,6 +18,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest -q
 
+## convert: every rule x target x format into dist/ (committed; a test fails when it is stale)
+convert: $(STAMP)
+	$(BIN)/ses-sigma convert --all --skip-unsupported --output dist
+
 ## demo: scan the bundled example CloudTrail logs with the pack and print the alerts
 demo: $(STAMP)
 	$(BIN)/ses-sigma scan --format table examples/
