@@ -1,0 +1,82 @@
+"""``ses-sigma report``: a Markdown review of what the working tree (or ``--head REF``) changes
+in the pack compared with ``--base REF``, meant to be posted as a pull-request comment.
+
+Exit codes: 0 when the report is written; 1 when it is written but some part could not be
+computed (a side's pack does not load, a target crashed; the report says what); 2 for usage
+errors: not in a git work tree, or a ref that names no commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ses_sigma.review import GitError, review_refs
+from ses_sigma.review.report import GITHUB_COMMENT_LIMIT
+
+__all__ = ["command"]
+
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+
+
+@click.command("report")
+@click.option("--base", "base", required=True, metavar="REF", help="Git ref to compare with.")
+@click.option(
+    "--head",
+    "head",
+    metavar="REF",
+    default=None,
+    help="Git ref of the changed pack (default: the working tree as it is).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the Markdown to this file instead of stdout.",
+)
+@click.option(
+    "--pack",
+    "pack_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default="the current directory",
+    help="Directory holding rules/ and fixtures/, inside a git work tree.",
+)
+@click.option(
+    "--max-chars",
+    type=click.IntRange(2_000, GITHUB_COMMENT_LIMIT),
+    default=None,
+    help="Size bound of the report (default: under GitHub's comment limit).",
+)
+@click.pass_context
+def command(
+    ctx: click.Context,
+    base: str,
+    head: str | None,
+    output: Path | None,
+    pack_dir: Path,
+    max_chars: int | None,
+) -> None:
+    """Markdown summary of the rule changes between --base REF and the working tree (or
+    --head REF): rules added, changed and removed, Sigma and query diffs per target, fixture
+    results, lint findings, ATT&CK coverage before and after."""
+    try:
+        result = review_refs(pack_dir, base, head, max_chars)
+    except GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(EXIT_USAGE)
+    if output is not None:
+        try:
+            output.write_text(result.markdown, encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise click.UsageError(f"cannot write {output}: {exc}") from None
+        click.echo(f"wrote {output} ({len(result.markdown)} characters)", err=True)
+    else:
+        click.echo(result.markdown, nl=False)
+    for error in result.review.errors:
+        click.echo(f"error: {error}", err=True)
+    if not result.review.complete:
+        ctx.exit(EXIT_INCOMPLETE)

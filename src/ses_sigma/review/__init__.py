@@ -1,0 +1,23 @@
+"""``ses-sigma report``: what a branch changes in the pack, compared with a git ref, as Markdown
+for a pull-request comment.
+
+``gitrefs`` (git plumbing, read-only) -> ``snapshot`` (one side, loaded with pySigma) ->
+``diff`` (rules paired, unified diffs, ATT&CK coverage) -> ``evaluate`` (conversions, fixture
+verdicts, lint, through the library) -> ``build`` (a ``Review``) -> ``report`` (Markdown).
+``rulefmt`` is the small format check of rule and fixture files.
+"""
+
+from __future__ import annotations
+
+from ses_sigma.review.build import RefsResult, Review, build_review, review_refs
+from ses_sigma.review.gitrefs import GitError, NotARepository, UnknownRef
+
+__all__ = [
+    "GitError",
+    "NotARepository",
+    "RefsResult",
+    "Review",
+    "UnknownRef",
+    "build_review",
+    "review_refs",
+]
