@@ -1,0 +1,63 @@
+"""``ses-sigma docs``: the rule reference, coverage page and ATT&CK Navigator layer.
+
+Writes ``rules/<name>.md``, ``rules/README.md``, ``coverage.md`` and
+``attack-navigator-layer.json`` under ``--output`` (default: the repository's ``docs/``), or with
+``--check`` compares them with what is there. Exit codes: 0 written / up to date, 1 when a page
+cannot be generated faithfully (the message names the rule or target), 2 for rules that do not
+load, 3 when ``--check`` finds the docs out of date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ses_sigma.docs import DocsError
+from ses_sigma.docs.build import DEFAULT_DOCS_DIR, build_docs, stale_docs, write_docs
+from ses_sigma.pack import PackLoadError, load_pack
+
+__all__ = ["command"]
+
+EXIT_DOCS = 1
+EXIT_RULES = 2
+EXIT_STALE = 3
+
+
+@click.command("docs")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DOCS_DIR,
+    show_default="the repository's docs/",
+    help="Docs directory to write (rules/ in it is replaced).",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Compare with --output instead of writing; exit 3 listing the stale files.",
+)
+def command(output: Path, check: bool) -> None:
+    """Generate the rule pages, the coverage page and the ATT&CK Navigator layer."""
+    try:
+        pack = load_pack()
+    except PackLoadError as exc:
+        click.echo(f"error: rules do not load:\n{exc}", err=True)
+        raise click.exceptions.Exit(EXIT_RULES) from None
+    try:
+        files = build_docs(pack)
+    except DocsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_DOCS) from None
+    if check:
+        problems = stale_docs(files, output)
+        for problem in problems:
+            click.echo(f"stale: {output}/{problem}", err=True)
+        if problems:
+            click.echo("run `make docs` and commit the result", err=True)
+            raise click.exceptions.Exit(EXIT_STALE)
+        click.echo(f"{output}: up to date ({len(files)} files)", err=True)
+        return
+    written = write_docs(files, output)
+    click.echo(f"wrote {len(written)} files to {output}", err=True)
