@@ -53,6 +53,7 @@ __all__ = [
     "ElasticSourceIpTransformation",
     "ElasticUserNameTransformation",
     "SplunkErrorCodeTransformation",
+    "StockBackendRefusal",
 ]
 
 AnyRule = SigmaRule | SigmaCorrelationRule
@@ -136,6 +137,38 @@ class CloudTrailFieldCheck(PreprocessingTransformation):
         problems.extend(f"field {f!r} has no mapping" for f in unknown)
         if problems:
             raise _fail(rule, self.pipeline_name, "; ".join(dict.fromkeys(problems)))
+
+
+@dataclass
+class StockBackendRefusal(PreprocessingTransformation):
+    """Refuse what pySigma's stock backends would convert into something else (plugin use).
+
+    With the pipelines installed as pySigma plugins, ``sigma convert`` pairs them with the
+    stock Splunk / Elasticsearch backends. Those turn correlations into fixed time buckets (or
+    cannot convert them at all) and know nothing of the ``first_seen`` extension, so a
+    first-seen rule would become a query that alerts on every match. Both are refused with a
+    SigmaTransformationError naming the rule, which sigma-cli reports (and skips with ``-s``);
+    ``ses-sigma convert`` converts them faithfully and does not use this transformation.
+    """
+
+    pipeline_name: str
+
+    def apply(self, rule: AnyRule) -> None:
+        super().apply(rule)
+        if isinstance(rule, SigmaCorrelationRule):
+            raise _fail(
+                rule,
+                self.pipeline_name,
+                f"{rule.type.name.lower()} correlation: pySigma's stock backends use fixed time "
+                "buckets or cannot express it; use `ses-sigma convert` (sliding windows)",
+            )
+        if "first_seen" in rule.custom_attributes:
+            raise _fail(
+                rule,
+                self.pipeline_name,
+                "first-seen rule (ses-sigma extension): a stock backend would alert on every "
+                "match; use `ses-sigma convert`",
+            )
 
 
 @dataclass
