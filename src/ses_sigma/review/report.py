@@ -169,12 +169,10 @@ def _header(review: Review) -> str:
     if review.errors:
         lines.append("> [!WARNING]")
         lines.append("> Parts of this review could not be computed:")
-        for err in review.errors:
-            first, _, rest = err.partition("\n")
-            lines.append(f"> - {_cell(first)}")
-            if rest:
-                lines.append("> " + _cell(rest))
+        lines.extend(f"> - {_cell(err.partition(chr(10))[0])}" for err in review.errors)
         lines.append("")
+        if any("\n" in err for err in review.errors):
+            lines.append(_details("Error details", _fence("\n\n".join(review.errors))))
     for note in review.notes:
         lines.append(f"*Note: {_cell(note)}*")
         lines.append("")
@@ -225,7 +223,8 @@ def _queries(section: RuleSection, budget: tuple[int, int]) -> str:
     rows = [(_code(q.target), q.fmt, _status_text(q)) for q in section.queries]
     out = ["**Converted queries**", _table(("target", "format", "before → after"), rows)]
     for q in section.queries:
-        if q.diff and q.status != Status.UNCHANGED:
+        # A query that is gone (now refused) is not shown again as a diff of removed lines.
+        if q.diff and q.status != Status.UNCHANGED and q.after.text is not None:
             added, removed = diff_counts(q.diff)
             summary = f"{q.target} {q.fmt}: +{added} −{removed}"
             out.append(_diff_block(_summary(summary), q.diff, budget))
@@ -274,6 +273,11 @@ def _section(section: RuleSection, review: Review, budget: tuple[int, int]) -> s
             + ", ".join(_code(v) for v in c.via)
             + ", which changed.\n"
         )
+    if c.base is not None and c.head is not None and c.base.key != c.head.key:
+        out.append(f"Renamed from {_code(c.base.key)} (same id).")
+    if c.base is not None and c.head is not None and c.base.file != c.head.file:
+        moved = f"File moved: {_code(c.base.file)} → {_code(c.head.file)}"
+        out.append(moved + ("." if section.sigma_diff else "; its content is unchanged."))
     if section.sigma_diff:
         added, removed = diff_counts(section.sigma_diff)
         out.append(
