@@ -189,3 +189,15 @@ def test_a_case_that_does_not_fire_as_expected_is_refused() -> None:
     )
     with pytest.raises(DocsError, match="does not give its expected alerts"):
         pick_example("aws_ses_identity_created", [other], Engine(pack))
+
+
+def test_spelling_of_a_call_does_not_depend_on_set_order() -> None:
+    r = rule(
+        """\
+        a:
+          eventSource: [ses.amazonaws.com, SES.amazonaws.com]
+          eventName: GetAccount
+        condition: a
+        """
+    )
+    assert watched_calls(r) == (ApiCall("SES.amazonaws.com", "GetAccount"),)

@@ -163,7 +163,8 @@ def watched_calls(rule: SigmaRule) -> tuple[ApiCall, ...]:
         )
     found: dict[tuple[str, str], ApiCall] = {}
     for tree in _trees(rule):
-        for src, ev in _pairs(tree):
+        # sorted: of two spellings of one call, the same one wins in every run
+        for src, ev in sorted(_pairs(tree), key=lambda p: (p[0] or "", p[1] or "")):
             if src is None or ev is None:
                 raise DocsError(
                     f"{name}: a branch of the condition does not pin both eventSource and "
