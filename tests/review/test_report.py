@@ -208,6 +208,7 @@ REMOVED = "aws_ses_identity_modification_attempt"  # the only T1496 rule
 MOVED = "aws_ses_identity_created"  # file moved, rule name kept
 RENAMED_FROM = "aws_ses_discovery_long_term_key"  # rule name changed, id kept
 RENAMED_TO = "aws_ses_discovery_akia_key"
+FIXTURES_ONLY = "aws_ses_enumeration_new_principal"
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +232,23 @@ def reshaped_report(tmp_path_factory: pytest.TempPathFactory) -> str:
     git(pack, "mv", f"rules/{RENAMED_FROM}.yml", f"rules/{RENAMED_TO}.yml")
     git(pack, "mv", f"fixtures/{RENAMED_FROM}.yml", f"fixtures/{RENAMED_TO}.yml")
     edit(pack / "rules" / f"{RENAMED_TO}.yml", f"name: {RENAMED_FROM}\n", f"name: {RENAMED_TO}\n")
+    # Only the fixtures of FIXTURES_ONLY change: a case whose expectation is wrong.
+    fixture = pack / "fixtures" / f"{FIXTURES_ONLY}.yml"
+    fixture.write_text(
+        fixture.read_text(encoding="utf-8").rstrip("\n")
+        + """
+
+  - name: wrong expectation
+    why: A deletion is not enumeration; the case expects an alert all the same.
+    events:
+      - base: ses_delete_identity
+        eventID: e0e0e0e0-0999-4000-8000-000000000001
+        eventTime: "2026-11-20T10:00:00Z"
+    expect:
+      - event_ids: [e0e0e0e0-0999-4000-8000-000000000001]
+""",
+        encoding="utf-8",
+    )
     git(pack, "add", "-A")
     git(pack, "commit", "-q", "-m", "reshape the pack")
     result = report("--base", "main", "--head", "reshape", "--pack", pack)
@@ -254,6 +272,25 @@ def test_added_removed_and_renamed_rules(reshaped_report: str) -> None:
     assert f"Renamed from `{RENAMED_FROM}` (same id)." in renamed
     added, removed = diff_lines(details(renamed, "Sigma rule"))
     assert added == [f"name: {RENAMED_TO}"] and removed == [f"name: {RENAMED_FROM}"]
+
+
+def test_fixture_only_change_shows_the_failing_case(reshaped_report: str) -> None:
+    assert rules_rows(reshaped_report)["fixtures changed"] == [f"`{FIXTURES_ONLY}`"]
+    part = section(reshaped_report, f"`{FIXTURES_ONLY}` (fixtures changed)")
+    assert "**Converted queries**" not in part and "Sigma rule" not in part
+    assert "<details open><summary>Fixtures (head): " in part  # unfolded: a case fails
+    rows = {r[0]: r for r in table(details(part, "Fixtures (head)"), "case")}
+    failing = [name for name, r in rows.items() if r[-1] != "pass"]
+    assert failing == ["wrong expectation *(new)*"]
+    assert rows["wrong expectation *(new)*"][-1] == "**FAIL**<br>" + "; ".join(
+        f"got ({order} order): none" for order in ("given", "reversed", "shuffled")
+    )
+    assert f"fixtures: **1 of {_cases(reshaped_report)} cases fail**" in reshaped_report
+
+
+def _cases(md: str) -> int:
+    """Total number of fixture cases in the report's fixture tables."""
+    return sum(int(n) for n in re.findall(r"<summary>Fixtures \(head\): (\d+) cases?", md))
 
 
 def test_added_rule_converts_and_runs_its_fixtures(reshaped_report: str) -> None:
