@@ -377,3 +377,27 @@ def test_rule_the_matcher_refuses_is_reported_and_exits_1(tmp_path: Path) -> Non
     statuses = {r[0].strip("`"): r[2] for r in table(part, "target")}
     assert all(s.startswith("now refused") for s in statuses.values()), statuses
     assert "<summary>splunk spl:" not in part  # no diff of a query that is gone
+
+
+def test_merge_base_leaves_out_what_the_base_branch_did_since(tmp_path: Path) -> None:
+    pack = make_pack_repo(tmp_path / "repo")
+    git(pack, "checkout", "-q", "-b", "change")
+    change_one_rule(pack)
+    git(pack, "commit", "-q", "-a", "-m", "the branch's change")
+    git(pack, "checkout", "-q", "main")
+    edit(
+        pack / "rules" / "aws_ses_identity_created.yml", "status: experimental\n", "status: test\n"
+    )
+    git(pack, "commit", "-q", "-a", "-m", "main moves on")
+    git(pack, "checkout", "-q", "change")
+    direct = report("--base", "main", "--pack", pack)
+    assert direct.exit_code == 0, direct.stderr
+    assert sorted(rules_rows(direct.stdout)["changed"]) == [
+        "`aws_ses_identity_created`",
+        f"`{CHANGED_RULE}`",
+    ]
+    merged = report("--base", "main", "--merge-base", "--pack", pack)
+    assert merged.exit_code == 0, merged.stderr
+    assert rules_rows(merged.stdout)["changed"] == [f"`{CHANGED_RULE}`"]
+    fork_point = git(pack, "merge-base", "main", "change").strip()
+    assert f"Base the merge base of `main` ({fork_point[:12]})" in merged.stdout

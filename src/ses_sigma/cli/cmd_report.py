@@ -31,6 +31,13 @@ EXIT_USAGE = 2
     help="Git ref of the changed pack (default: the working tree as it is).",
 )
 @click.option(
+    "--merge-base",
+    "use_merge_base",
+    is_flag=True,
+    help="Compare with the merge base of --base and the head (what a pull request shows), "
+    "not with --base itself.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -56,6 +63,7 @@ def command(
     ctx: click.Context,
     base: str,
     head: str | None,
+    use_merge_base: bool,
     output: Path | None,
     pack_dir: Path,
     max_chars: int | None,
@@ -64,7 +72,7 @@ def command(
     --head REF): rules added, changed and removed, Sigma and query diffs per target, fixture
     results, lint findings, ATT&CK coverage before and after."""
     try:
-        result = review_refs(pack_dir, base, head, max_chars)
+        result = review_refs(pack_dir, base, head, max_chars, use_merge_base)
     except GitError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(EXIT_USAGE)

@@ -9,6 +9,7 @@ the correlations over them) are converted, and only their fixture cases run.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,7 +24,7 @@ from ses_sigma.review.evaluate import (
     lint_snapshot,
     run_fixtures,
 )
-from ses_sigma.review.gitrefs import export_tree, locate, resolve_commit
+from ses_sigma.review.gitrefs import export_tree, locate, merge_base, resolve_commit
 from ses_sigma.review.snapshot import FIXTURES_DIR, RULES_DIR, Snapshot, load_snapshot
 
 __all__ = [
@@ -200,7 +201,8 @@ def _scrub(text: str, roots: list[Path]) -> str:
     for form in sorted(variants, key=len, reverse=True):
         if form in ("", "."):
             continue
-        text = text.replace(form + os.sep, "").replace(form, ".")
+        text = text.replace(form + os.sep, "")
+        text = re.sub(re.escape(form) + r"(?![\w.-])", ".", text)
     return text
 
 
@@ -217,9 +219,12 @@ def review_refs(
     base_ref: str,
     head_ref: str | None = None,
     max_chars: int | None = None,
+    use_merge_base: bool = False,
 ) -> RefsResult:
     """Review the pack in ``pack_dir`` (a directory holding ``rules/`` and ``fixtures/`` in a
     git work tree) between ``base_ref`` and ``head_ref`` (default: the working tree as it is).
+    With ``use_merge_base`` the base is the merge base of ``base_ref`` and the head commit
+    (``HEAD`` for the working tree), as a pull request's diff is.
 
     Raises ``gitrefs.NotARepository`` / ``gitrefs.UnknownRef`` before doing any work.
     """
@@ -229,12 +234,16 @@ def review_refs(
     checkout = locate(pack_dir)
     base_sha = resolve_commit(checkout, base_ref)
     head_sha = resolve_commit(checkout, head_ref) if head_ref is not None else None
+    base_label = f"`{base_ref}` ({base_sha[:12]})"
+    if use_merge_base:
+        base_sha = merge_base(checkout, base_sha, head_sha or resolve_commit(checkout, "HEAD"))
+        base_label = f"the merge base of `{base_ref}` ({base_sha[:12]})"
     with tempfile.TemporaryDirectory(prefix="ses-sigma-review-") as tmp:
         notes: list[str] = []
         base_root = Path(tmp) / "base"
         base_root.mkdir()
         notes += export_tree(checkout, base_sha, (RULES_DIR, FIXTURES_DIR), base_root)
-        base = load_snapshot(base_root, f"`{base_ref}` ({base_sha[:12]})")
+        base = load_snapshot(base_root, base_label)
         if head_sha is not None:
             head_root = Path(tmp) / "head"
             head_root.mkdir()

@@ -22,6 +22,7 @@ __all__ = [
     "UnknownRef",
     "export_tree",
     "locate",
+    "merge_base",
     "resolve_commit",
 ]
 
@@ -110,6 +111,21 @@ def resolve_commit(checkout: Checkout, ref: str) -> str:
             "the whole history (actions/checkout with fetch-depth: 0)."
         )
     return sha
+
+
+def merge_base(checkout: Checkout, a: str, b: str) -> str:
+    """The best common ancestor of commits ``a`` and ``b`` (what a pull request is diffed
+    against); UnknownRef when the histories are unrelated (or a shallow clone lacks it)."""
+    try:
+        out = _git(checkout.top, ["merge-base", a, b]).decode("ascii").strip()
+    except GitError:
+        out = ""
+    if not out:
+        raise UnknownRef(
+            f"no merge base of {a[:12]} and {b[:12]} (unrelated histories, or a shallow clone: "
+            "fetch the whole history)"
+        )
+    return out
 
 
 def export_tree(checkout: Checkout, commit: str, subdirs: Sequence[str], dest: Path) -> list[str]:
