@@ -3,14 +3,16 @@ for a pull-request comment.
 
 ``gitrefs`` (git plumbing, read-only) -> ``snapshot`` (one side, loaded with pySigma) ->
 ``diff`` (rules paired, unified diffs, ATT&CK coverage) -> ``evaluate`` (conversions, fixture
-verdicts, lint, through the library) -> ``build`` (a ``Review``) -> ``report`` (Markdown).
+verdicts, lint, through the library) -> ``build`` (a ``Review``) -> ``report`` (Markdown);
+``refs`` runs it all from git refs.
 ``rulefmt`` is the small format check of rule and fixture files.
 """
 
 from __future__ import annotations
 
-from ses_sigma.review.build import RefsResult, Review, build_review, review_refs
+from ses_sigma.review.build import Review, build_review
 from ses_sigma.review.gitrefs import GitError, NotARepository, UnknownRef
+from ses_sigma.review.refs import RefsResult, review_refs
 
 __all__ = [
     "GitError",
