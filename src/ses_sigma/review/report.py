@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ses_sigma.attack import attack_version, technique
 from ses_sigma.review.build import QueryDiff, Review, RuleSection, Status
@@ -26,8 +27,23 @@ DEFAULT_MAX_CHARS = 65_000
 #: First line of every report: a workflow finds its previous comment by it and updates it.
 MARKER = "<!-- ses-sigma-report -->"
 
-#: Per-diff budgets tried in turn (lines, characters) until the report fits.
-_BUDGETS = ((400, 20_000), (120, 6_000), (40, 2_000), (12, 700))
+
+@dataclass(frozen=True)
+class _Budget:
+    """How much of each diff (lines, characters) and of each fixture table (rows) is shown."""
+
+    diff_lines: int
+    diff_chars: int
+    fixture_rows: int
+
+
+#: Budgets tried in turn until the report fits. Failing and new cases are always listed.
+_BUDGETS = (
+    _Budget(400, 20_000, 200),
+    _Budget(120, 6_000, 40),
+    _Budget(40, 2_000, 10),
+    _Budget(12, 700, 0),
+)
 #: Table rows listed before "and N more".
 _MAX_ROWS = 60
 
@@ -62,9 +78,9 @@ def _details(summary: str, body: str, open_: bool = False) -> str:
     return f"{tag}<summary>{summary}</summary>\n\n{body.rstrip()}\n\n</details>\n"
 
 
-def _cut(diff: str, budget: tuple[int, int]) -> tuple[str, str]:
+def _cut(diff: str, budget: _Budget) -> tuple[str, str]:
     """(the diff within ``budget`` lines and characters, a note when it was cut)."""
-    max_lines, max_chars = budget
+    max_lines, max_chars = budget.diff_lines, budget.diff_chars
     lines = diff.rstrip("\n").split("\n")
     kept: list[str] = []
     size = 0
@@ -84,7 +100,7 @@ def _cut(diff: str, budget: tuple[int, int]) -> tuple[str, str]:
     return "\n".join(kept) + "\n", note
 
 
-def _diff_block(summary: str, diff: str, budget: tuple[int, int], open_: bool = False) -> str:
+def _diff_block(summary: str, diff: str, budget: _Budget, open_: bool = False) -> str:
     body, note = _cut(diff, budget)
     return _details(summary, _fence(body, "diff") + ("\n" + note if note else ""), open_)
 
@@ -217,7 +233,7 @@ def _status_text(q: QueryDiff) -> str:
     return _cell(text)
 
 
-def _queries(section: RuleSection, budget: tuple[int, int]) -> str:
+def _queries(section: RuleSection, budget: _Budget) -> str:
     if not section.queries:
         return ""
     rows = [(_code(q.target), q.fmt, _status_text(q)) for q in section.queries]
@@ -231,7 +247,7 @@ def _queries(section: RuleSection, budget: tuple[int, int]) -> str:
     return "\n\n".join(p.strip("\n") for p in out) + "\n"
 
 
-def _fixtures(report: FixtureReport | None, error: str | None) -> str:
+def _fixtures(report: FixtureReport | None, error: str | None, budget: _Budget) -> str:
     if error is not None:
         return f"**Fixtures**: not run ({_cell(error)})\n"
     if report is None:
@@ -249,12 +265,20 @@ def _fixtures(report: FixtureReport | None, error: str | None) -> str:
         summary += f", {_plural(len(report.problems), 'problem')}"
     if not report.rows and not report.problems:
         return "**Fixtures**: no cases.\n"
+    shown = [
+        r for i, r in enumerate(report.rows) if not r.passed or r.new or i < budget.fixture_rows
+    ]
     rows = []
-    for r in report.rows:
+    for r in shown:
         name = _cell(r.name) + (" *(new)*" if r.new else "")
         result = "pass" if r.passed else "**FAIL**<br>" + _cell(r.detail)
         rows.append((name, _cell(r.expected), result))
     body = _table(("case", "expected alerts (event ids)", "result"), rows)
+    if len(shown) < len(report.rows):
+        body += (
+            f"\n*{len(report.rows) - len(shown)} more passing case(s) not listed, to fit a "
+            "comment.*\n"
+        )
     if report.removed_cases:
         body += "\nRemoved cases: " + ", ".join(_cell(n) for n in report.removed_cases) + "\n"
     if report.problems:
@@ -262,7 +286,7 @@ def _fixtures(report: FixtureReport | None, error: str | None) -> str:
     return _details(_summary(summary), body, open_=bool(failed or report.problems))
 
 
-def _section(section: RuleSection, review: Review, budget: tuple[int, int]) -> str:
+def _section(section: RuleSection, review: Review, budget: _Budget) -> str:
     c = section.change
     out = [f"### {_code(c.key)} ({c.kind})\n"]
     if c.head is not None and c.head.title:
@@ -289,7 +313,7 @@ def _section(section: RuleSection, review: Review, budget: tuple[int, int]) -> s
             )
         )
     out.append(_queries(section, budget))
-    out.append(_fixtures(section.fixtures, review.fixtures_error))
+    out.append(_fixtures(section.fixtures, review.fixtures_error, budget))
     return "\n\n".join(p.strip("\n") for p in out if p) + "\n\n"
 
 
@@ -386,7 +410,7 @@ def _attack(review: Review) -> str:
 # --------------------------------------------------------------------------- assembly
 
 
-def _assemble(review: Review, budget: tuple[int, int], keep: int) -> str:
+def _assemble(review: Review, budget: _Budget, keep: int) -> str:
     parts = [_header(review), _rules_table(review)]
     for section in review.sections[:keep]:
         parts.append(_section(section, review, budget))
