@@ -34,6 +34,11 @@ def _scrub(text: str, roots: list[Path]) -> str:
     return text
 
 
+def _tick(ref: str) -> str:
+    """A ref as it can sit in a Markdown code span (git allows backticks in ref names)."""
+    return ref.replace("`", "'")
+
+
 @dataclass(frozen=True)
 class RefsResult:
     """A rendered review: the Markdown, and whether every part could be computed."""
@@ -60,10 +65,10 @@ def review_refs(
     checkout = locate(pack_dir)
     base_sha = resolve_commit(checkout, base_ref)
     head_sha = resolve_commit(checkout, head_ref) if head_ref is not None else None
-    base_label = f"`{base_ref}` ({base_sha[:12]})"
+    base_label = f"`{_tick(base_ref)}` ({base_sha[:12]})"
     if use_merge_base:
         base_sha = merge_base(checkout, base_sha, head_sha or resolve_commit(checkout, "HEAD"))
-        base_label = f"the merge base of `{base_ref}` ({base_sha[:12]})"
+        base_label = f"the merge base of `{_tick(base_ref)}` ({base_sha[:12]})"
     with tempfile.TemporaryDirectory(prefix="ses-sigma-review-") as tmp:
         notes: list[str] = []
         base_root = Path(tmp) / "base"
@@ -74,7 +79,7 @@ def review_refs(
             head_root = Path(tmp) / "head"
             head_root.mkdir()
             notes += export_tree(checkout, head_sha, (RULES_DIR, FIXTURES_DIR), head_root)
-            head = load_snapshot(head_root, f"`{head_ref}` ({head_sha[:12]})")
+            head = load_snapshot(head_root, f"`{_tick(head_ref)}` ({head_sha[:12]})")
         else:
             head_root = pack_dir
             head = load_snapshot(head_root, "the working tree")
