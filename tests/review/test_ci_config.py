@@ -42,7 +42,7 @@ def _makefile_targets() -> set[str]:
 
 
 #: Targets the report proposes for the Makefile (owned by the lead); the rest must exist.
-PROPOSED_TARGETS = {"format-rules", "report", "convert"}
+PROPOSED_TARGETS = {"format-rules", "report"}
 
 
 def _steps(workflow: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
