@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo convert docs bench lint check format clean
+.PHONY: test demo convert docs bench lint check format format-rules report clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,20 @@ bench: $(STAMP)
 ## check: lint the rule pack (pySigma + SigmaHQ validators offline, pack conventions, fixture coverage)
 check: $(STAMP)
 	$(BIN)/ses-sigma check
+
+## format-rules: rule and fixture files are UTF-8 with LF, a final newline, 2-space indentation, no tabs or trailing spaces
+format-rules: $(STAMP)
+	$(BIN)/ses-sigma check-format rules fixtures
+
+## report: Markdown review of the rule changes since BASE (a git ref), for a pull-request comment
+BASE   ?= origin/main
+REPORT ?= ses-sigma-report.md
+report: $(STAMP)
+	$(BIN)/ses-sigma report --base "$(BASE)" --output "$(REPORT)"
+
+## docs: rule reference (docs/rules/), coverage page and ATT&CK Navigator layer, generated and committed
+docs: $(STAMP)
+	$(BIN)/ses-sigma docs --output docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

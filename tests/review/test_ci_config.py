@@ -111,6 +111,6 @@ def test_workflow_posts_the_report_as_a_pr_comment() -> None:
 
 @pytest.mark.parametrize("path", [PRE_COMMIT, WORKFLOW], ids=lambda p: p.name)
 def test_config_files_are_in_the_pack_format(path: Path) -> None:
-    from ses_sigma.review.rulefmt import check_file
+    from ses_sigma.lint.fileformat import check_file
 
     assert check_file(path) == []

@@ -18,9 +18,18 @@ def main() -> None:
 
 
 def _register() -> None:
-    from ses_sigma.cli import cmd_check, cmd_convert, cmd_docs, cmd_report, cmd_scan, cmd_test
+    from ses_sigma.cli import (
+        cmd_check,
+        cmd_check_format,
+        cmd_convert,
+        cmd_docs,
+        cmd_report,
+        cmd_scan,
+        cmd_test,
+    )
 
-    for module in (cmd_scan, cmd_test, cmd_convert, cmd_check, cmd_report, cmd_docs):
+    commands = (cmd_scan, cmd_test, cmd_convert, cmd_check, cmd_check_format, cmd_report, cmd_docs)
+    for module in commands:
         main.add_command(module.command)
 
 

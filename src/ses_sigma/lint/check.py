@@ -15,6 +15,7 @@ from ses_sigma.harness import BASE_FILE, DEFAULT_FIXTURES_DIR
 from ses_sigma.lint.conventions import check_conventions
 from ses_sigma.lint.coverage import check_fixtures
 from ses_sigma.lint.excuses import apply_excuses, read_excuses
+from ses_sigma.lint.fileformat import check_file as check_file_format
 from ses_sigma.lint.findings import Finding, LintResult, Problem, display_path
 from ses_sigma.lint.loading import CODE_LOAD, load_rules
 from ses_sigma.lint.validators import ValidatorConfig, run_validators
@@ -83,6 +84,9 @@ def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintR
         found, yaml_findings = compose_file(path, display_path(path))
         lines[path.resolve()] = found
         findings.extend(yaml_findings)
+        findings.extend(check_file_format(path, display_path(path)))
+    for path in sorted(paths.fixtures.glob("*.yml")):
+        findings.extend(check_file_format(path, display_path(path)))
     broken_yaml = {p for p, found in lines.items() if found is None}
 
     def to_finding(problem: Problem) -> Finding:

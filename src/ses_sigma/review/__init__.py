@@ -5,7 +5,6 @@ for a pull-request comment.
 ``diff`` (rules paired, unified diffs, ATT&CK coverage) -> ``evaluate`` (conversions, fixture
 verdicts, lint, through the library) -> ``build`` (a ``Review``) -> ``report`` (Markdown);
 ``refs`` runs it all from git refs.
-``rulefmt`` is the small format check of rule and fixture files.
 """
 
 from __future__ import annotations

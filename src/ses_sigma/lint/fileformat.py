@@ -4,7 +4,7 @@ trailing spaces, and block collections indented by exactly two spaces per level.
 What pySigma parses does not depend on any of this, which is why pySigma cannot check it: the
 indentation is read from PyYAML's node tree (its start marks), the rest from the raw lines.
 Multi-line scalars (``description: |``) and flow collections are free inside. Run as
-``python -m ses_sigma.review.rulefmt [PATH...]`` (default: ``rules`` and ``fixtures``); exit 1
+``ses-sigma check-format [PATH...]`` (default: ``rules`` and ``fixtures``); exit 1
 when a file is out of format. Findings are :class:`ses_sigma.lint.findings.Finding`, so the
 check can join ``ses-sigma check`` as it is.
 """
@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-import click
 import yaml
 
 from ses_sigma.lint.findings import Finding
 
-__all__ = ["INDENT", "check_file", "check_paths", "check_text", "main"]
+__all__ = ["INDENT", "check_file", "check_paths", "check_text"]
 
 #: Spaces per indentation level.
 INDENT = 2
@@ -110,25 +109,3 @@ def check_paths(paths: Sequence[Path]) -> tuple[list[Finding], int]:
     for path in files:
         findings.extend(check_file(path))
     return findings, len(files)
-
-
-@click.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-def main(paths: tuple[Path, ...]) -> None:
-    """Check the layout of rule and fixture files (default: rules/ and fixtures/)."""
-    chosen = list(paths) or [p for p in (Path("rules"), Path("fixtures")) if p.is_dir()]
-    if not chosen:
-        raise click.UsageError("no PATH given and no rules/ or fixtures/ here")
-    findings, count = check_paths(chosen)
-    for finding in findings:
-        click.echo(str(finding))
-    click.echo(
-        f"format: {len(findings)} finding(s) in {count} file(s)",
-        err=True,
-    )
-    if findings:
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    main()

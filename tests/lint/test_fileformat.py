@@ -1,4 +1,4 @@
-"""The layout check of rule and fixture files (``python -m ses_sigma.review.rulefmt``)."""
+"""The layout check of rule and fixture files (``ses-sigma check-format``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ses_sigma.review.rulefmt import check_file, check_paths, check_text, main
+from ses_sigma.cli import main as cli
+from ses_sigma.lint.fileformat import check_file, check_paths, check_text
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -87,12 +88,12 @@ def test_command_exit_codes(tmp_path: Path) -> None:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "good.yml").write_text(GOOD, encoding="utf-8")
     runner = CliRunner()
-    ok = runner.invoke(main, [str(tmp_path / "rules")])
+    ok = runner.invoke(cli, ["check-format", str(tmp_path / "rules")])
     assert ok.exit_code == 0 and ok.stdout == ""
     assert "0 finding(s) in 1 file(s)" in ok.stderr
     (tmp_path / "rules" / "bad.yaml").write_text("title: x \n", encoding="utf-8")
     (tmp_path / "rules" / "notes.txt").write_text("not checked \n", encoding="utf-8")
-    bad = runner.invoke(main, [str(tmp_path / "rules")])
+    bad = runner.invoke(cli, ["check-format", str(tmp_path / "rules")])
     assert bad.exit_code == 1
     assert (
         bad.stdout
