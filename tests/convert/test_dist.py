@@ -6,29 +6,31 @@ when dist/ is stale, listing the files to regenerate.
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
-from ses_sigma.convert.build import build_dist, stale_files
+from ses_sigma.convert.build import DistBuild, build_dist, stale_files
 from ses_sigma.pack import DEFAULT_RULES_DIR, load_pack
 
 DIST = DEFAULT_RULES_DIR.parent / "dist"
 
 
-def test_dist_is_current() -> None:
-    built = build_dist(load_pack())
+@pytest.fixture(scope="module")
+def built() -> DistBuild:
+    return build_dist(load_pack())
+
+
+def test_dist_is_current(built: DistBuild) -> None:
     problems = stale_files(built.files, DIST)
     assert not problems, "dist/ is stale; run `make convert` and commit:\n" + "\n".join(problems)
 
 
-def test_dist_build_is_deterministic() -> None:
-    first = build_dist(load_pack())
-    second = build_dist(load_pack())
-    assert first.files == second.files
-    assert first.refusals == second.refusals
+def test_dist_build_is_deterministic(built: DistBuild) -> None:
+    again = build_dist(load_pack())
+    assert again.files == built.files
+    assert again.refusals == built.refusals
 
 
-def test_every_refusal_is_in_the_matrix() -> None:
-    built = build_dist(load_pack())
+def test_every_refusal_is_in_the_matrix(built: DistBuild) -> None:
     matrix = built.files["MATRIX.md"]
     assert built.refusals, "the pack has rules some targets cannot express"
     for refusal in built.refusals:
@@ -36,8 +38,7 @@ def test_every_refusal_is_in_the_matrix() -> None:
         assert "refused: " + refusal.reason.replace("|", "\\|") in line
 
 
-def test_matrix_lists_every_rule_and_target(tmp_path: Path) -> None:
-    built = build_dist(load_pack())
+def test_matrix_lists_every_rule_and_target(built: DistBuild) -> None:
     matrix = built.files["MATRIX.md"]
     for rule in load_pack():
         assert f"| `{rule.name}` |" in matrix
