@@ -41,11 +41,27 @@ from ses_sigma.verify.lucene_eval import LuceneQuery, compile_query
 FIRST_SEEN = "aws_ses_enumeration_new_principal"
 CORRELATION = "aws_ses_identity_added_then_deleted"
 
+#: Single-event rules that test keys of requestParameters (``flattened`` in Elastic).
+FLATTENED_KEYS = (
+    "aws_ses_feedback_forwarding_disabled",
+    "aws_ses_production_access_requested",
+    "aws_ses_quota_increase_requested",
+    "aws_ses_sending_enabled",
+    "aws_ses_smtp_user_created",
+)
+
 #: Rules each target refuses, and a word of the reason.
 REFUSED: dict[str, dict[str, str]] = {
     "lucene": {FIRST_SEEN: "first-seen", CORRELATION: "Lucene query matches single documents"},
-    "eql": {FIRST_SEEN: "first-seen"},
-    "esql": {FIRST_SEEN: "first-seen", CORRELATION: "date_trunc"},
+    "eql": {
+        FIRST_SEEN: "first-seen",
+        **{n: "unsupported type [flattened]" for n in FLATTENED_KEYS},
+    },
+    "esql": {
+        FIRST_SEEN: "first-seen",
+        CORRELATION: "date_trunc",
+        **{n: "ES|QL cannot read" for n in FLATTENED_KEYS},
+    },
 }
 
 

@@ -153,10 +153,17 @@ def test_rule_types(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
     assert types == {
         "aws_ses_discovery_long_term_key": "query",
         "aws_ses_enumeration_new_principal": "new_terms",
+        "aws_ses_feedback_forwarding_disabled": "query",
         "aws_ses_identity_added_then_deleted": "eql",
         "aws_ses_identity_created": "query",
         "aws_ses_identity_deleted": "query",
         "aws_ses_identity_modification_attempt": "query",
+        "aws_ses_identity_policy_changed": "query",
+        "aws_ses_production_access_requested": "query",
+        "aws_ses_quota_increase_requested": "query",
+        "aws_ses_receipt_rule_changed": "query",
+        "aws_ses_sending_enabled": "query",
+        "aws_ses_smtp_user_created": "query",
     }
 
 

@@ -35,10 +35,17 @@ SUCCESS = '(NOT errorCode=* OR errorCode="null") OR errorCode="success"'
 PACK_RULES = {
     "aws_ses_discovery_long_term_key",
     "aws_ses_enumeration_new_principal",
+    "aws_ses_feedback_forwarding_disabled",
     "aws_ses_identity_added_then_deleted",
     "aws_ses_identity_created",
     "aws_ses_identity_deleted",
     "aws_ses_identity_modification_attempt",
+    "aws_ses_identity_policy_changed",
+    "aws_ses_production_access_requested",
+    "aws_ses_quota_increase_requested",
+    "aws_ses_receipt_rule_changed",
+    "aws_ses_sending_enabled",
+    "aws_ses_smtp_user_created",
 }
 
 

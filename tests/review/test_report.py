@@ -204,7 +204,7 @@ def test_uncommitted_change_deterministic_and_read_only(
 
 
 ADDED = "aws_ses_identity_deleted_copy"
-REMOVED = "aws_ses_identity_modification_attempt"  # the only T1496 rule
+REMOVED = "aws_ses_receipt_rule_changed"  # the only T1114.003 rule
 MOVED = "aws_ses_identity_created"  # file moved, rule name kept
 RENAMED_FROM = "aws_ses_discovery_long_term_key"  # rule name changed, id kept
 RENAMED_TO = "aws_ses_discovery_akia_key"
@@ -319,7 +319,7 @@ def test_lint_lists_findings_of_the_touched_rules(reshaped_report: str) -> None:
 def test_attack_coverage_gained_and_lost(reshaped_report: str) -> None:
     attack = section(reshaped_report, "ATT&CK coverage (vendored ATT&CK 17.0)")
     assert f"- Gained: `T1078` Valid Accounts (`{ADDED}`)" in attack
-    assert f"- Lost: `T1496` Resource Hijacking (was `{REMOVED}`)" in attack
+    assert f"- Lost: `T1114.003` Email Forwarding Rule (was `{REMOVED}`)" in attack
     rows = {r[0]: r for r in table(attack, "technique")}
     assert rows["`T1526`"][2:] == [
         f"`{RENAMED_FROM}`, `aws_ses_enumeration_new_principal`",

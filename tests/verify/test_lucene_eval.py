@@ -491,7 +491,7 @@ def _implicit_operations(query: str) -> int:
 
 def test_backend_output_parses_and_uses_explicit_operators() -> None:
     queries = _lucene_queries()
-    assert len(queries) == 5  # the single-event rules
+    assert len(queries) == 12  # the single-event rules
     for name, query in queries.items():
         compile_query(query)
         assert _implicit_operations(query) == 0, name
