@@ -45,7 +45,7 @@ def test_json_lines_are_the_library_alerts(demo: Result) -> None:
 
 
 def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
-    # examples/README.md documents these 19 alerts.
+    # examples/README.md documents these 22 alerts.
     got = [(a["time"], a["rule_name"]) for a in alert_lines(demo)]
     attack = [
         ("2025-03-11T14:03:02Z", "aws_ses_discovery_long_term_key"),
@@ -53,11 +53,14 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
         ("2025-03-11T14:03:11Z", "aws_ses_discovery_long_term_key"),
         ("2025-03-11T14:03:20Z", "aws_ses_discovery_long_term_key"),
         ("2025-03-11T14:03:29Z", "aws_ses_discovery_long_term_key"),
+        ("2025-03-11T14:06:15Z", "aws_ses_production_access_requested"),
+        ("2025-03-11T14:06:19Z", "aws_ses_production_access_requested"),
         ("2025-03-11T14:09:41Z", "aws_ses_identity_created"),
         ("2025-03-11T14:09:41Z", "aws_ses_identity_modification_attempt"),
         ("2025-03-11T14:10:05Z", "aws_ses_identity_created"),
         ("2025-03-11T14:10:05Z", "aws_ses_identity_modification_attempt"),
         ("2025-03-11T14:11:52Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:12:30Z", "aws_ses_sending_enabled"),
         ("2025-03-11T14:52:19Z", "aws_ses_identity_added_then_deleted"),
         ("2025-03-11T14:52:19Z", "aws_ses_identity_deleted"),
         ("2025-03-11T14:52:19Z", "aws_ses_identity_modification_attempt"),
@@ -77,11 +80,19 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
     assert corr["group"] == {"userIdentity.arn": CI_DEPLOY}
     times = {r.event_id: r.data["eventTime"] for r in read_records([EXAMPLES])}
     assert [times[e] for e in corr["event_ids"]] == ["2025-03-11T14:10:05Z", "2025-03-11T14:52:19Z"]
+    records = {r.event_id: r.data for r in read_records([EXAMPLES])}
+    sandbox_exits = [
+        records[a["event_ids"][0]]
+        for a in alert_lines(demo)
+        if a["rule_name"] == "aws_ses_production_access_requested"
+    ]
+    assert [r["awsRegion"] for r in sandbox_exits] == ["us-east-1", "eu-west-1"]
+    assert all(r["requestParameters"]["productionAccessEnabled"] is True for r in sandbox_exits)
 
 
 def test_summary_on_stderr(demo: Result) -> None:
     assert demo.stderr.splitlines()[-1] == (
-        "scanned 3 file(s), 63 record(s): 19 alert(s), 0 rejected, "
+        "scanned 3 file(s), 63 record(s): 22 alert(s), 0 rejected, "
         "2 file(s) skipped (not CloudTrail logs; -v lists them)"
     )
     assert "rejected:" not in demo.stderr
@@ -108,7 +119,7 @@ def test_table_renders_every_alert() -> None:
     rows = [line for line in lines if "2025-03-" in line]
     assert len(rows) == len(alerts)
     assert f"userIdentity.arn={CI_DEPLOY}" in body
-    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 19 alert(s)")
+    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 22 alert(s)")
 
 
 def test_table_fits_a_narrow_terminal_width() -> None:
