@@ -461,7 +461,18 @@ _MAPPING = {
     "userIdentity.invokedBy": "aws.cloudtrail.user_identity.invoked_by",
     "errorCode": "aws.cloudtrail.error_code",
     "sourceIPAddress": "source.address",
-    "requestParameters.serviceCode": "aws.cloudtrail.flattened.request_parameters.serviceCode",
+    **{
+        f"requestParameters.{key}": f"aws.cloudtrail.flattened.request_parameters.{key}"
+        for key in (
+            "serviceCode",
+            "productionAccessEnabled",
+            "enabled",
+            "sendingEnabled",
+            "userName",
+            "forwardingEnabled",
+            "emailForwardingEnabled",
+        )
+    },
 }
 
 
