@@ -84,7 +84,8 @@ def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintR
         found, yaml_findings = compose_file(path, display_path(path))
         lines[path.resolve()] = found
         findings.extend(yaml_findings)
-        findings.extend(check_file_format(path, display_path(path)))
+        if found is not None:  # a file that is not YAML has its yaml_syntax finding already
+            findings.extend(check_file_format(path, display_path(path)))
     for path in sorted(paths.fixtures.glob("*.yml")):
         findings.extend(check_file_format(path, display_path(path)))
     broken_yaml = {p for p, found in lines.items() if found is None}
