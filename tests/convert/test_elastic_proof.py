@@ -47,7 +47,6 @@ FLATTENED_KEYS = (
     "aws_ses_production_access_requested",
     "aws_ses_quota_increase_requested",
     "aws_ses_sending_enabled",
-    "aws_ses_smtp_user_created",
 )
 
 #: Rules each target refuses, and a word of the reason.

@@ -76,6 +76,10 @@ ELASTIC_FIELDS: Mapping[str, str] = {
     "resources.accountId": "aws.cloudtrail.resources.account_id",
     "resources.type": "aws.cloudtrail.resources.type",
     "tlsDetails.clientProvidedHostHeader": "tls.client.server_name",
+    # The integration copies requestParameters.userName into the keyword field
+    # user.target.name (field-mappings.md). Queried there rather than in the flattened object:
+    # EQL and ES|QL cannot read flattened keys, and keyword fields take Lucene regexes.
+    "requestParameters.userName": "user.target.name",
 }
 
 #: Raw prefix -> Elastic prefix for the free-form objects (the rest of the name is kept).
