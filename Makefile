@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 ## test: lint, then the whole suite (unit tests, every fixture case, conversion proofs)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 ## convert: every rule x target x format into dist/ (committed; a test fails when it is stale)
 convert: $(STAMP)
