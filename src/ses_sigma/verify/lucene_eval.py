@@ -83,6 +83,7 @@ from luqum.tree import (
     Word,
 )
 
+from ses_sigma.match.fields import leaf_values
 from ses_sigma.verify.ecs import parse_es_iso8601
 from ses_sigma.verify.java import java_scalar_to_string
 from ses_sigma.verify.lucene_patterns import PatternError, compile_lucene_regex, compile_wildcard
@@ -192,20 +193,6 @@ def _walk(node: Any, parts: tuple[str, ...], out: list[Any]) -> None:
             _walk(node[key], parts[i:], out)
 
 
-def _leaves(node: Any) -> list[Any]:
-    out: list[Any] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif item is not None:
-            out.append(item)
-    return out
-
-
 @dataclass
 class _Field:
     """A resolved field and how to read its indexed values from a document."""
@@ -223,7 +210,7 @@ class _Field:
 
     def raw(self, doc: dict[str, Any]) -> list[Any]:
         if self.spec.type == "flattened":
-            return [leaf for node in self.getter(doc) for leaf in _leaves(node)]
+            return [leaf for node in self.getter(doc) for leaf in leaf_values(node)]
         return _scalars(self.getter(doc), self.spec)
 
     def strings(self, doc: dict[str, Any]) -> list[str]:
