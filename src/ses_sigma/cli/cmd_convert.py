@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.output import rules_option
 from ses_sigma.convert.base import Refusal, all_targets
 from ses_sigma.convert.build import build_dist, convert_rules, stale_files, write_output
 from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack
@@ -59,13 +60,7 @@ def _report(refusals: list[Refusal], skip: bool) -> None:
     is_flag=True,
     help="A rule a target cannot express is skipped with a warning instead of failing.",
 )
-@click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Rule file or directory (repeatable); replaces the pack's own rules/.",
-)
+@rules_option
 @click.option("--list", "list_targets", is_flag=True, help="List targets and formats, then exit.")
 def command(
     names: tuple[str, ...],

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ses_sigma.alerts import Alert
-from ses_sigma.cli.output import print_table, write_json_lines
+from ses_sigma.cli.output import print_table, rules_option, write_json_lines
 from ses_sigma.logs import Rejection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
@@ -54,13 +54,7 @@ def _summary(result: ScanResult) -> str:
 
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Rule file or directory (repeatable); replaces the pack's own rules/.",
-)
+@rules_option
 @click.option(
     "--format",
     "fmt",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,7 +18,14 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["console", "json_line", "make_table", "print_table", "write_json_lines"]
+__all__ = [
+    "console",
+    "json_line",
+    "make_table",
+    "print_table",
+    "rules_option",
+    "write_json_lines",
+]
 
 
 def json_line(obj: Any) -> str:
@@ -78,3 +86,13 @@ def print_table(
         natural = Measurement.get(out, out.options.update(width=10_000), table).maximum
         out.width = max(out.width, natural)
     out.print(table)
+
+
+#: ``--rules PATH`` (repeatable): other rule files or directories instead of the pack's rules/.
+rules_option = click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Rule file or directory (repeatable); replaces the pack's own rules/.",
+)
