@@ -224,6 +224,56 @@ level: low
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "test_few_deletes" in result.stderr
+    assert str(rules / "few_deletes.yml") in result.stderr
+
+
+PIPE_SYNTAX_RULE = """title: Old Count
+id: 7d1c2b3a-4e5f-4a6b-9c8d-0e1f2a3b4c5d
+name: test_old_count
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: ses.amazonaws.com
+  condition: selection | count() by userIdentity.arn > 20
+level: low
+"""
+
+CORRELATION_OVER_IT = """title: Over Old Count
+id: 8e2d3c4b-5f6a-4b7c-8d9e-1f2a3b4c5d6e
+name: test_over_old_count
+correlation:
+  type: temporal
+  rules: [test_old_count, aws_ses_identity_deleted]
+  group-by: [userIdentity.arn]
+  timespan: 1h
+  generate: true
+level: low
+"""
+
+
+def test_skip_unsupported_leaves_out_refused_rules_and_their_correlations(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    (rules / "old_count.yml").write_text(PIPE_SYNTAX_RULE)
+    (rules / "over_old_count.yml").write_text(CORRELATION_OVER_IT)
+
+    stopped = run("--rules", str(rules), str(EXAMPLES))
+    assert stopped.exit_code == 2
+    assert str(rules / "old_count.yml") in stopped.stderr
+    assert "pipe syntax" in stopped.stderr
+
+    skipped = run("--skip-unsupported", "--rules", str(rules), str(EXAMPLES))
+    assert skipped.exit_code == 0, skipped.stderr
+    warnings = [ln for ln in skipped.stderr.splitlines() if ln.startswith("warning: rule left out")]
+    assert len(warnings) == 2
+    assert (
+        str(rules / "old_count.yml") in warnings[0] or str(rules / "old_count.yml") in warnings[1]
+    )
+    assert any("test_over_old_count" in w and "test_old_count" in w for w in warnings)
+    assert "2 rule(s) left out" in skipped.stderr
+    # the rest of the pack still runs: the same alerts as the pack alone
+    alone = run(str(EXAMPLES))
+    assert skipped.stdout == alone.stdout
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ rejection included.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ses_sigma.alerts import Alert
@@ -27,6 +27,8 @@ class ScanResult:
     alerts: list[Alert]
     read: ReadStats
     run: RunStats
+    #: Rules left out because the matcher cannot evaluate them (``skip_unsupported``), and why.
+    skipped_rules: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -45,18 +47,22 @@ def scan_with_engine(
     """
     stats = ReadStats(on_rejection=on_rejection)
     alerts = engine.run(read_records(paths, stats))
-    return ScanResult(alerts=alerts, read=stats, run=engine.stats)
+    return ScanResult(
+        alerts=alerts, read=stats, run=engine.stats, skipped_rules=list(engine.skipped)
+    )
 
 
 def scan(
     paths: Iterable[str | Path],
     rules: Iterable[str | Path] | Pack = (DEFAULT_RULES_DIR,),
     on_rejection: Callable[[Rejection], None] | None = None,
+    skip_unsupported: bool = False,
 ) -> ScanResult:
     """Load the pack (rule paths, or an already loaded Pack), compile it and scan ``paths``.
 
     Raises ``PackLoadError`` (a rule file does not load) or ``RuleCompileError`` (a rule the
-    matcher cannot evaluate faithfully) before reading any log.
+    matcher cannot evaluate faithfully) before reading any log; with ``skip_unsupported`` the
+    latter are left out instead and listed in ``ScanResult.skipped_rules``.
     """
     pack = rules if isinstance(rules, Pack) else load_pack(rules)
-    return scan_with_engine(Engine(pack), paths, on_rejection)
+    return scan_with_engine(Engine(pack, skip_unsupported=skip_unsupported), paths, on_rejection)

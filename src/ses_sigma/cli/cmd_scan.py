@@ -49,6 +49,8 @@ def _summary(result: ScanResult) -> str:
     )
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
+    if result.skipped_rules:
+        text += f"; {len(result.skipped_rules)} rule(s) left out (--skip-unsupported)"
     return text
 
 
@@ -63,20 +65,37 @@ def _summary(result: ScanResult) -> str:
     show_default=True,
     help="json: one alert per line on stdout; table: a table.",
 )
+@click.option(
+    "--skip-unsupported",
+    is_flag=True,
+    help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.pass_context
 def command(
-    ctx: click.Context, paths: tuple[Path, ...], rules: tuple[Path, ...], fmt: str, verbose: bool
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    rules: tuple[Path, ...],
+    fmt: str,
+    skip_unsupported: bool,
+    verbose: bool,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
     try:
-        result = scan(paths, rules or (DEFAULT_RULES_DIR,), on_rejection=_report_rejection)
+        result = scan(
+            paths,
+            rules or (DEFAULT_RULES_DIR,),
+            on_rejection=_report_rejection,
+            skip_unsupported=skip_unsupported,
+        )
     except PackLoadError as exc:
         click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
         click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
         ctx.exit(EXIT_RULES)
+    for reason in result.skipped_rules:
+        click.echo(f"warning: rule left out: {reason}", err=True)
     if fmt == "json":
         write_json_lines(alert.to_dict() for alert in result.alerts)
     else:

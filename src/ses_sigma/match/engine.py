@@ -56,16 +56,29 @@ class RunStats:
 class Engine:
     """A pack compiled for matching. Build once, ``run`` many times (state is per run)."""
 
-    def __init__(self, pack: Pack):
+    def __init__(self, pack: Pack, skip_unsupported: bool = False):
+        """Compile every rule of ``pack``.
+
+        A rule the matcher cannot evaluate faithfully raises RuleCompileError (naming its file,
+        the rule and the construct), unless ``skip_unsupported``: then it is left out, with
+        every correlation over it, and the reasons are kept in ``self.skipped``. A base rule of
+        a left-out ``generate: false`` correlation still does not alert on its own (pySigma's
+        output setting is the rule's, whatever happens to the correlation).
+        """
         errors: list[str] = []
         self.pack = pack
         self._singles: dict[str, _Single] = {}
+
+        def where(rule: SigmaRuleBase) -> str:
+            path = pack.file_of(rule)
+            return f"{path}: " if path is not None else ""
+
         for rule in pack.rules:
             try:
                 compiled = compile_detection(rule)
                 spec = FirstSeenSpec.from_rule(rule)
             except RuleCompileError as exc:
-                errors.append(str(exc))
+                errors.append(f"{where(rule)}{exc}")
                 continue
             name = rule_key(rule)
             # A first-seen rule alerts through its engine, not on every match.
@@ -80,20 +93,26 @@ class Engine:
             try:
                 CorrelationEngine.check(corr)
             except RuleCompileError as exc:
-                errors.append(str(exc))
+                errors.append(f"{where(corr)}{exc}")
                 continue
-            for ref in corr.rules or []:
-                target = rule_key(ref.rule)
-                if target not in self._singles:
-                    errors.append(
-                        f"{rule_key(corr)}: correlation over {target!r}, which is not a "
-                        "single-event rule the matcher compiled"
-                    )
-                    continue
+            targets = [rule_key(ref.rule) for ref in corr.rules or []]
+            missing = [t for t in targets if t not in self._singles]
+            if missing:
+                errors.append(
+                    f"{where(corr)}{rule_key(corr)}: correlation over "
+                    f"{', '.join(map(repr, missing))}, which the matcher did not compile "
+                    "(not a single-event rule, or refused)"
+                )
+                continue
+            for target in targets:
                 self._singles[target].feeds.append(rule_key(corr))
             self._correlations.append(corr)
+        #: Why each left-out rule was left out (only with ``skip_unsupported``).
+        self.skipped: list[str] = []
         if errors:
-            raise RuleCompileError("\n".join(errors))
+            if not skip_unsupported:
+                raise RuleCompileError("\n".join(errors))
+            self.skipped = errors
         self._by_source: dict[str, list[_Single]] = {}
         self._any_source: list[_Single] = []
         for single in self._singles.values():
