@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
-from sigma.rule import SigmaRule, SigmaRuleBase
+from sigma.rule import SigmaRuleBase
 
 from ses_sigma.alerts import Alert, make_alert
 from ses_sigma.match.correlation import CorrelationEngine
@@ -193,8 +193,3 @@ class Engine:
     def rule_names(self) -> list[str]:
         """Every rule the engine evaluates."""
         return [*self._singles, *(rule_key(c) for c in self._correlations)]
-
-
-def is_single(rule: SigmaRuleBase) -> bool:
-    """True for a single-event rule."""
-    return isinstance(rule, SigmaRule)
