@@ -196,10 +196,16 @@ def _top_level_keys(rule: SigmaRuleBase) -> set[str]:
     }  # fmt: skip
 
 
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str | list | tuple) and len(value) == 0)
+
+
 def _problems(code: str, issue: SigmaValidationIssue) -> list[Problem]:
     """One problem per rule file of the issue; cross-rule issues name the other files."""
     details = _details(issue)
-    shown = {k: v for k, v in details.items() if v not in (None, "", [])}
+    # not ``v in (None, "", [])``: a SigmaString detail (escaped_wildcard) raises on == with a
+    # list (pySigma's SigmaString.__eq__ accepts only strings)
+    shown = {k: v for k, v in details.items() if not _blank(v)}
     message = issue.description
     if shown:
         message += " (" + "; ".join(f"{k}: {_text(v)}" for k, v in shown.items()) + ")"
