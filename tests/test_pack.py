@@ -31,8 +31,9 @@ correlation:
 
 def test_the_pack_loads_and_resolves_its_correlation() -> None:
     pack = load_pack()
-    assert len(pack.correlations) == 1
-    refs = [ref.rule.name for ref in pack.correlations[0].rules]
+    assert len(pack.correlations) == 8
+    [seed] = [c for c in pack.correlations if c.name == "aws_ses_identity_added_then_deleted"]
+    refs = [ref.rule.name for ref in seed.rules]
     assert refs == ["aws_ses_identity_created", "aws_ses_identity_deleted"]
     assert pack.file_of(pack.get("aws_ses_identity_deleted")).name == "aws_ses_identity_deleted.yml"
 
