@@ -73,8 +73,10 @@ def test_build_dist_layout_and_matrix(pack: Pack, only_title_target: None) -> No
     assert "zz_title/txt/aws_ses_identity_deleted.txt" in dist.files
     assert dist.files["zz_title/upper/aws_ses_identity_deleted.txt"].startswith("AWS SES SENDER")
     assert dist.refusals == [
-        Refusal("aws_ses_identity_added_then_deleted", "zz_title", "no correlations here")
+        Refusal(name, "zz_title", "no correlations here")
+        for name in sorted(rule_key(c) for c in pack.correlations)
     ]
+    assert len(dist.refusals) == 8
     matrix = dist.files["MATRIX.md"]
     assert "| `aws_ses_identity_deleted` | converted |" in matrix
     assert "| `aws_ses_identity_added_then_deleted` | refused: no correlations here |" in matrix

@@ -38,27 +38,53 @@ from ses_sigma.verify.ecs import to_ecs
 from ses_sigma.verify.eql_run import run_eql
 from ses_sigma.verify.lucene_eval import LuceneQuery, compile_query
 
-FIRST_SEEN = "aws_ses_enumeration_new_principal"
-CORRELATION = "aws_ses_identity_added_then_deleted"
+FIRST_SEEN = ("aws_ses_enumeration_new_principal", "aws_ses_sending_new_long_term_key")
+#: temporal_ordered correlations (EQL sequences where their base rules convert).
+ORDERED = (
+    "aws_ses_identity_added_then_deleted",
+    "aws_ses_recon_then_sender_change",
+    "aws_ses_send_rights_then_access_key",
+    "aws_ses_sending_after_sender_change",
+)
+#: value_count correlations.
+DISTINCT = (
+    "aws_ses_account_details_multi_region",
+    "aws_ses_recon_multi_region",
+    "aws_ses_setup_refused_burst",
+)
+COUNT = "aws_ses_sending_volume_long_term_key"
+CORRELATIONS = (*ORDERED, *DISTINCT, COUNT)
 
 #: Single-event rules that test keys of requestParameters (``flattened`` in Elastic).
 FLATTENED_KEYS = (
     "aws_ses_feedback_forwarding_disabled",
-    "aws_ses_production_access_requested",
+    "aws_ses_iam_send_rights_granted",
     "aws_ses_quota_increase_requested",
+    "aws_ses_quota_recon",
     "aws_ses_sending_enabled",
+    "aws_ses_support_case_sending_limit",
 )
+#: Flattened keys tested with wildcards inside the value (Lucene refuses them too).
+FLATTENED_WILDCARDS = ("aws_ses_iam_send_rights_granted", "aws_ses_support_case_sending_limit")
 
 #: Rules each target refuses, and a word of the reason.
 REFUSED: dict[str, dict[str, str]] = {
-    "lucene": {FIRST_SEEN: "first-seen", CORRELATION: "Lucene query matches single documents"},
+    "lucene": {
+        **{n: "first-seen" for n in FIRST_SEEN},
+        **{n: "Lucene query matches single documents" for n in CORRELATIONS},
+        **{n: "wildcards other than a trailing" for n in FLATTENED_WILDCARDS},
+    },
     "eql": {
-        FIRST_SEEN: "first-seen",
+        **{n: "first-seen" for n in FIRST_SEEN},
         **{n: "unsupported type [flattened]" for n in FLATTENED_KEYS},
+        # its base rule aws_ses_iam_send_rights_granted reads requestParameters.policyDocument
+        "aws_ses_send_rights_then_access_key": "unsupported type [flattened]",
+        **{n: "EQL cannot count distinct values" for n in DISTINCT},
+        COUNT: "EQL sequence of N stages",
     },
     "esql": {
-        FIRST_SEEN: "first-seen",
-        CORRELATION: "date_trunc",
+        **{n: "first-seen" for n in FIRST_SEEN},
+        **{n: "date_trunc" for n in CORRELATIONS},
         **{n: "ES|QL cannot read" for n in FLATTENED_KEYS},
     },
 }
@@ -154,12 +180,13 @@ def test_lucene_alerts_equal_the_matcher(
 
 @pytest.mark.parametrize("case", CASES)
 def test_new_terms_query_matches_the_first_seen_detection(case: Case, pack: Pack) -> None:
-    rule = pack.get(FIRST_SEEN)
-    query = compile_query(lucene_query(pack, rule, allow_first_seen=True))
-    predicate = compile_detection(rule).predicate
     docs = [to_ecs(copy.deepcopy(e)) for e in case.events]
-    got = sorted(doc["event"]["id"] for doc in query.filter(docs))
-    assert got == sorted(e["eventID"] for e in case.events if predicate(e))
+    for name in FIRST_SEEN:
+        rule = pack.get(name)
+        query = compile_query(lucene_query(pack, rule, allow_first_seen=True))
+        predicate = compile_detection(rule).predicate
+        got = sorted(doc["event"]["id"] for doc in query.filter(docs))
+        assert got == sorted(e["eventID"] for e in case.events if predicate(e)), name
 
 
 def test_the_proof_is_not_vacuous(
@@ -179,5 +206,11 @@ def test_the_proof_is_not_vacuous(
             bucket[name] = bucket.get(name, 0) + 1
     for name in set(eql_queries) | set(lucene_queries):
         assert fired.get(name, 0) > 0 and quiet.get(name, 0) > 0, name
-    assert CORRELATION in eql_queries and eql_queries[CORRELATION].startswith("sequence by ")
+    converted = [n for n in ORDERED if n in eql_queries]
+    assert converted == [
+        "aws_ses_identity_added_then_deleted",
+        "aws_ses_recon_then_sender_change",
+        "aws_ses_sending_after_sender_change",
+    ]
+    assert all(eql_queries[n].startswith("sequence by ") for n in converted)
     assert len(cases) > 100

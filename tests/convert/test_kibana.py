@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
+from sigma.rule import SigmaRuleBase
 
 from ses_sigma import attack
 from ses_sigma.convert.base import get_target
@@ -31,6 +32,24 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
+#: Refused by the kibana target: count correlations (no sliding window), and rules that read
+#: requestParameters with inner wildcards (flattened keys), with the correlation over one.
+KIBANA_REFUSED = {
+    "aws_ses_account_details_multi_region",
+    "aws_ses_iam_send_rights_granted",
+    "aws_ses_recon_multi_region",
+    "aws_ses_send_rights_then_access_key",
+    "aws_ses_sending_volume_long_term_key",
+    "aws_ses_setup_refused_burst",
+    "aws_ses_support_case_sending_limit",
+}
+
+
+def converted(pack: Pack) -> list[SigmaRuleBase]:
+    """The pack's rules the kibana target converts."""
+    return [r for r in pack if rule_key(r) not in KIBANA_REFUSED]
+
+
 @pytest.fixture(scope="module")
 def pack() -> Pack:
     return load_pack()
@@ -39,7 +58,7 @@ def pack() -> Pack:
 @pytest.fixture(scope="module")
 def lines(pack: Pack) -> list[str]:
     out = get_target("kibana").convert(pack, sorted(pack, key=rule_key), "ndjson")
-    assert out.refusals == []
+    assert {r.rule for r in out.refusals} == KIBANA_REFUSED
     assert set(out.files) == {NDJSON_FILE}
     text = out.files[NDJSON_FILE]
     assert isinstance(text, str) and text.endswith("\n") and "\n\n" not in text
@@ -69,7 +88,9 @@ def test_every_line_validates_against_the_import_schema(
 
 def test_lines_are_sorted_compact_json_in_rule_order(pack: Pack, lines: list[str]) -> None:
     objs = [json.loads(line) for line in lines]
-    assert [o["rule_id"] for o in objs] == [str(r.id) for r in sorted(pack, key=rule_key)]
+    assert [o["rule_id"] for o in objs] == [
+        str(r.id) for r in sorted(converted(pack), key=rule_key)
+    ]
     for line, obj in zip(lines, objs, strict=True):
         assert line == orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
 
@@ -136,7 +157,7 @@ def test_the_schema_requires_type_specific_keys(
 def test_query_strings_are_the_lucene_and_eql_outputs(
     pack: Pack, rules: dict[str, dict[str, Any]]
 ) -> None:
-    for rule in pack:
+    for rule in converted(pack):
         obj = by_name(pack, rules, rule_key(rule))
         if obj["type"] == "query":
             assert obj["language"] == "lucene"
@@ -149,11 +170,16 @@ def test_query_strings_are_the_lucene_and_eql_outputs(
 
 
 def test_rule_types(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
-    types = {rule_key(r): by_name(pack, rules, rule_key(r))["type"] for r in pack}
+    types = {rule_key(r): by_name(pack, rules, rule_key(r))["type"] for r in converted(pack)}
     assert types == {
+        "aws_ses_account_details_long_term_key": "query",
+        "aws_ses_configuration_set_deleted": "query",
         "aws_ses_discovery_long_term_key": "query",
+        "aws_ses_domain_dkim_setup": "query",
+        "aws_ses_email_sent_long_term_key": "query",
         "aws_ses_enumeration_new_principal": "new_terms",
         "aws_ses_feedback_forwarding_disabled": "query",
+        "aws_ses_iam_access_key_created_for_user": "query",
         "aws_ses_identity_added_then_deleted": "eql",
         "aws_ses_identity_created": "query",
         "aws_ses_identity_deleted": "query",
@@ -161,9 +187,18 @@ def test_rule_types(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
         "aws_ses_identity_policy_changed": "query",
         "aws_ses_production_access_requested": "query",
         "aws_ses_quota_increase_requested": "query",
+        "aws_ses_quota_recon": "query",
         "aws_ses_receipt_rule_changed": "query",
+        "aws_ses_recon_long_term_key": "query",
+        "aws_ses_recon_then_sender_change": "eql",
+        "aws_ses_sender_setup_change": "query",
+        "aws_ses_sending_after_sender_change": "eql",
         "aws_ses_sending_enabled": "query",
+        "aws_ses_sending_new_long_term_key": "new_terms",
+        "aws_ses_setup_call_refused": "query",
         "aws_ses_smtp_user_created": "query",
+        "aws_ses_suppression_list_changed": "query",
+        "aws_sts_key_validated_by_secret_scanner": "query",
     }
 
 
@@ -193,7 +228,7 @@ def test_the_sequence_rule(pack: Pack, rules: dict[str, dict[str, Any]]) -> None
 
 
 def test_common_fields(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
-    for rule in pack:
+    for rule in converted(pack):
         obj = by_name(pack, rules, rule_key(rule))
         assert obj["name"] == rule.title
         assert obj["description"] == rule.description.strip()
