@@ -45,21 +45,47 @@ def test_json_lines_are_the_library_alerts(demo: Result) -> None:
 
 
 def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
-    # examples/README.md documents these 22 alerts.
+    # examples/README.md documents these 48 alerts.
     got = [(a["time"], a["rule_name"]) for a in alert_lines(demo)]
+    recon = [
+        (f"2025-03-11T14:03:{s:02d}Z", name)
+        for s, names in [
+            (2, ["discovery_long_term_key", "enumeration_new_principal", "recon_long_term_key"]),
+            (3, ["recon_long_term_key"]),
+            (4, ["recon_long_term_key"]),
+            (11, ["discovery_long_term_key", "recon_long_term_key"]),
+            (12, ["recon_long_term_key"]),
+            (13, ["recon_long_term_key"]),
+            (20, ["discovery_long_term_key", "recon_long_term_key", "recon_multi_region"]),
+            (21, ["recon_long_term_key"]),
+            (22, ["recon_long_term_key"]),
+            (29, ["discovery_long_term_key", "recon_long_term_key"]),
+            (30, ["recon_long_term_key"]),
+            (31, ["recon_long_term_key"]),
+        ]
+        for name in (f"aws_ses_{n}" for n in names)
+    ]
     attack = [
-        ("2025-03-11T14:03:02Z", "aws_ses_discovery_long_term_key"),
-        ("2025-03-11T14:03:02Z", "aws_ses_enumeration_new_principal"),
-        ("2025-03-11T14:03:11Z", "aws_ses_discovery_long_term_key"),
-        ("2025-03-11T14:03:20Z", "aws_ses_discovery_long_term_key"),
-        ("2025-03-11T14:03:29Z", "aws_ses_discovery_long_term_key"),
+        ("2025-03-11T14:02:11Z", "aws_sts_key_validated_by_secret_scanner"),
+        *recon,
+        ("2025-03-11T14:04:40Z", "aws_ses_quota_recon"),
+        ("2025-03-11T14:06:15Z", "aws_ses_account_details_long_term_key"),
         ("2025-03-11T14:06:15Z", "aws_ses_production_access_requested"),
+        ("2025-03-11T14:06:15Z", "aws_ses_recon_then_sender_change"),
+        ("2025-03-11T14:06:15Z", "aws_ses_sender_setup_change"),
+        ("2025-03-11T14:06:19Z", "aws_ses_account_details_long_term_key"),
         ("2025-03-11T14:06:19Z", "aws_ses_production_access_requested"),
+        ("2025-03-11T14:06:19Z", "aws_ses_sender_setup_change"),
         ("2025-03-11T14:09:41Z", "aws_ses_identity_created"),
         ("2025-03-11T14:09:41Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:09:41Z", "aws_ses_sender_setup_change"),
         ("2025-03-11T14:10:05Z", "aws_ses_identity_created"),
         ("2025-03-11T14:10:05Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:10:05Z", "aws_ses_sender_setup_change"),
         ("2025-03-11T14:11:52Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:11:52Z", "aws_ses_sender_setup_change"),
+        ("2025-03-11T14:11:52Z", "aws_ses_setup_call_refused"),
+        ("2025-03-11T14:12:30Z", "aws_ses_sender_setup_change"),
         ("2025-03-11T14:12:30Z", "aws_ses_sending_enabled"),
         ("2025-03-11T14:52:19Z", "aws_ses_identity_added_then_deleted"),
         ("2025-03-11T14:52:19Z", "aws_ses_identity_deleted"),
@@ -70,6 +96,7 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
     admin = [
         ("2025-03-04T11:02:45Z", "aws_ses_identity_created"),
         ("2025-03-04T11:02:45Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-04T11:02:45Z", "aws_ses_sender_setup_change"),
         ("2025-03-05T16:40:02Z", "aws_ses_identity_deleted"),
         ("2025-03-05T16:40:02Z", "aws_ses_identity_modification_attempt"),
     ]
@@ -88,11 +115,16 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
     ]
     assert [r["awsRegion"] for r in sandbox_exits] == ["us-east-1", "eu-west-1"]
     assert all(r["requestParameters"]["productionAccessEnabled"] is True for r in sandbox_exits)
+    levels = [a["level"] for a in alert_lines(demo)]
+    assert levels.count("high") == 5  # validation, 2 sandbox exits by AKIA, recon->change, clean-up
+    assert by_rule["aws_ses_recon_then_sender_change"]["group"] == {
+        "userIdentity.accessKeyId": "AKIAIOSFODNN7EXAMPLE"
+    }
 
 
 def test_summary_on_stderr(demo: Result) -> None:
     assert demo.stderr.splitlines()[-1] == (
-        "scanned 3 file(s), 63 record(s): 22 alert(s), 0 rejected, "
+        "scanned 3 file(s), 63 record(s): 48 alert(s), 0 rejected, "
         "2 file(s) skipped (not CloudTrail logs; -v lists them)"
     )
     assert "rejected:" not in demo.stderr
@@ -119,7 +151,7 @@ def test_table_renders_every_alert() -> None:
     rows = [line for line in lines if "2025-03-" in line]
     assert len(rows) == len(alerts)
     assert f"userIdentity.arn={CI_DEPLOY}" in body
-    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 22 alert(s)")
+    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 48 alert(s)")
 
 
 def test_table_fits_a_narrow_terminal_width() -> None:
