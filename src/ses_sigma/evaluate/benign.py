@@ -60,7 +60,12 @@ class _Corpus:
         source, _, name = call.partition(":")
         n = len(self.records)
         rec = make_record(
-            principal, f"{source}.amazonaws.com", name, t, region, key=("benign", self.seed, n),
+            principal,
+            f"{source}.amazonaws.com",
+            name,
+            t,
+            region,
+            key=("benign", self.seed, n),
             **kw,
         )
         self.records.append((t, n, rec))
@@ -73,13 +78,20 @@ class _Corpus:
 def _send_v2(c: _Corpus, p: Principal, t: float, region: str, sender: str) -> None:
     if c.rnd.random() < 0.01:
         c.emit(
-            p, "ses:SendEmail", t, region, error="MessageRejected",
+            p,
+            "ses:SendEmail",
+            t,
+            region,
+            error="MessageRejected",
             error_message="Email address is not verified. The following identities failed the "
             "check in region " + region.upper() + ": " + sender,
         )
         return
     c.emit(
-        p, "ses:SendEmail", t, region,
+        p,
+        "ses:SendEmail",
+        t,
+        region,
         request_parameters={
             "fromEmailAddress": sender,
             "destination": {"toAddresses": [HIDDEN]},
@@ -92,9 +104,14 @@ def _send_v2(c: _Corpus, p: Principal, t: float, region: str, sender: str) -> No
 
 def _send_raw(c: _Corpus, p: Principal, t: float, region: str, sender: str) -> None:
     c.emit(
-        p, "ses:SendRawEmail", t, region,
+        p,
+        "ses:SendRawEmail",
+        t,
+        region,
         request_parameters={
-            "source": sender, "destinations": [HIDDEN], "rawMessage": {"data": HIDDEN}
+            "source": sender,
+            "destinations": [HIDDEN],
+            "rawMessage": {"data": HIDDEN},
         },
         response_elements={"messageId": f"0100019{c.rnd.getrandbits(40):010x}-example"},
     )
@@ -112,23 +129,35 @@ def _mail_apps(c: _Corpus, day0: float, weekday: int) -> None:
             ]
         rate = (30 if busy else 12) if 7 <= hour < 21 else 4
         for _ in range(rate):
-            _send_v2(c, c.rnd.choice(tasks), t_hour + c.jitter(HOUR), "eu-west-1",
-                     "orders@example.com")
+            _send_v2(
+                c, c.rnd.choice(tasks), t_hour + c.jitter(HOUR), "eu-west-1", "orders@example.com"
+            )
         # Notification Lambda (boto3, SendRawEmail v1).
         for _ in range(10 if 6 <= hour < 22 else 2):
-            _send_raw(c, ORG["notify-lambda"], t_hour + c.jitter(HOUR), "us-east-1",
-                      "no-reply@example.com")
+            _send_raw(
+                c,
+                ORG["notify-lambda"],
+                t_hour + c.jitter(HOUR),
+                "us-east-1",
+                "no-reply@example.com",
+            )
         # Legacy mailer with a long-term key (business hours, weekdays).
         if busy and 8 <= hour < 18:
             for _ in range(8):
-                _send_raw(c, ORG["ses-mailer-prod"], t_hour + c.jitter(HOUR), "us-east-1",
-                          "invoices@example.com")
+                _send_raw(
+                    c,
+                    ORG["ses-mailer-prod"],
+                    t_hour + c.jitter(HOUR),
+                    "us-east-1",
+                    "invoices@example.com",
+                )
         # The newsletter app sends its batch at 09:00 on Tuesdays and Thursdays.
         if weekday in (1, 3) and hour == 9:
             c.emit(ORG["svc-newsletter"], "ses:GetSendQuota", t_hour + 5)
             for i in range(60):
-                _send_raw(c, ORG["svc-newsletter"], t_hour + 10 + i * 20, "us-east-1",
-                          "news@example.com")
+                _send_raw(
+                    c, ORG["svc-newsletter"], t_hour + 10 + i * 20, "us-east-1", "news@example.com"
+                )
 
 
 def _services_and_scanners(c: _Corpus, day0: float, day: int) -> None:
@@ -144,8 +173,13 @@ def _services_and_scanners(c: _Corpus, day0: float, day: int) -> None:
         c.emit(prowler, "ses:ListEmailIdentities", t, region)
         for ident in IDENTITIES.get(region, []):
             t += c.jitter(1)
-            c.emit(prowler, "ses:GetEmailIdentity", t, region,
-                   request_parameters={"emailIdentity": ident})
+            c.emit(
+                prowler,
+                "ses:GetEmailIdentity",
+                t,
+                region,
+                request_parameters={"emailIdentity": ident},
+            )
         c.emit(prowler, "ses:ListIdentities", t + 1, region)
     # The CSPM vendor: twice a day, every region, v2 account and identity reads.
     for run in range(2):
@@ -158,23 +192,42 @@ def _services_and_scanners(c: _Corpus, day0: float, day: int) -> None:
             c.emit(cspm, "ses:ListEmailIdentities", t + 0.5, region)
             c.emit(cspm, "ses:ListConfigurationSets", t + 1, region)
             if region in IDENTITIES:
-                c.emit(cspm, "ses:GetIdentityVerificationAttributes", t + 1.5, region,
-                       request_parameters={"identities": IDENTITIES[region]})
-        c.emit(cspm, "servicequotas:ListServiceQuotas", t + 2,
-               request_parameters={"serviceCode": "ses"})
+                c.emit(
+                    cspm,
+                    "ses:GetIdentityVerificationAttributes",
+                    t + 1.5,
+                    region,
+                    request_parameters={"identities": IDENTITIES[region]},
+                )
+        c.emit(
+            cspm,
+            "servicequotas:ListServiceQuotas",
+            t + 2,
+            request_parameters={"serviceCode": "ses"},
+        )
     # Monitoring script: GetAccount every hour in both production regions (AKIA key).
     for hour in range(24):
         for region in ("us-east-1", "eu-west-1"):
-            c.emit(ORG["svc-ses-monitor"], "ses:GetAccount", day0 + hour * HOUR + 30 + c.jitter(20),
-                   region)
+            c.emit(
+                ORG["svc-ses-monitor"],
+                "ses:GetAccount",
+                day0 + hour * HOUR + 30 + c.jitter(20),
+                region,
+            )
     # Misconfigured report job: its health check lacks ses:GetSendQuota (refused) every 6 h.
     for hour in (0, 6, 12, 18):
-        c.emit(ORG["svc-reports"], "ses:GetSendQuota", day0 + hour * HOUR + 120, error="AccessDenied")
+        c.emit(
+            ORG["svc-reports"], "ses:GetSendQuota", day0 + hour * HOUR + 120, error="AccessDenied"
+        )
     # A deploy on day 5 ships the notify Lambda without ses:SendRawEmail for 40 minutes.
     if day == 5:
         for i in range(25):
-            c.emit(ORG["notify-lambda"], "ses:SendRawEmail", day0 + 14 * HOUR + i * 95,
-                   error="AccessDenied")
+            c.emit(
+                ORG["notify-lambda"],
+                "ses:SendRawEmail",
+                day0 + 14 * HOUR + i * 95,
+                error="AccessDenied",
+            )
 
 
 def _people(c: _Corpus, day0: float, day: int, weekday: int) -> None:
@@ -188,13 +241,25 @@ def _people(c: _Corpus, day0: float, day: int, weekday: int) -> None:
         c.emit(alice, "ses:GetAccount", t, region)
         c.emit(alice, "ses:ListEmailIdentities", t + 1, region)
         c.emit(alice, "ses:ListConfigurationSets", t + 1, region)
-        c.emit(alice, "ses:GetEmailIdentity", t + 20, region,
-               request_parameters={"emailIdentity": IDENTITIES[region][0]})
+        c.emit(
+            alice,
+            "ses:GetEmailIdentity",
+            t + 20,
+            region,
+            request_parameters={"emailIdentity": IDENTITIES[region][0]},
+        )
         if day == 1:
-            c.emit(alice, "ses:CreateEmailIdentity", t + 90, "eu-west-1",
-                   request_parameters={"emailIdentity": "billing@example.com"},
-                   response_elements={"identityType": "EMAIL_ADDRESS",
-                                      "verifiedForSendingStatus": False})
+            c.emit(
+                alice,
+                "ses:CreateEmailIdentity",
+                t + 90,
+                "eu-west-1",
+                request_parameters={"emailIdentity": "billing@example.com"},
+                response_elements={
+                    "identityType": "EMAIL_ADDRESS",
+                    "verifiedForSendingStatus": False,
+                },
+            )
     # Bob checks who he is before running scripts (CLI, SSO).
     for _ in range(c.rnd.randint(0, 3)):
         c.emit(ORG["sso-bob-cli"], "sts:GetCallerIdentity", day0 + (9 + c.jitter(8)) * HOUR)
@@ -203,37 +268,82 @@ def _people(c: _Corpus, day0: float, day: int, weekday: int) -> None:
         dan = ORG["sso-admin-dan"]
         t = day0 + 10 * HOUR + 15 * 60
         user = "ses-smtp-user.20261105-101522"
-        c.emit(dan, "iam:CreateUser", t, request_parameters={"userName": user},
-               response_elements={"user": {
-                   "path": "/", "userName": user, "userId": "AIDA3EXAMPLEPRINTER01",
-                   "arn": f"arn:aws:iam::111122223333:user/{user}",
-                   "createDate": "Nov 5, 2026 10:15:00 AM"}})
-        c.emit(dan, "iam:PutUserPolicy", t + 1, request_parameters={
-            "userName": user, "policyName": "AmazonSesSendingAccess",
-            "policyDocument": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
-            '"Action":"ses:SendRawEmail","Resource":"*"}]}'})
-        c.emit(dan, "iam:CreateAccessKey", t + 2, request_parameters={"userName": user},
-               response_elements={"accessKey": {
-                   "userName": user, "accessKeyId": "AKIA3EXAMPLEPRINTER1", "status": "Active",
-                   "createDate": "Nov 5, 2026 10:15:02 AM"}})
+        c.emit(
+            dan,
+            "iam:CreateUser",
+            t,
+            request_parameters={"userName": user},
+            response_elements={
+                "user": {
+                    "path": "/",
+                    "userName": user,
+                    "userId": "AIDA3EXAMPLEPRINTER01",
+                    "arn": f"arn:aws:iam::111122223333:user/{user}",
+                    "createDate": "Nov 5, 2026 10:15:00 AM",
+                }
+            },
+        )
+        c.emit(
+            dan,
+            "iam:PutUserPolicy",
+            t + 1,
+            request_parameters={
+                "userName": user,
+                "policyName": "AmazonSesSendingAccess",
+                "policyDocument": '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                '"Action":"ses:SendRawEmail","Resource":"*"}]}',
+            },
+        )
+        c.emit(
+            dan,
+            "iam:CreateAccessKey",
+            t + 2,
+            request_parameters={"userName": user},
+            response_elements={
+                "accessKey": {
+                    "userName": user,
+                    "accessKeyId": "AKIA3EXAMPLEPRINTER1",
+                    "status": "Active",
+                    "createDate": "Nov 5, 2026 10:15:02 AM",
+                }
+            },
+        )
     # Carol develops in the sandbox region with her own key.
     carol = ORG["dev-carol"]
     if day == 0:
-        c.emit(carol, "ses:VerifyEmailIdentity", day0 + 10 * HOUR, "us-west-2",
-               request_parameters={"emailAddress": "carol@example.com"})
+        c.emit(
+            carol,
+            "ses:VerifyEmailIdentity",
+            day0 + 10 * HOUR,
+            "us-west-2",
+            request_parameters={"emailAddress": "carol@example.com"},
+        )
     if c.rnd.random() < 0.7:
         t = day0 + (10 + c.jitter(6)) * HOUR
         c.emit(carol, "sts:GetCallerIdentity", t)
         c.emit(carol, "ses:GetSendQuota", t + 5, "us-west-2")
         c.emit(carol, "ses:ListIdentities", t + 8, "us-west-2")
         for i in range(c.rnd.randint(3, 12)):
-            c.emit(carol, "ses:SendEmail", t + 60 + i * 45, "us-west-2", request_parameters={
-                "source": "carol@example.com", "destination": {"toAddresses": [HIDDEN]},
-                "message": {"subject": {"data": HIDDEN}, "body": {"text": {"data": HIDDEN}}}},
-                response_elements={"messageId": f"0100019{c.rnd.getrandbits(40):010x}-example"})
+            c.emit(
+                carol,
+                "ses:SendEmail",
+                t + 60 + i * 45,
+                "us-west-2",
+                request_parameters={
+                    "source": "carol@example.com",
+                    "destination": {"toAddresses": [HIDDEN]},
+                    "message": {"subject": {"data": HIDDEN}, "body": {"text": {"data": HIDDEN}}},
+                },
+                response_elements={"messageId": f"0100019{c.rnd.getrandbits(40):010x}-example"},
+            )
     if day == 6:
-        c.emit(carol, "ses:DeleteIdentity", day0 + 16 * HOUR, "us-west-2",
-               request_parameters={"identity": "carol+old@example.com"})
+        c.emit(
+            carol,
+            "ses:DeleteIdentity",
+            day0 + 16 * HOUR,
+            "us-west-2",
+            request_parameters={"identity": "carol+old@example.com"},
+        )
 
 
 def _iac(c: _Corpus, day0: float, day: int, weekday: int) -> None:
@@ -243,10 +353,18 @@ def _iac(c: _Corpus, day0: float, day: int, weekday: int) -> None:
             tf = ORG["terraform"].with_session(f"gha-{c.rnd.randint(10**9, 10**10 - 1)}")
             t = day0 + (8 + c.jitter(10)) * HOUR
             c.emit(tf, "sts:GetCallerIdentity", t)
-            c.emit(tf, "ses:GetEmailIdentity", t + 3,
-                   request_parameters={"emailIdentity": "mail.example.com"})
-            c.emit(tf, "ses:GetConfigurationSet", t + 4,
-                   request_parameters={"configurationSetName": "prod-transactional"})
+            c.emit(
+                tf,
+                "ses:GetEmailIdentity",
+                t + 3,
+                request_parameters={"emailIdentity": "mail.example.com"},
+            )
+            c.emit(
+                tf,
+                "ses:GetConfigurationSet",
+                t + 4,
+                request_parameters={"configurationSetName": "prod-transactional"},
+            )
         for pr in range(c.rnd.randint(1, 3)):
             number = 400 + day * 5 + pr
             domain = f"pr-{number}.preview.example.com"
@@ -254,38 +372,69 @@ def _iac(c: _Corpus, day0: float, day: int, weekday: int) -> None:
             t = day0 + (9 + c.jitter(8)) * HOUR
             up = ORG["terraform"].with_session(f"gha-{c.rnd.randint(10**9, 10**10 - 1)}")
             c.emit(up, "sts:GetCallerIdentity", t)
-            c.emit(up, "ses:CreateConfigurationSet", t + 5,
-                   request_parameters={"configurationSetName": cs})
-            c.emit(up, "ses:CreateConfigurationSetEventDestination", t + 7,
-                   request_parameters={"configurationSetName": cs,
-                                       "eventDestinationName": "bounces",
-                                       "eventDestination": {"enabled": True,
-                                                            "matchingEventTypes": ["BOUNCE"]}})
-            c.emit(up, "ses:CreateEmailIdentity", t + 8,
-                   request_parameters={"emailIdentity": domain,
-                                       "configurationSetName": cs},
-                   response_elements={"identityType": "DOMAIN",
-                                      "verifiedForSendingStatus": False})
+            c.emit(
+                up,
+                "ses:CreateConfigurationSet",
+                t + 5,
+                request_parameters={"configurationSetName": cs},
+            )
+            c.emit(
+                up,
+                "ses:CreateConfigurationSetEventDestination",
+                t + 7,
+                request_parameters={
+                    "configurationSetName": cs,
+                    "eventDestinationName": "bounces",
+                    "eventDestination": {"enabled": True, "matchingEventTypes": ["BOUNCE"]},
+                },
+            )
+            c.emit(
+                up,
+                "ses:CreateEmailIdentity",
+                t + 8,
+                request_parameters={"emailIdentity": domain, "configurationSetName": cs},
+                response_elements={"identityType": "DOMAIN", "verifiedForSendingStatus": False},
+            )
             # The PR is merged or closed 20 min to 6 h later: terraform destroy.
             down_t = t + c.rnd.uniform(20 * 60, 6 * HOUR)
             down = ORG["terraform"].with_session(f"gha-{c.rnd.randint(10**9, 10**10 - 1)}")
             c.emit(down, "sts:GetCallerIdentity", down_t)
-            c.emit(down, "ses:DeleteEmailIdentity", down_t + 4,
-                   request_parameters={"emailIdentity": domain})
-            c.emit(down, "ses:DeleteConfigurationSetEventDestination", down_t + 5,
-                   request_parameters={"configurationSetName": cs,
-                                       "eventDestinationName": "bounces"})
-            c.emit(down, "ses:DeleteConfigurationSet", down_t + 6,
-                   request_parameters={"configurationSetName": cs})
+            c.emit(
+                down,
+                "ses:DeleteEmailIdentity",
+                down_t + 4,
+                request_parameters={"emailIdentity": domain},
+            )
+            c.emit(
+                down,
+                "ses:DeleteConfigurationSetEventDestination",
+                down_t + 5,
+                request_parameters={"configurationSetName": cs, "eventDestinationName": "bounces"},
+            )
+            c.emit(
+                down,
+                "ses:DeleteConfigurationSet",
+                down_t + 6,
+                request_parameters={"configurationSetName": cs},
+            )
     # Nightly CloudFormation integration test: a stack with an identity, deleted 10-25 min later.
     cfn = ORG["cloudformation"].with_session(f"integ-{int(day0)}")
     t = day0 + 3 * HOUR + c.jitter(600)
     address = f"integ-{day}@example.com"
-    c.emit(cfn, "ses:CreateEmailIdentity", t, request_parameters={"emailIdentity": address},
-           response_elements={"identityType": "EMAIL_ADDRESS", "verifiedForSendingStatus": False})
+    c.emit(
+        cfn,
+        "ses:CreateEmailIdentity",
+        t,
+        request_parameters={"emailIdentity": address},
+        response_elements={"identityType": "EMAIL_ADDRESS", "verifiedForSendingStatus": False},
+    )
     c.emit(cfn, "ses:ListEmailIdentities", t + 30)
-    c.emit(cfn, "ses:DeleteEmailIdentity", t + c.rnd.uniform(600, 1500),
-           request_parameters={"emailIdentity": address})
+    c.emit(
+        cfn,
+        "ses:DeleteEmailIdentity",
+        t + c.rnd.uniform(600, 1500),
+        request_parameters={"emailIdentity": address},
+    )
 
 
 def _background(c: _Corpus, day0: float) -> None:
@@ -305,7 +454,6 @@ def _background(c: _Corpus, day0: float) -> None:
         who, call, params = c.rnd.choice(calls)
         region = c.rnd.choice(["us-east-1", "eu-west-1", "us-west-2"])
         c.emit(ORG[who], call, day0 + c.jitter(DAY), region, request_parameters=params)
-
 
 
 def benign_corpus(

@@ -164,7 +164,11 @@ def make_record(
         region = "us-east-1"
     data_event = service == "ses" and event_name in DATA_EVENTS
     user_agent = principal.user_agent
-    if user_agent.startswith("aws-cli/") and " ua/2" in user_agent and "md/command#" not in user_agent:
+    if (
+        user_agent.startswith("aws-cli/")
+        and " ua/2" in user_agent
+        and "md/command#" not in user_agent
+    ):
         user_agent += f" md/command#{_cli_command(service, event_name)}"
     record: dict[str, Any] = {
         "eventVersion": "1.11",

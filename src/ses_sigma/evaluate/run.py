@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from ses_sigma.alerts import Alert
-from ses_sigma.evaluate.campaigns import STAGES, Campaign, Replay
+from ses_sigma.evaluate.campaigns import Campaign, Replay
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.records import parse_event_time
 from ses_sigma.scan import scan
@@ -40,6 +40,8 @@ __all__ = [
     "ModeOutcome",
     "StageOutcome",
     "evaluate",
+    "scan_accepts",
+    "scan_benign",
 ]
 
 #: Time between the last benign record and the first record of an appended campaign.
@@ -171,8 +173,14 @@ class EvalResult:
                 "benign_high_or_above": self.benign.at_least("high"),
             },
             "campaigns": [
-                {"name": c.name, "title": c.title, "sources": c.sources, "records": c.records,
-                 "alone": mode(c.alone), "with_history": mode(c.history)}
+                {
+                    "name": c.name,
+                    "title": c.title,
+                    "sources": c.sources,
+                    "records": c.records,
+                    "alone": mode(c.alone),
+                    "with_history": mode(c.history),
+                }
                 for c in self.campaigns
             ],  # fmt: skip
             "benign": {
@@ -290,12 +298,33 @@ def evaluate(
                     history=_mode(later, history_alerts, stages),
                 )
             )
-    counts: Counter[tuple[str, str]] = Counter((a.rule_name, a.level) for a in benign_alerts)
-    assert set(STAGES)  # the stage vocabulary is the campaigns' (checked when they load)
     return EvalResult(
         rules=sorted(rule_key(r) for r in pack),
         scan_options=options,
         campaigns=outcomes,
-        benign=BenignOutcome(len(benign), min(times), max(times), dict(counts)),
+        benign=_benign_outcome(benign, times, benign_alerts),
         levels={rule_key(r): (r.level.name.lower() if r.level else "") for r in pack},
     )
+
+
+def _benign_outcome(
+    benign: list[dict[str, Any]], times: list[float], alerts: list[Alert]
+) -> BenignOutcome:
+    counts: Counter[tuple[str, str]] = Counter((a.rule_name, a.level) for a in alerts)
+    return BenignOutcome(len(benign), min(times), max(times), dict(counts))
+
+
+def scan_benign(
+    pack: Pack, benign: list[dict[str, Any]], scan_options: dict[str, Any] | None = None
+) -> BenignOutcome:
+    """The benign corpus alone, scanned with ``scan_options`` (see ``evaluate``)."""
+    options = dict(scan_options or {})
+    for name in options:
+        if not scan_accepts(name):
+            raise EvalError(f"this build's scan has no {name!r} option")
+    if not benign:
+        raise EvalError("the benign corpus is empty")
+    times = [parse_event_time(r["eventTime"]) for r in benign]
+    with tempfile.TemporaryDirectory(prefix="ses-sigma-eval-") as tmp:
+        alerts = _scan(pack, [_write(Path(tmp) / "benign.jsonl", benign)], options)
+    return _benign_outcome(benign, times, alerts)
