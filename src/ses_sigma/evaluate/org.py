@@ -14,7 +14,7 @@ from typing import Any
 
 from ses_sigma.evaluate.cloudtrail import ACCOUNT, Principal
 
-__all__ = ["ALL_REGIONS", "ORG", "SES_REGIONS", "iam_user", "role_session", "org_principal"]
+__all__ = ["ALL_REGIONS", "ORG", "SES_REGIONS", "iam_user", "org_principal", "role_session"]
 
 #: The 17 regions enabled by default in an AWS account (the scanners' and Wiz's burst's list).
 ALL_REGIONS = (
@@ -245,4 +245,5 @@ def org_principal(name: str) -> Principal:
     try:
         return ORG[name]
     except KeyError:
-        raise KeyError(f"unknown organisation principal {name!r} (known: {', '.join(ORG)})")
+        known = ", ".join(ORG)
+        raise KeyError(f"unknown organisation principal {name!r} (known: {known})") from None

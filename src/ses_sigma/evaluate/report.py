@@ -13,7 +13,7 @@ def duration(seconds: float | None) -> str:
     """``None`` -> ``-``; else ``0s``, ``2m05s``, ``1h02m``, ``1d03h``."""
     if seconds is None:
         return "-"
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s}s"
     if s < 3600:

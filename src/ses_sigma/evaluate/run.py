@@ -182,7 +182,7 @@ class EvalResult:
                     "with_history": mode(c.history),
                 }
                 for c in self.campaigns
-            ],  # fmt: skip
+            ],
             "benign": {
                 "records": self.benign.records,
                 "first": self.benign.first,
