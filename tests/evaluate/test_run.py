@@ -178,3 +178,17 @@ def test_bad_claims_file_is_named(tmp_path, text, message):
     with pytest.raises(ClaimsError) as exc:
         _claims(tmp_path, text)
     assert "claims.yml" in str(exc.value) and message in str(exc.value)
+
+
+def test_scan_accepts_follows_a_catch_all(monkeypatch):
+    import ses_sigma.evaluate.run as run
+
+    def scan(paths, rules=(), on_rejection=None, skip_unsupported=False, **options): ...
+
+    def scan_with_engine(engine, paths, on_rejection=None, *, suppress=False, workers=1): ...
+
+    monkeypatch.setattr(run, "scan", scan)
+    monkeypatch.setattr(run, "scan_with_engine", scan_with_engine)
+    assert run.scan_accepts("skip_unsupported")
+    assert run.scan_accepts("suppress")
+    assert not run.scan_accepts("colour")

@@ -28,7 +28,7 @@ from ses_sigma.alerts import Alert
 from ses_sigma.evaluate.campaigns import Campaign, Replay
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.records import parse_event_time
-from ses_sigma.scan import scan
+from ses_sigma.scan import scan, scan_with_engine
 
 __all__ = [
     "HISTORY_GAP",
@@ -251,8 +251,18 @@ def _mode(replay: Replay, alerts: list[Alert], stages: list[str]) -> ModeOutcome
 
 
 def scan_accepts(option: str) -> bool:
-    """True when ``ses_sigma.scan.scan`` takes the keyword ``option`` on this build."""
-    return option in inspect.signature(scan).parameters
+    """True when ``ses_sigma.scan.scan`` takes the keyword ``option`` on this build.
+
+    A ``**options`` catch-all of ``scan`` is followed to ``scan_with_engine``, which receives it.
+    """
+    for func in (scan, scan_with_engine):
+        params = inspect.signature(func).parameters
+        named = params.get(option)
+        if named is not None and named.kind is not inspect.Parameter.VAR_KEYWORD:
+            return True
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return False
+    return False
 
 
 def evaluate(
