@@ -45,7 +45,7 @@ def test_json_lines_are_the_library_alerts(demo: Result) -> None:
 
 
 def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
-    # examples/README.md documents these 48 alerts.
+    # examples/README.md documents these 65 alerts.
     got = [(a["time"], a["rule_name"]) for a in alert_lines(demo)]
     recon = [
         (f"2025-03-11T14:03:{s:02d}Z", name)
@@ -63,7 +63,7 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
             (30, ["recon_long_term_key"]),
             (31, ["recon_long_term_key"]),
         ]
-        for name in (f"aws_ses_{n}" for n in names)
+        for name in (f"aws_ses_{n}" for n in ["account_recon", *names])
     ]
     attack = [
         ("2025-03-11T14:02:11Z", "aws_sts_key_validated_by_secret_scanner"),
@@ -94,13 +94,20 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
         ("2025-03-11T14:53:02Z", "aws_ses_identity_modification_attempt"),
     ]
     admin = [
+        ("2025-03-03T10:21:07Z", "aws_ses_account_recon"),
+        ("2025-03-03T10:21:31Z", "aws_ses_account_recon"),
         ("2025-03-04T11:02:45Z", "aws_ses_identity_created"),
         ("2025-03-04T11:02:45Z", "aws_ses_identity_modification_attempt"),
         ("2025-03-04T11:02:45Z", "aws_ses_sender_setup_change"),
         ("2025-03-05T16:40:02Z", "aws_ses_identity_deleted"),
         ("2025-03-05T16:40:02Z", "aws_ses_identity_modification_attempt"),
     ]
-    assert got == admin + attack
+    after = [
+        ("2025-03-11T15:31:12Z", "aws_ses_account_recon"),
+        ("2025-03-11T15:31:40Z", "aws_ses_account_recon"),
+        ("2025-03-11T15:32:05Z", "aws_ses_account_recon"),
+    ]
+    assert got == admin + attack + after
     by_rule = {a["rule_name"]: a for a in alert_lines(demo)}
     assert by_rule["aws_ses_enumeration_new_principal"]["group"] == {"userIdentity.arn": CI_DEPLOY}
     corr = by_rule["aws_ses_identity_added_then_deleted"]
@@ -124,7 +131,7 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
 
 def test_summary_on_stderr(demo: Result) -> None:
     assert demo.stderr.splitlines()[-1] == (
-        "scanned 3 file(s), 63 record(s): 48 alert(s), 0 rejected, "
+        "scanned 3 file(s), 63 record(s): 65 alert(s), 0 rejected, "
         "2 file(s) skipped (not CloudTrail logs; -v lists them)"
     )
     assert "rejected:" not in demo.stderr
@@ -151,7 +158,7 @@ def test_table_renders_every_alert() -> None:
     rows = [line for line in lines if "2025-03-" in line]
     assert len(rows) == len(alerts)
     assert f"userIdentity.arn={CI_DEPLOY}" in body
-    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 48 alert(s)")
+    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 65 alert(s)")
 
 
 def test_table_fits_a_narrow_terminal_width() -> None:

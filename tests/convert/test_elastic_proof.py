@@ -59,6 +59,7 @@ CORRELATIONS = (*ORDERED, *DISTINCT, COUNT)
 FLATTENED_KEYS = (
     "aws_ses_feedback_forwarding_disabled",
     "aws_ses_iam_send_rights_granted",
+    "aws_ses_quota_increase_long_term_key",
     "aws_ses_quota_increase_requested",
     "aws_ses_quota_recon",
     "aws_ses_sending_enabled",

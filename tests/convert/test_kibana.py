@@ -173,6 +173,7 @@ def test_rule_types(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
     types = {rule_key(r): by_name(pack, rules, rule_key(r))["type"] for r in converted(pack)}
     assert types == {
         "aws_ses_account_details_long_term_key": "query",
+        "aws_ses_account_recon": "query",
         "aws_ses_configuration_set_deleted": "query",
         "aws_ses_discovery_long_term_key": "query",
         "aws_ses_domain_dkim_setup": "query",
@@ -186,6 +187,7 @@ def test_rule_types(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
         "aws_ses_identity_modification_attempt": "query",
         "aws_ses_identity_policy_changed": "query",
         "aws_ses_production_access_requested": "query",
+        "aws_ses_quota_increase_long_term_key": "query",
         "aws_ses_quota_increase_requested": "query",
         "aws_ses_quota_recon": "query",
         "aws_ses_receipt_rule_changed": "query",

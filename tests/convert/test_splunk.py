@@ -35,6 +35,7 @@ SUCCESS = '(NOT errorCode=* OR errorCode="null") OR errorCode="success"'
 PACK_RULES = {
     "aws_ses_account_details_long_term_key",
     "aws_ses_account_details_multi_region",
+    "aws_ses_account_recon",
     "aws_ses_configuration_set_deleted",
     "aws_ses_discovery_long_term_key",
     "aws_ses_domain_dkim_setup",
@@ -49,6 +50,7 @@ PACK_RULES = {
     "aws_ses_identity_modification_attempt",
     "aws_ses_identity_policy_changed",
     "aws_ses_production_access_requested",
+    "aws_ses_quota_increase_long_term_key",
     "aws_ses_quota_increase_requested",
     "aws_ses_quota_recon",
     "aws_ses_receipt_rule_changed",
