@@ -21,7 +21,8 @@ class Alert:
     ``time`` is the eventTime (POSIX seconds) of the event that completed the detection;
     ``group`` holds the group-by (correlations) or first-seen field values, empty for
     single-event rules; ``event_ids`` are the eventIDs of the events that make the alert,
-    in time order.
+    in time order (a temporal_ordered chain: in step order, which is time order with events of
+    one second in the correlation's rule order).
     """
 
     rule_id: str
@@ -54,15 +55,21 @@ def make_alert(
     rule: SigmaRuleBase,
     records: Iterable[Record],
     group: tuple[tuple[str, Any], ...] = (),
+    *,
+    keep_order: bool = False,
 ) -> Alert:
-    """An alert of ``rule`` made by ``records`` (timed by the latest of them)."""
-    recs = sorted(records, key=lambda r: r.sort_key)
+    """An alert of ``rule`` made by ``records`` (timed by the latest of them).
+
+    The event ids are sorted by (eventTime, eventID), unless ``keep_order``: a
+    temporal_ordered chain keeps its step order (time order, ties in rule order).
+    """
+    recs = list(records) if keep_order else sorted(records, key=lambda r: r.sort_key)
     return Alert(
         rule_id=str(rule.id) if rule.id else "",
         rule_name=rule_key(rule),
         title=rule.title,
         level=rule.level.name.lower() if rule.level else "",
-        time=recs[-1].time,
+        time=max(r.time for r in recs),
         event_ids=tuple(r.event_id for r in recs),
         group=group,
     )
