@@ -270,6 +270,9 @@ def random_records(
                 "identities": rng.sample(["i1", "i2", "i1"], rng.randint(0, 2)),
             },
         }
+        name = rng.choice(["i1", "i2", None, "-"])
+        if name != "-":
+            data["requestParameters"]["name"] = name
         principal = rng.choice(PRINCIPALS)
         if principal != "-":
             data["userIdentity"] = {"arn": principal}
@@ -293,15 +296,20 @@ def ordered(first: str, second: str, body: str) -> str:
 
 
 CHAIN_VARIANTS = {
-    # step 1 sorts after step 2 by name: the matcher feeds step 2 first; Both matches both.
-    "overlap_second_fed_first": (
+    # A derived (coalesced) group value: the name, else the first array element(s).
+    "derived_group": (
         [
-            rule("zz_create", ["Create", "Both"]),
-            rule("aa_delete", ["Delete", "Both"]),
-            ordered("zz_create", "aa_delete", "  group-by:\n    - userIdentity.arn\n"
-                    "  timespan: 60s\n"),
+            rule("zz_create", ["Create"]),
+            rule("aa_delete", ["Delete"]),
+            ordered(
+                "zz_create",
+                "aa_delete",
+                "  group-by:\n    - userIdentity.arn\n    - thing\n  timespan: 60s\n"
+                "derived_fields:\n  thing:\n    coalesce:\n      - requestParameters.name\n"
+                "      - requestParameters.identities\n",
+            ),
         ],
-        ["Create", "Delete", "Both", "Other"],
+        ["Create", "Delete"],
     ),
     "disjoint_first_fed_first": (
         [

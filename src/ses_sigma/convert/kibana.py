@@ -19,9 +19,9 @@ Rule types, chosen so that each alert means what the matcher's alert means:
   data, which in a SIEM means "enable the rule once the indices hold that much CloudTrail"
   (said in the rule's ``setup`` and ``note``). Using the learning period as history window would
   re-alert on every principal idle for longer than it.
-* ``temporal_ordered`` correlation -> ``eql`` with the EQL target's ``sequence`` query,
-  ``tiebreaker_field: event.id`` (the matcher orders same-second events by eventID) and
-  ``timestamp_field: @timestamp``.
+* ``temporal_ordered`` correlation -> refused: an ``eql`` sequence orders events of the same
+  timestamp by ``tiebreaker_field`` (``event.id``, random), not in the correlation's rule
+  order (the matcher's tie rule; CloudTrail has 1-second resolution).
 * ``event_count``, ``value_count``, ``temporal`` -> refused: a ``threshold`` rule counts within
   each run's fixed look-back (from..now), an ES|QL rule in fixed ``date_trunc`` buckets, neither
   in the matcher's sliding window with its state cleared after an alert.
@@ -29,10 +29,8 @@ Rule types, chosen so that each alert means what the matcher's alert means:
 Schedule: every 5 minutes. Query and new_terms rules select events by ``event.ingested``
 (``timestamp_override``, as Elastic's own CloudTrail rules do) over the last 6 minutes, so
 events CloudTrail delivers late are still seen once; their meaning does not depend on event
-time. Sequences are ordered and spanned by ``@timestamp`` (the eventTime) and select events by
-``event.ingested`` over ``interval + 1m + maxspan + 15m``: a sequence is found as long as its
-events are delivered within 15 minutes of each other. Overlapping look-backs do not duplicate
-alerts: the detection engine derives alert ids from the source events.
+time. Overlapping look-backs do not duplicate alerts: the detection engine derives alert ids
+from the source events.
 
 Severity and risk score follow Elastic's conventions: low 21, medium 47, high 73, critical 99;
 Sigma's ``informational`` (Elastic has no such severity) is low/21, and the Sigma level is kept
@@ -52,8 +50,9 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma import attack
 from ses_sigma.convert.base import ConversionOutput, Refusal, Target, register
-from ses_sigma.convert.common import DEFAULT_DELAY, LEVELS, level_rank, schedule_for
-from ses_sigma.convert.elastic import eql_query, lucene_query
+from ses_sigma.convert.common import LEVELS, level_rank
+from ses_sigma.convert.elastic import lucene_query
+from ses_sigma.convert.elastic_backends import EQL_CORRELATION_REFUSALS
 from ses_sigma.convert.elastic_common import (
     INDEX_PATTERNS,
     Refused,
@@ -80,8 +79,6 @@ NDJSON_FILE = "ses_sigma_detection_rules.ndjson"
 INTERVAL = 300
 #: Extra look-back beyond the interval (rule start-up jitter; Kibana's default from now-6m).
 MARGIN = 60
-#: How far apart in delivery the events of one sequence may be (CloudTrail delivery delay).
-DELIVERY_SPREAD = DEFAULT_DELAY
 #: The pack's license (pyproject.toml), for rules that do not name one.
 PACK_LICENSE = "Apache-2.0"
 MAX_SIGNALS = 100
@@ -231,21 +228,6 @@ def _new_terms_how(spec: FirstSeenSpec, fields: list[str]) -> str:
     )
 
 
-def _eql_how(span: str, lookback: str) -> str:
-    return (
-        "An alert when the referenced rules match in the listed order for the same group-by "
-        f"values, the first event and the last at most {span} apart (inclusive): an EQL "
-        "sequence with `maxspan`, ordered by `@timestamp` (the CloudTrail eventTime) and, for "
-        "events of the same millisecond, by `event.id` (`tiebreaker_field`), as the matcher "
-        "orders by (eventTime, eventID). A stage keeps the most recent pending event per key "
-        "and a completed sequence consumes it, as in the matcher; events without a group-by "
-        "value take no part. EQL's `:` and `like~` compare case-insensitively. The rule runs "
-        f"every {_span(INTERVAL)} over the events ingested in the last {lookback} "
-        f"(`{INGEST_TIME}`): a sequence whose events CloudTrail delivers more than "
-        f"{_span(DELIVERY_SPREAD)} apart is missed."
-    )
-
-
 # --- rules -------------------------------------------------------------------------------------
 
 
@@ -304,28 +286,13 @@ def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
     if reason is not None:
         raise Refused(reason)
     if isinstance(rule, SigmaCorrelationRule):
-        if rule.type is not SigmaCorrelationType.TEMPORAL_ORDERED:
-            raise Refused(
-                f"{rule.type.name.lower()} correlation: a threshold rule counts within each "
-                "run's fixed look-back and an ES|QL rule within fixed date_trunc buckets, "
-                "neither in the matcher's sliding window"
-            )
-        query = eql_query(pack, rule)
-        window = schedule_for(rule, interval=INTERVAL).window
-        lookback = _span(INTERVAL + MARGIN + window + DELIVERY_SPREAD)
-        obj = _base(rule, _eql_how(_span(window), lookback), _SETUP)
-        obj.update(
-            {
-                "type": "eql",
-                "language": "eql",
-                "query": query,
-                "from": f"now-{lookback}",
-                "timestamp_override": INGEST_TIME,
-                "timestamp_field": "@timestamp",
-                "tiebreaker_field": "event.id",
-            }
+        if rule.type is SigmaCorrelationType.TEMPORAL_ORDERED:
+            raise Refused("eql rule: " + EQL_CORRELATION_REFUSALS["temporal_ordered"])
+        raise Refused(
+            f"{rule.type.name.lower()} correlation: a threshold rule counts within each "
+            "run's fixed look-back and an ES|QL rule within fixed date_trunc buckets, "
+            "neither in the matcher's sliding window"
         )
-        return obj
     if not isinstance(rule, SigmaRule):
         raise Refused(f"unknown rule kind {type(rule).__name__}")
     spec = first_seen_spec(rule)

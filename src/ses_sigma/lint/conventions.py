@@ -22,6 +22,8 @@ from sigma.types import SigmaFieldReference
 from ses_sigma.attack import attack_tag_problem
 from ses_sigma.lint.findings import Problem, Where
 from ses_sigma.match.correlation import CorrelationEngine
+from ses_sigma.match.derived import ATTRIBUTE as DERIVED
+from ses_sigma.match.derived import derived_fields
 from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
@@ -205,7 +207,18 @@ def rule_fields(rule: SigmaRuleBase) -> list[tuple[str, Where]]:
         fieldref = getattr(rule.condition, "fieldref", None)
         refs = [fieldref] if isinstance(fieldref, str) else list(fieldref or [])
         found.extend((f, Where(("correlation", "condition"), item=f)) for f in refs)
-    return found
+    try:
+        derived = derived_fields(rule)
+    except RuleCompileError:
+        derived = {}  # the matcher's load error reports it
+    out: list[tuple[str, Where]] = []
+    for f, where in found:
+        spec = derived.get(f)
+        if spec is None:
+            out.append((f, where))
+        else:  # a derived field is checked through the fields it is computed from
+            out.extend((src, Where((DERIVED, f, "coalesce"), item=src)) for src in spec.sources)
+    return out
 
 
 def _fields(rule: SigmaRuleBase) -> Iterator[Problem]:
