@@ -261,7 +261,7 @@ def test_ordered_event_of_both_rules_pairs_with_another_of_its_second(first: str
         c, both = rec(0, eid=cid), rec(0, eid=bid)
         feeds = sorted([("created", c), (first, both), (second, both)], key=lambda f: f[1].sort_key)
         alerts = run(engine(ORDERED), feeds)
-        assert [al.event_ids for al in alerts] == [tuple(sorted((cid, bid)))], (cid, bid)
+        assert [al.event_ids for al in alerts] == [(cid, bid)], (cid, bid)  # step order
 
 
 @pytest.mark.parametrize(("cid", "did"), [("b-created", "a-deleted"), ("a-created", "b-deleted")])
@@ -271,7 +271,7 @@ def test_ordered_same_second_follows_rule_order_not_event_id(cid: str, did: str)
     c, d = rec(0, eid=cid), rec(0, eid=did)
     feeds = sorted([("deleted", d), ("created", c)], key=lambda f: f[1].sort_key)
     alerts = run(engine(ORDERED), feeds)
-    assert [al.event_ids for al in alerts] == [tuple(sorted((cid, did)))]
+    assert [al.event_ids for al in alerts] == [(cid, did)]  # step order, not eventID order
     # A deletion one second before the creation still does not pair.
     assert run(engine(ORDERED), [("deleted", rec(0)), ("created", rec(1))]) == []
 
@@ -718,26 +718,36 @@ def test_end_to_end_through_the_engine_with_the_pack_correlation(tmp_path: Path)
     ):
         (tmp_path / f"{name}.yml").write_text((rules / f"{name}.yml").read_text())
     eng = Engine(load_pack([tmp_path]))
+    v2, v1 = {"emailIdentity": "a@example.com"}, {"identity": "example.org"}
+    ea, v1b = {"emailAddress": "b@example.com"}, {"identity": "b@example.com"}
     records = [
         # Delivered out of order, straddling 11:00; the engine orders them.
-        _event("2025-01-20T11:00:30Z", "d1", "DeleteEmailIdentity", ARN_X),
-        _event("2025-01-20T10:59:30Z", "c1", "CreateEmailIdentity", ARN_X),
+        _event("2025-01-20T11:00:30Z", "d1", "DeleteEmailIdentity", ARN_X, requestParameters=v2),
+        _event("2025-01-20T10:59:30Z", "c1", "CreateEmailIdentity", ARN_X, requestParameters=v2),
         # Another principal: deleted without creating.
-        _event("2025-01-20T11:10:00Z", "d2", "DeleteIdentity", ARN_Y),
+        _event("2025-01-20T11:10:00Z", "d2", "DeleteIdentity", ARN_Y, requestParameters=v1),
         # A refused deletion is no base-rule match.
-        _event("2025-01-20T12:00:00Z", "c3", "VerifyEmailIdentity", ARN_Y),
-        _event("2025-01-20T12:10:00Z", "d3", "DeleteIdentity", ARN_Y, errorCode="AccessDenied"),
+        _event("2025-01-20T12:00:00Z", "c3", "VerifyEmailIdentity", ARN_Y, requestParameters=ea),
+        _event(
+            "2025-01-20T12:10:00Z", "d3", "DeleteIdentity", ARN_Y, errorCode="AccessDenied"
+        ),
+        # Another identity than the one created: not the pair.
+        _event("2025-01-20T12:20:00Z", "d5", "DeleteIdentity", ARN_Y, requestParameters=v1),
         # Too late: 1h01m after the creation.
-        _event("2025-01-20T13:01:00Z", "d4", "DeleteIdentity", ARN_Y),
+        _event("2025-01-20T13:01:00Z", "d4", "DeleteIdentity", ARN_Y, requestParameters=v1b),
     ]
     alerts = eng.run(records)
     corr = [a for a in alerts if a.rule_name == "aws_ses_identity_added_then_deleted"]
     assert [(a.event_ids, dict(a.group), format_time(a.time)) for a in corr] == [
-        (("c1", "d1"), {"userIdentity.arn": ARN_X}, "2025-01-20T11:00:30Z"),
+        (
+            ("c1", "d1"),
+            {"userIdentity.arn": ARN_X, "sesIdentity": "a@example.com"},
+            "2025-01-20T11:00:30Z",
+        ),
     ]
     # generate: true keeps the base rules' own alerts.
     base = sorted(a.event_ids[0] for a in alerts if a.rule_name != corr[0].rule_name)
-    assert base == ["c1", "c3", "d1", "d2", "d4"]
+    assert base == ["c1", "c3", "d1", "d2", "d4", "d5"]
 
 
 def test_end_to_end_input_order_does_not_matter(tmp_path: Path) -> None:

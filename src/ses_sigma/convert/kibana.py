@@ -12,7 +12,8 @@ Rule types, chosen so that each alert means what the matcher's alert means:
   ``generate: false`` becomes a building block rule (the matcher reports it only through the
   correlation).
 * first-seen rule -> ``new_terms``: ``new_terms_fields`` are the ``first_seen.fields`` (Elastic
-  names), ``query`` the rule's detection. ``history_window_start`` is ``now-<forget_after>``:
+  names), ``query`` the rule's detection; refused when a first_seen field is a derived field
+  (``derived_fields``: a coalesce new_terms cannot compute). ``history_window_start`` is ``now-<forget_after>``:
   Kibana calls a value new when it was not seen between the history start and the rule's
   look-back, which is the matcher's "not seen within forget_after". The learning period is not
   a history window: the matcher does not alert during the first ``learning_period`` of its
@@ -266,6 +267,13 @@ def _base(rule: SigmaRuleBase, how: str, setup: str) -> dict[str, Any]:
 
 
 def _new_terms_fields(spec: FirstSeenSpec) -> list[str]:
+    for d in spec.derived:
+        raise Refused(
+            f"first_seen field {d.name} is derived (the first of {', '.join(d.sources)} that "
+            "has a value); new_terms_fields are plain fields, and one new_terms rule per "
+            "source field would split one value space in two (a role ARN seen as the issuer "
+            "of a session and as a principal of its own would be two values)"
+        )
     if len(spec.fields) > 3:
         raise Refused(f"first_seen has {len(spec.fields)} fields; new_terms takes at most 3")
     shared = user_name_fields(spec.fields)

@@ -11,13 +11,15 @@ delivers them out of order, within a file and across files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRuleBase
 
 from ses_sigma.alerts import Alert, make_alert
+from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, compile_detection
 from ses_sigma.match.errors import RuleCompileError
@@ -51,22 +53,32 @@ class RunStats:
     candidates: int = 0
     first_time: float | None = None
     last_time: float | None = None
+    #: First-seen matches left out for an implausible eventTime: (rule name, record origin or
+    #: eventID, eventTime).
+    implausible: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Engine:
     """A pack compiled for matching. Build once, ``run`` many times (state is per run)."""
 
-    def __init__(self, pack: Pack, skip_unsupported: bool = False):
+    def __init__(
+        self,
+        pack: Pack,
+        skip_unsupported: bool = False,
+        clock: Callable[[], float] = time.time,
+    ):
         """Compile every rule of ``pack``.
 
         A rule the matcher cannot evaluate faithfully raises RuleCompileError (naming its file,
         the rule and the construct), unless ``skip_unsupported``: then it is left out, with
         every correlation over it, and the reasons are kept in ``self.skipped``. A base rule of
         a left-out ``generate: false`` correlation still does not alert on its own (pySigma's
-        output setting is the rule's, whatever happens to the correlation).
+        output setting is the rule's, whatever happens to the correlation). ``clock`` is the
+        wall clock that bounds plausible eventTimes for first-seen rules.
         """
         errors: list[str] = []
         self.pack = pack
+        self._clock = clock
         self._singles: dict[str, _Single] = {}
 
         def where(rule: SigmaRuleBase) -> str:
@@ -142,8 +154,12 @@ class Engine:
         )
         return found
 
-    def run(self, records: Iterable[Record]) -> list[Alert]:
-        """Match every record; return all alerts sorted by time, rule and event ids."""
+    def run(self, records: Iterable[Record], baseline: Baseline | None = None) -> list[Alert]:
+        """Match every record; return all alerts sorted by time, rule and event ids.
+
+        ``baseline``: first-seen state of earlier runs; the first-seen rules start from it and
+        it is updated in place (save it to carry the state on).
+        """
         stats = RunStats()
         alerts: list[Alert] = []
         pending: list[tuple[tuple[float, str], str, Record]] = []
@@ -163,17 +179,28 @@ class Engine:
         stats.candidates = len(pending)
         self.stats = stats
         if pending:
-            alerts.extend(self._run_stateful(pending, stats))
+            alerts.extend(self._run_stateful(pending, stats, baseline))
+        elif baseline is not None:
+            for single in self._singles.values():  # known to the baseline, even unmatched
+                if single.first_seen is not None:
+                    baseline.state_for(single.name, single.first_seen)
         alerts.sort(key=lambda a: a.sort_key)
         return alerts
 
     def _run_stateful(
-        self, pending: list[tuple[tuple[float, str], str, Record]], stats: RunStats
+        self,
+        pending: list[tuple[tuple[float, str], str, Record]],
+        stats: RunStats,
+        baseline: Baseline | None,
     ) -> list[Alert]:
-        assert stats.first_time is not None
         pending.sort(key=lambda item: (item[0], item[1]))
         first_seen = {
-            name: FirstSeenEngine(s.compiled.rule, s.first_seen, data_start=stats.first_time)
+            name: FirstSeenEngine(
+                s.compiled.rule,
+                s.first_seen,
+                state=baseline.state_for(name, s.first_seen) if baseline is not None else None,
+                clock=self._clock,
+            )
             for name, s in self._singles.items()
             if s.first_seen is not None
         }
@@ -187,6 +214,10 @@ class Engine:
                 out.extend(correlations[corr_name].feed(name, rec))
         for engine in correlations.values():
             out.extend(engine.flush())
+        for name, fs in first_seen.items():
+            stats.implausible.extend(
+                (name, r.origin or r.event_id, r.data.get("eventTime", "")) for r in fs.implausible
+            )
         return out
 
     @property
