@@ -728,9 +728,7 @@ def test_end_to_end_through_the_engine_with_the_pack_correlation(tmp_path: Path)
         _event("2025-01-20T11:10:00Z", "d2", "DeleteIdentity", ARN_Y, requestParameters=v1),
         # A refused deletion is no base-rule match.
         _event("2025-01-20T12:00:00Z", "c3", "VerifyEmailIdentity", ARN_Y, requestParameters=ea),
-        _event(
-            "2025-01-20T12:10:00Z", "d3", "DeleteIdentity", ARN_Y, errorCode="AccessDenied"
-        ),
+        _event("2025-01-20T12:10:00Z", "d3", "DeleteIdentity", ARN_Y, errorCode="AccessDenied"),
         # Another identity than the one created: not the pair.
         _event("2025-01-20T12:20:00Z", "d5", "DeleteIdentity", ARN_Y, requestParameters=v1),
         # Too late: 1h01m after the creation.

@@ -95,7 +95,8 @@ def test_the_pack_rule_spec() -> None:
     assert isinstance(rule, SigmaRule)
     spec = FirstSeenSpec.from_rule(rule)
     assert spec is not None
-    assert (spec.fields, spec.learning_period, spec.forget_after) == (("sesPrincipal",), 7 * D, 30 * D)
+    assert spec.fields == ("sesPrincipal",)
+    assert (spec.learning_period, spec.forget_after) == (7 * D, 30 * D)
     assert [(d.name, d.sources) for d in spec.derived] == [
         (
             "sesPrincipal",
@@ -158,7 +159,12 @@ def test_learning_starts_at_the_first_match() -> None:
 
 @pytest.mark.parametrize(
     "when",
-    ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2013-10-31T23:59:59Z", "9999-12-31T00:00:00Z"],
+    [
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "2013-10-31T23:59:59Z",
+        "9999-12-31T00:00:00Z",
+    ],
 )
 def test_an_implausible_time_cannot_disarm_learning(when: str) -> None:
     eng = engine(data_start=None)

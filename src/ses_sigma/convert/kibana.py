@@ -13,7 +13,8 @@ Rule types, chosen so that each alert means what the matcher's alert means:
   correlation).
 * first-seen rule -> ``new_terms``: ``new_terms_fields`` are the ``first_seen.fields`` (Elastic
   names), ``query`` the rule's detection; refused when a first_seen field is a derived field
-  (``derived_fields``: a coalesce new_terms cannot compute). ``history_window_start`` is ``now-<forget_after>``:
+  (``derived_fields``: a coalesce new_terms cannot compute). ``history_window_start`` is
+  ``now-<forget_after>``:
   Kibana calls a value new when it was not seen between the history start and the rule's
   look-back, which is the matcher's "not seen within forget_after". The learning period is not
   a history window: the matcher does not alert during the first ``learning_period`` of its

@@ -158,7 +158,7 @@ def _validate(data: Any) -> dict[str, Any]:
             or not isinstance(spec["forget_after"], int | float)
             or isinstance(spec["forget_after"], bool)
         ):
-            raise ValueError(f"{where}.spec: must be {{fields: [...], derived: {{}}, forget_after}}")
+            raise ValueError(f"{where}.spec: must hold fields, derived and forget_after")
         if entry["learning_start"] is not None:
             _time(entry["learning_start"], f"{where}.learning_start")
         if not isinstance(entry["seen"], list):
