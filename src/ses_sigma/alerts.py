@@ -32,10 +32,13 @@ class Alert:
     time: float
     event_ids: tuple[str, ...]
     group: tuple[tuple[str, Any], ...] = field(default=())
+    #: With suppression applied (``scan --suppress``): how many later alerts of the same
+    #: group and period were merged into this one (their event ids are in ``event_ids``).
+    suppressed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form printed by ``ses-sigma scan``."""
-        return {
+        """JSON-ready form printed by ``ses-sigma scan`` (``suppressed`` only when applied)."""
+        out: dict[str, Any] = {
             "rule_id": self.rule_id,
             "rule_name": self.rule_name,
             "title": self.title,
@@ -44,6 +47,9 @@ class Alert:
             "group": dict(self.group),
             "event_ids": list(self.event_ids),
         }
+        if self.suppressed is not None:
+            out["suppressed"] = self.suppressed
+        return out
 
     @property
     def sort_key(self) -> tuple[float, str, tuple[str, ...]]:

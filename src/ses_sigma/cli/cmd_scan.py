@@ -1,7 +1,8 @@
 """``ses-sigma scan``: match CloudTrail logs against the rule pack and print the alerts.
 
 Exit codes: 0 when every input was read, 1 when some input was rejected (the alerts of the
-rest are still printed), 2 for usage errors and for a rule pack that does not load or compile.
+rest are still printed), 2 for usage errors, for a rule pack that does not load or compile and
+for a ``--state`` file that is not a valid baseline.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import click
 from ses_sigma.alerts import Alert
 from ses_sigma.cli.output import print_table, rules_option, write_json_lines
 from ses_sigma.logs import Rejection
+from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
 from ses_sigma.records import format_time
@@ -70,6 +72,18 @@ def _summary(result: ScanResult) -> str:
     is_flag=True,
     help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
 )
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="First-seen baseline: loaded before the scan if the file exists, saved after it "
+    "(versioned JSON), so that a scan of a short export still knows earlier principals.",
+)
+@click.option(
+    "--suppress",
+    is_flag=True,
+    help="Apply the rules' suppression attribute: one alert per group and period, carrying "
+    "every event id (without it: one alert per match).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.pass_context
 def command(
@@ -78,6 +92,8 @@ def command(
     rules: tuple[Path, ...],
     fmt: str,
     skip_unsupported: bool,
+    state: Path | None,
+    suppress: bool,
     verbose: bool,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
@@ -87,7 +103,12 @@ def command(
             rules or (DEFAULT_RULES_DIR,),
             on_rejection=_report_rejection,
             skip_unsupported=skip_unsupported,
+            state=state,
+            suppress=suppress,
         )
+    except BaselineError as exc:
+        click.echo(f"error: --state: {exc}", err=True)
+        ctx.exit(EXIT_RULES)
     except PackLoadError as exc:
         click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
         ctx.exit(EXIT_RULES)
@@ -96,6 +117,14 @@ def command(
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
         click.echo(f"warning: rule left out: {reason}", err=True)
+    for reason in result.state_warnings:
+        click.echo(f"warning: --state: {reason}", err=True)
+    for rule, origin, when in result.run.implausible:
+        click.echo(
+            f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
+            f"future): it takes no part in the first-seen rule {rule}",
+            err=True,
+        )
     if fmt == "json":
         write_json_lines(alert.to_dict() for alert in result.alerts)
     else:
