@@ -28,6 +28,11 @@ Rule types, chosen so that each alert means what the matcher's alert means:
   each run's fixed look-back (from..now), an ES|QL rule in fixed ``date_trunc`` buckets, neither
   in the matcher's sliding window with its state cleared after an alert.
 
+Suppression: a rule's ``suppression`` attribute (match/suppression.py) becomes
+``alert_suppression`` (``group_by`` the Elastic fields, ``duration`` in s/m/h,
+``missing_fields_strategy`` ``suppress`` or ``doNotSuppress``) on query and new_terms rules;
+flattened keys and the fields that share ``user.name`` are refused as group_by fields.
+
 Schedule: every 5 minutes. Query and new_terms rules select events by ``event.ingested``
 (``timestamp_override``, as Elastic's own CloudTrail rules do) over the last 6 minutes, so
 events CloudTrail delivers late are still seen once; their meaning does not depend on event
@@ -60,10 +65,13 @@ from ses_sigma.convert.elastic_common import (
     Refused,
     eql_duration,
     first_seen_spec,
+    is_flattened,
     matcher_refusal,
     user_name_fields,
 )
+from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenSpec
+from ses_sigma.match.suppression import SuppressionSpec
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.pipelines import UnmappedFieldError, elastic_field
 
@@ -289,6 +297,48 @@ def _new_terms_fields(spec: FirstSeenSpec) -> list[str]:
         raise Refused(str(exc)) from None
 
 
+def _duration(seconds: float) -> dict[str, Any]:
+    """Kibana's suppression duration (units s, m, h) of exactly ``seconds``."""
+    whole = int(seconds)
+    if whole != seconds or whole <= 0:
+        raise Refused(f"suppression period of {seconds}s is not a whole number of seconds")
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if whole % size == 0:
+            return {"value": whole // size, "unit": unit}
+    raise AssertionError("unreachable")
+
+
+def alert_suppression(rule: SigmaRuleBase) -> dict[str, Any] | None:
+    """The Kibana ``alert_suppression`` of the rule's suppression attribute, or None.
+
+    Refused for fields Kibana cannot group on as the matcher does: keys of flattened fields,
+    and the raw fields that share ``user.name``.
+    """
+    try:
+        spec = SuppressionSpec.from_rule(rule)
+    except RuleCompileError as exc:
+        raise Refused(str(exc)) from None
+    if spec is None:
+        return None
+    group_by = []
+    for f in spec.fields:
+        if f in user_name_fields([f]):
+            raise Refused(f"suppression field {f} is user.name in Elastic (shared field)")
+        try:
+            mapped = elastic_field(f)
+        except UnmappedFieldError as exc:
+            raise Refused(f"suppression: {exc}") from None
+        if is_flattened(mapped):
+            raise Refused(f"suppression field {f} is a key of a flattened field ({mapped})")
+        group_by.append(mapped)
+    strategy = {"suppress": "suppress", "do_not_suppress": "doNotSuppress"}[spec.missing_fields]
+    return {
+        "group_by": group_by,
+        "duration": _duration(spec.period),
+        "missing_fields_strategy": strategy,
+    }
+
+
 def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
     """The detection rule object of one Sigma rule; Refused with the reason if it has none."""
     reason = matcher_refusal(rule)
@@ -326,6 +376,9 @@ def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
                 "timestamp_override": INGEST_TIME,
             }
         )
+        suppression = alert_suppression(rule)
+        if suppression is not None:
+            obj["alert_suppression"] = suppression
         return obj
     query = lucene_query(pack, rule)
     obj = _base(rule, _query_how(), _SETUP)
@@ -338,6 +391,9 @@ def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
             "timestamp_override": INGEST_TIME,
         }
     )
+    suppression = alert_suppression(rule)
+    if suppression is not None:
+        obj["alert_suppression"] = suppression
     if not getattr(rule, "_output", True):
         # generate: false on a correlation over it: the matcher reports it only through the
         # correlation; a building block rule's alerts are hidden by default.

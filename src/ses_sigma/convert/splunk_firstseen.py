@@ -63,10 +63,13 @@ def learning_precondition(spec: FirstSeenSpec) -> str:
     )
 
 
-def first_seen_spl(query: str, rule: SigmaRule, spec: FirstSeenSpec) -> str:
+def first_seen_spl(
+    query: str, rule: SigmaRule, spec: FirstSeenSpec, extra: tuple[str, ...] = ()
+) -> str:
     """The ad hoc SPL of a first-seen rule whose (converted) base search is ``query``.
 
-    ``rule`` is the converted rule (its ``fields`` are Splunk names). Raises
+    ``rule`` is the converted rule (its ``fields`` are Splunk names); ``extra``: more result
+    columns (the suppression fields). Raises
     ``UnmappedFieldError`` for a first_seen field the pipeline cannot map.
     """
     derived = {d.name: d for d in spec.derived}
@@ -94,6 +97,6 @@ def first_seen_spl(query: str, rule: SigmaRule, spec: FirstSeenSpec) -> str:
         + ", ".join(f"{s} as {quote_field(f)}" for s, f in zip(seen, fields, strict=True)),
     ]
     columns = ["_time", *fields, "eventID"]
-    columns += [f for f in rule.fields if f not in columns]
+    columns += [f for f in [*rule.fields, *extra] if f not in columns]
     lines.append("| table " + " ".join(quote_field(c) for c in columns))
     return "\n".join(lines)
