@@ -1,7 +1,18 @@
-"""Load and index a Sigma rule pack with pySigma (no home-made YAML-to-rule parsing)."""
+"""Load and index a Sigma rule pack with pySigma (no home-made YAML-to-rule parsing).
+
+Site tuning: Sigma filter documents (``filter:``, pySigma's ``SigmaFilter``) loaded with the
+rules are applied to the rules they name (``filters=`` of :func:`load_pack`): pySigma appends
+the filter's condition to the rule's (``(<rule condition>) and (<filter condition>)``), so the
+matcher and every target evaluate the filtered rule. A filter that names a rule the pack does
+not have, a correlation (pySigma never filters correlations: filter its base rules), or a rule
+of another log source is a load error naming the filter file, never a filter silently left
+unapplied.
+"""
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,9 +20,11 @@ from pathlib import Path
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 __all__ = [
+    "DEFAULT_FILTERS_DIR",
     "DEFAULT_RULES_DIR",
     "Pack",
     "PackLoadError",
@@ -22,6 +35,8 @@ __all__ = [
 
 #: The pack's own rules, at the top of the repository.
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+#: The pack's site filters (Sigma filter documents), next to the rules.
+DEFAULT_FILTERS_DIR = DEFAULT_RULES_DIR.parent / "filters"
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -62,6 +77,10 @@ class Pack:
 
     collection: SigmaCollection
     files: dict[str, Path] = field(default_factory=dict)
+    #: The filter files applied to the rules (site tuning), in load order.
+    filter_files: tuple[Path, ...] = ()
+    #: Which filters (by file) were applied to which rule.
+    applied_filters: dict[str, list[Path]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[SigmaRuleBase]:
         return iter(self.collection.rules)
@@ -91,32 +110,62 @@ class Pack:
         return self.files.get(rule_key(rule))
 
 
-def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
-    """Load every rule file under ``paths`` with pySigma and resolve correlation references.
+def _read(path: Path, problems: list[tuple[str, str]]) -> SigmaCollection | None:
+    """One file as a collection (filters collected, not applied); None if it does not load."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        # References between files are resolved once the whole pack is loaded.
+        coll = SigmaCollection.from_yaml(
+            text,
+            collect_errors=True,
+            source=SigmaRuleLocation(path),
+            resolve_references=False,
+            collect_filters=True,
+        )
+        problems.extend((str(path), f"{type(e).__name__}: {e}") for e in coll.errors)
+    except (OSError, UnicodeDecodeError, SigmaError) as exc:
+        problems.append((str(path), str(exc)))
+        return None
+    except Exception as exc:  # yaml.YAMLError and friends raised by the YAML parser
+        problems.append((str(path), f"{type(exc).__name__}: {exc}"))
+        return None
+    return coll
+
+
+def load_pack(
+    paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,),
+    filters: Iterable[str | Path] = (),
+) -> Pack:
+    """Load every rule file under ``paths`` with pySigma and resolve correlation references;
+    apply the Sigma filter documents of the files under ``filters`` (module docstring).
 
     Raises PackLoadError listing every file that failed (YAML errors, Sigma errors, unknown
-    references), so that one bad file never passes silently.
+    references, filters that do not apply), so that one bad file never passes silently.
     """
     problems: list[tuple[str, str]] = []
     collections: list[SigmaCollection] = []
     files: dict[str, Path] = {}
-    for path in rule_files(paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-            # References between files are resolved once the whole pack is loaded.
-            coll = SigmaCollection.from_yaml(
-                text,
-                collect_errors=True,
-                source=SigmaRuleLocation(path),
-                resolve_references=False,
+    filter_docs: list[tuple[Path, SigmaFilter]] = []
+    filter_paths = rule_files(filters) if filters else []
+    for path in filter_paths:
+        coll = _read(path, problems)
+        if coll is None:
+            continue
+        if coll.rules:
+            problems.append(
+                (str(path), "a filter file holds only Sigma filter documents (filter:), no rules")
             )
-            problems.extend((str(path), f"{type(e).__name__}: {e}") for e in coll.errors)
-        except (OSError, UnicodeDecodeError, SigmaError) as exc:
-            problems.append((str(path), str(exc)))
+        if not coll.filters and not coll.errors:
+            problems.append((str(path), "no Sigma filter document (filter:) in the file"))
+        filter_docs.extend((path, f) for f in coll.filters)
+    for path in rule_files(paths):
+        coll = _read(path, problems)
+        if coll is None:
             continue
-        except Exception as exc:  # yaml.YAMLError and friends raised by the YAML parser
-            problems.append((str(path), f"{type(exc).__name__}: {exc}"))
-            continue
+        if coll.filters:
+            problems.append(
+                (str(path), "a Sigma filter document among the rules: put filters in filters/")
+            )
         for rule in coll.rules:
             for err in rule.errors:
                 problems.append((str(path), f"{type(err).__name__}: {err}"))
@@ -138,8 +187,20 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
                                 f"{ref.reference!r}, which is not in the pack",
                             )
                         )
+    all_rules = [r for c in collections for r in c.rules]
+    for path, flt in filter_docs:
+        problems.extend((str(path), m) for m in _filter_problems(flt, all_rules))
     if problems:
         raise PackLoadError(problems)
+    applied: dict[str, list[Path]] = {}
+    for path, flt in filter_docs:
+        for rule in all_rules:
+            if isinstance(rule, SigmaRule) and flt._should_apply_on_rule(rule):
+                # Upstream (pySigma 1.5.1) puts the filter's own SigmaDetection objects into
+                # every rule it filters; processing pipelines rewrite detections in place, so
+                # each rule gets its own copy.
+                copy.deepcopy(flt).apply_on_rule(rule)
+                applied.setdefault(rule_key(rule), []).append(path)
     try:
         # merge() already resolves references (SigmaCollection.__post_init__), so an unknown
         # reference raises here, not only in resolve_rule_references().
@@ -147,7 +208,48 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
         collection.resolve_rule_references()
     except SigmaError as exc:
         raise PackLoadError([(str(_source_path(exc) or "rules"), str(exc))]) from None
-    return Pack(collection=collection, files=files)
+    return Pack(
+        collection=collection,
+        files=files,
+        filter_files=tuple(filter_paths),
+        applied_filters=applied,
+    )
+
+
+def _filter_problems(flt: SigmaFilter, rules: list[SigmaRule | SigmaCorrelationRule]) -> list[str]:
+    """Why a filter would not apply as written (its named rules must exist, be single-event
+    rules, and share its log source)."""
+    label = flt.name or flt.title or "filter"
+    refs = flt.filter.rules
+    if isinstance(refs, str):  # "any": every rule of its log source
+        if not any(isinstance(r, SigmaRule) and r.logsource in flt.logsource for r in rules):
+            return [f"filter {label!r} (rules: any) applies to no rule of the pack"]
+        return []
+    out: list[str] = []
+    for ref in refs:
+        found = [r for r in rules if _names(ref.reference, r)]
+        if not found:
+            out.append(f"filter {label!r} names rule {ref.reference!r}, which is not in the pack")
+            continue
+        for rule in found:
+            if isinstance(rule, SigmaCorrelationRule):
+                out.append(
+                    f"filter {label!r} names the correlation {ref.reference!r}: filters apply "
+                    "to single-event rules (filter its base rules)"
+                )
+            elif rule.logsource not in flt.logsource:
+                out.append(
+                    f"filter {label!r} does not apply to {ref.reference!r}: its log source "
+                    "differs from the rule's"
+                )
+    return out
+
+
+def _names(reference: str, rule: SigmaRuleBase) -> bool:
+    try:
+        return uuid.UUID(reference) == rule.id
+    except ValueError:
+        return reference == rule.name
 
 
 def _source_path(exc: SigmaError) -> Path | None:

@@ -75,13 +75,15 @@ def scan(
     skip_unsupported: bool = False,
     state: str | Path | None = None,
     suppress: bool = False,
+    filters: Iterable[str | Path] = (),
 ) -> ScanResult:
-    """Load the pack (rule paths, or an already loaded Pack), compile it and scan ``paths``.
+    """Load the pack (rule paths and ``filters``, or an already loaded Pack), compile it and
+    scan ``paths``.
 
     Raises ``PackLoadError`` (a rule file does not load) or ``RuleCompileError`` (a rule the
     matcher cannot evaluate faithfully) before reading any log; with ``skip_unsupported`` the
     latter are left out instead and listed in ``ScanResult.skipped_rules``.
     """
-    pack = rules if isinstance(rules, Pack) else load_pack(rules)
+    pack = rules if isinstance(rules, Pack) else load_pack(rules, filters=filters)
     engine = Engine(pack, skip_unsupported=skip_unsupported)
     return scan_with_engine(engine, paths, on_rejection, state=state, suppress=suppress)

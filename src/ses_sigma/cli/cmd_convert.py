@@ -12,7 +12,12 @@ from pathlib import Path
 
 import click
 
-from ses_sigma.cli.output import rules_option
+from ses_sigma.cli.output import (
+    filters_option,
+    no_filters_option,
+    resolve_filters,
+    rules_option,
+)
 from ses_sigma.convert.base import Refusal, all_targets
 from ses_sigma.convert.build import build_dist, convert_rules, stale_files, write_output
 from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack
@@ -61,6 +66,8 @@ def _report(refusals: list[Refusal], skip: bool) -> None:
     help="A rule a target cannot express is skipped with a warning instead of failing.",
 )
 @rules_option
+@filters_option
+@no_filters_option
 @click.option("--list", "list_targets", is_flag=True, help="List targets and formats, then exit.")
 def command(
     names: tuple[str, ...],
@@ -71,6 +78,8 @@ def command(
     check: bool,
     skip_unsupported: bool,
     rules: tuple[Path, ...],
+    filters: tuple[Path, ...],
+    no_filters: bool,
     list_targets: bool,
 ) -> None:
     """Convert rules to a target's queries or files; print them, or write them to --output.
@@ -82,7 +91,9 @@ def command(
             click.echo(f"{tgt.name}\t{', '.join(tgt.formats)}\t{tgt.description}")
         return
     try:
-        pack = load_pack(rules or (DEFAULT_RULES_DIR,))
+        pack = load_pack(
+            rules or (DEFAULT_RULES_DIR,), filters=resolve_filters(filters, no_filters)
+        )
     except PackLoadError as exc:
         raise click.exceptions.Exit(_fail(f"rules do not load:\n{exc}")) from None
 

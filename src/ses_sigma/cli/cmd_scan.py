@@ -12,7 +12,14 @@ from pathlib import Path
 import click
 
 from ses_sigma.alerts import Alert
-from ses_sigma.cli.output import print_table, rules_option, write_json_lines
+from ses_sigma.cli.output import (
+    filters_option,
+    no_filters_option,
+    print_table,
+    resolve_filters,
+    rules_option,
+    write_json_lines,
+)
 from ses_sigma.logs import Rejection
 from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
@@ -59,6 +66,8 @@ def _summary(result: ScanResult) -> str:
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @rules_option
+@filters_option
+@no_filters_option
 @click.option(
     "--format",
     "fmt",
@@ -90,6 +99,8 @@ def command(
     ctx: click.Context,
     paths: tuple[Path, ...],
     rules: tuple[Path, ...],
+    filters: tuple[Path, ...],
+    no_filters: bool,
     fmt: str,
     skip_unsupported: bool,
     state: Path | None,
@@ -105,6 +116,7 @@ def command(
             skip_unsupported=skip_unsupported,
             state=state,
             suppress=suppress,
+            filters=resolve_filters(filters, no_filters),
         )
     except BaselineError as exc:
         click.echo(f"error: --state: {exc}", err=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ses_sigma.cli.output import print_table
+from ses_sigma.cli.output import filters_option, no_filters_option, print_table, resolve_filters
 from ses_sigma.harness import (
     DEFAULT_FIXTURES_DIR,
     CoverageProblem,
@@ -93,14 +93,24 @@ def _summary(
     show_default="the pack's fixtures/",
     help="Fixture directory (with _base.yml and one <rule name>.yml per rule).",
 )
+@filters_option
+@no_filters_option
 @click.argument("selected", nargs=-1, metavar="[RULE]...")
 @click.pass_context
 def command(
-    ctx: click.Context, rules_dir: Path, fixtures_dir: Path, selected: tuple[str, ...]
+    ctx: click.Context,
+    rules_dir: Path,
+    fixtures_dir: Path,
+    filters: tuple[Path, ...],
+    no_filters: bool,
+    selected: tuple[str, ...],
 ) -> None:
-    """Run the fixture cases of every rule (or of each RULE) and compare the alerts."""
+    """Run the fixture cases of every rule (or of each RULE) and compare the alerts.
+
+    The pack's filters apply (site tuning), and a case's own ``filters`` on top of them.
+    """
     try:
-        pack = load_pack([rules_dir])
+        pack = load_pack([rules_dir], filters=resolve_filters(filters, no_filters))
         engine = Engine(pack)
     except PackLoadError as exc:
         click.echo(f"error: the rule pack does not load:\n{exc}", err=True)

@@ -18,11 +18,16 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ses_sigma.pack import DEFAULT_FILTERS_DIR
+
 __all__ = [
     "console",
+    "filters_option",
     "json_line",
     "make_table",
+    "no_filters_option",
     "print_table",
+    "resolve_filters",
     "rules_option",
     "write_json_lines",
 ]
@@ -96,3 +101,28 @@ rules_option = click.option(
     type=click.Path(exists=True, path_type=Path),
     help="Rule file or directory (repeatable); replaces the pack's own rules/.",
 )
+
+
+#: ``--filters PATH`` (repeatable): Sigma filter documents applied to the rules (site tuning).
+filters_option = click.option(
+    "--filters",
+    "filters",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma filter file or directory (repeatable); replaces the pack's own filters/.",
+)
+#: ``--no-filters``: apply no filter at all.
+no_filters_option = click.option(
+    "--no-filters", is_flag=True, help="Apply no Sigma filter (not even the pack's filters/)."
+)
+
+
+def resolve_filters(filters: tuple[Path, ...], no_filters: bool) -> tuple[Path, ...]:
+    """The filter paths to load: --filters, else the pack's filters/ if it exists."""
+    if no_filters:
+        if filters:
+            raise click.UsageError("--filters and --no-filters exclude each other")
+        return ()
+    if filters:
+        return filters
+    return (DEFAULT_FILTERS_DIR,) if DEFAULT_FILTERS_DIR.is_dir() else ()
