@@ -16,11 +16,12 @@ from ses_sigma.lint.conventions import check_conventions
 from ses_sigma.lint.coverage import check_fixtures
 from ses_sigma.lint.excuses import apply_excuses, read_excuses
 from ses_sigma.lint.fileformat import check_file as check_file_format
+from ses_sigma.lint.filters import check_filters, filter_files
 from ses_sigma.lint.findings import Finding, LintResult, Problem, display_path
 from ses_sigma.lint.loading import CODE_LOAD, load_rules
 from ses_sigma.lint.validators import ValidatorConfig, run_validators
 from ses_sigma.lint.yamlcheck import YamlLines, compose_file, line_of
-from ses_sigma.pack import DEFAULT_RULES_DIR, rule_files
+from ses_sigma.pack import DEFAULT_FILTERS_DIR, DEFAULT_RULES_DIR, rule_files
 
 __all__ = ["PackPaths", "PathsError", "check_pack", "split_paths"]
 
@@ -35,6 +36,8 @@ class PackPaths:
 
     rules: tuple[Path, ...]
     fixtures: Path
+    #: The site filter directory (active filters and examples), if any.
+    filters: Path | None = None
 
 
 def split_paths(paths: Sequence[Path]) -> PackPaths:
@@ -42,19 +45,23 @@ def split_paths(paths: Sequence[Path]) -> PackPaths:
 
     A directory holding ``_base.yml`` is the fixture directory; a directory with a ``rules/``
     subdirectory is a pack root (its ``rules/``, and its ``fixtures/`` if that holds
-    ``_base.yml``); anything else is a rule file or directory. No paths: the pack's own
-    ``rules/`` and ``fixtures/``. Rule *files* among the paths make the check a selection:
-    only their fixture files are checked (see ``coverage.check_fixtures``).
+    ``_base.yml``, and its ``filters/``); anything else is a rule file or directory. No paths:
+    the pack's own ``rules/``, ``fixtures/`` and ``filters/``. Rule *files* among the paths
+    make the check a selection: only their fixture files are checked
+    (see ``coverage.check_fixtures``).
     """
     if not paths:
-        return PackPaths((DEFAULT_RULES_DIR,), DEFAULT_FIXTURES_DIR)
+        return PackPaths((DEFAULT_RULES_DIR,), DEFAULT_FIXTURES_DIR, DEFAULT_FILTERS_DIR)
     rules: list[Path] = []
     fixtures: list[Path] = []
+    filters: Path | None = None
     for path in paths:
         if path.is_dir() and (path / BASE_FILE).is_file():
             fixtures.append(path)
         elif path.is_dir() and (path / "rules").is_dir():
             rules.append(path / "rules")
+            if (path / "filters").is_dir():
+                filters = path / "filters"
             if (path / "fixtures" / BASE_FILE).is_file():
                 fixtures.append(path / "fixtures")
         else:
@@ -67,7 +74,7 @@ def split_paths(paths: Sequence[Path]) -> PackPaths:
             f"exactly one fixture directory (a directory holding {BASE_FILE}) is needed among "
             f"the paths, found {found}"
         )
-    return PackPaths(tuple(rules), fixtures[0])
+    return PackPaths(tuple(rules), fixtures[0], filters)
 
 
 def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintResult:
@@ -115,6 +122,12 @@ def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintR
         problems.extend(check_fixtures(pack, paths.fixtures, unloaded, subset))
         excuses, excuse_problems = read_excuses(pack)
         problems.extend(excuse_problems)
+        if paths.filters is not None:
+            flt_files = filter_files(paths.filters)
+            for path in flt_files:
+                findings.extend(check_file_format(path, display_path(path)))
+            loaded_files = sorted(set(pack.files.values()))
+            problems.extend(check_filters(loaded_files, flt_files))
     findings.extend(to_finding(p) for p in problems)
     findings, stale = apply_excuses(findings, excuses, display_path)
     findings.extend(to_finding(p) for p in stale)
