@@ -232,6 +232,12 @@ def reshaped_report(tmp_path_factory: pytest.TempPathFactory) -> str:
     git(pack, "mv", f"rules/{RENAMED_FROM}.yml", f"rules/{RENAMED_TO}.yml")
     git(pack, "mv", f"fixtures/{RENAMED_FROM}.yml", f"fixtures/{RENAMED_TO}.yml")
     edit(pack / "rules" / f"{RENAMED_TO}.yml", f"name: {RENAMED_FROM}\n", f"name: {RENAMED_TO}\n")
+    # The fixtures' site filter names the rule: it follows the rename.
+    edit(
+        pack / "fixtures" / "_filters" / "known_monitoring_keys.yml",
+        f"- {RENAMED_FROM}\n",
+        f"- {RENAMED_TO}\n",
+    )
     # Only the fixtures of FIXTURES_ONLY change: a case whose expectation is wrong.
     fixture = pack / "fixtures" / f"{FIXTURES_ONLY}.yml"
     fixture.write_text(
