@@ -251,7 +251,8 @@ def test_pack_license_is_the_distribution_license() -> None:
     ("name", "severity", "risk"),
     [
         ("aws_ses_identity_created", "low", 21),  # informational
-        ("aws_ses_identity_deleted", "medium", 47),
+        ("aws_ses_identity_deleted", "low", 21),
+        ("aws_ses_sending_enabled", "medium", 47),
         ("aws_ses_discovery_long_term_key", "low", 21),
     ],
 )

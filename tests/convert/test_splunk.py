@@ -315,8 +315,8 @@ def test_every_stanza_is_complete(conf: dict[str, dict[str, str]], pack: Pack) -
     ("rule", "earliest", "severity"),
     [
         ("aws_ses_identity_created", "-30m@m", "2"),  # informational
-        ("aws_ses_identity_deleted", "-30m@m", "4"),  # medium
-        ("aws_ses_identity_added_then_deleted", "-90m@m", "5"),  # high: 1h window + 15m + 15m
+        ("aws_ses_identity_deleted", "-30m@m", "3"),  # low
+        ("aws_ses_identity_added_then_deleted", "-90m@m", "4"),  # medium: 1h window + 15m + 15m
         ("aws_ses_enumeration_new_principal", "-43230m@m", "4"),  # 30d + 15m + 15m
     ],
 )
