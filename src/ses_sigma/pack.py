@@ -6,10 +6,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule, SigmaRuleBase
+
+from ses_sigma.bundled import bundled_dir
+from ses_sigma.yamlfile import error_line, load_documents, read_text
 
 __all__ = [
     "DEFAULT_RULES_DIR",
@@ -20,8 +24,9 @@ __all__ = [
     "rule_key",
 ]
 
-#: The pack's own rules, at the top of the repository.
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+#: The bundled pack's rules (package data; the repository's rules/ in a checkout). Commands
+#: choose their pack with ``ses_sigma.workspace.resolve_pack``.
+DEFAULT_RULES_DIR: Path = bundled_dir("rules")  # type: ignore[assignment]
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -102,19 +107,30 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
     files: dict[str, Path] = {}
     for path in rule_files(paths):
         try:
-            text = path.read_text(encoding="utf-8")
+            # The project's YAML reader (duplicate keys, aliases, size and depth refused),
+            # then pySigma on the data, as SigmaCollection.from_yaml does after safe_load_all.
+            documents = load_documents(read_text(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append((str(path), str(exc)))
+            continue
+        except yaml.YAMLError as exc:
+            line = error_line(exc)
+            where = f"{path}:{line}" if line is not None else str(path)
+            problems.append((str(path), f"invalid YAML at {where}: {_yaml_message(exc)}"))
+            continue
+        try:
             # References between files are resolved once the whole pack is loaded.
-            coll = SigmaCollection.from_yaml(
-                text,
+            coll = SigmaCollection.from_dicts(
+                documents,
                 collect_errors=True,
                 source=SigmaRuleLocation(path),
                 resolve_references=False,
             )
             problems.extend((str(path), f"{type(e).__name__}: {e}") for e in coll.errors)
-        except (OSError, UnicodeDecodeError, SigmaError) as exc:
+        except SigmaError as exc:
             problems.append((str(path), str(exc)))
             continue
-        except Exception as exc:  # yaml.YAMLError and friends raised by the YAML parser
+        except Exception as exc:  # pySigma on data it does not expect (a list, a number...)
             problems.append((str(path), f"{type(exc).__name__}: {exc}"))
             continue
         for rule in coll.rules:
@@ -148,6 +164,14 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
     except SigmaError as exc:
         raise PackLoadError([(str(_source_path(exc) or "rules"), str(exc))]) from None
     return Pack(collection=collection, files=files)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line, without PyYAML's ``in "<unicode string>"`` position."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = [exc.context, exc.problem]
+        return ", ".join(p for p in parts if p) or "malformed"
+    return " ".join(str(exc).split())
 
 
 def _source_path(exc: SigmaError) -> Path | None:

@@ -12,9 +12,10 @@ import click
 
 from ses_sigma.alerts import Alert
 from ses_sigma.cli.output import print_table, rules_option, write_json_lines
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.logs import Rejection
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
+from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, scan
 
@@ -55,7 +56,9 @@ def _summary(result: ScanResult) -> str:
 
 
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
+)
 @rules_option
 @click.option(
     "--format",
@@ -80,11 +83,15 @@ def command(
     skip_unsupported: bool,
     verbose: bool,
 ) -> None:
-    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
+    - for standard input)."""
+    source = resolve(rules)
     try:
+        pack = source.load()
+        announce(source, len(pack))
         result = scan(
             paths,
-            rules or (DEFAULT_RULES_DIR,),
+            pack,
             on_rejection=_report_rejection,
             skip_unsupported=skip_unsupported,
         )

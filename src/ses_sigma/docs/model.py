@@ -7,6 +7,7 @@ layer builders only format these facts.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ses_sigma.docs.calls import WatchedCall, rule_calls
 from ses_sigma.docs.errors import DocsError
 from ses_sigma.docs.examples import Example, pick_example
 from ses_sigma.docs.strategy import RuleKind, rule_kind
-from ses_sigma.harness import FixtureError, load_fixtures
+from ses_sigma.harness import FixtureError, collect_fixture_dirs
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import Pack, rule_key
@@ -48,13 +49,21 @@ def repo_path(path: Path, repo_root: Path) -> str:
         raise DocsError(f"{path} is not inside the repository {repo_root}") from None
 
 
-def collect(pack: Pack, fixtures_dir: Path, repo_root: Path) -> list[RuleDoc]:
-    """One RuleDoc per rule of the pack, in name order; DocsError naming what is missing."""
+def collect(
+    pack: Pack,
+    fixtures_dir: Path | Sequence[Path],
+    repo_root: Path,
+    ignored: Collection[Path] = (),
+) -> list[RuleDoc]:
+    """One RuleDoc per rule of the pack, in name order; DocsError naming what is missing.
+
+    ``fixtures_dir``: one fixture directory or several; ``ignored``: fixture files not read.
+    """
     names = [rule_key(r) for r in pack]
-    try:
-        cases = load_fixtures(fixtures_dir, names)
-    except FixtureError as exc:
-        raise DocsError(f"fixtures do not load:\n{exc}") from None
+    dirs = [fixtures_dir] if isinstance(fixtures_dir, Path) else list(fixtures_dir)
+    cases, problems = collect_fixture_dirs(dirs, names, ignored)
+    if problems:
+        raise DocsError(f"fixtures do not load:\n{FixtureError(problems)}")
     try:
         engine = Engine(pack)
     except RuleCompileError as exc:
