@@ -115,8 +115,8 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
             continue
         except yaml.YAMLError as exc:
             line = error_line(exc)
-            where = f"{path}:{line}" if line is not None else str(path)
-            problems.append((str(path), f"invalid YAML at {where}: {_yaml_message(exc)}"))
+            where = f"line {line}: " if line is not None else ""
+            problems.append((str(path), f"{where}invalid YAML: {_yaml_message(exc)}"))
             continue
         try:
             # References between files are resolved once the whole pack is loaded.
