@@ -67,6 +67,8 @@ class Pack:
 
     collection: SigmaCollection
     files: dict[str, Path] = field(default_factory=dict)
+    #: Files of the Sigma filter documents applied to the rules.
+    filter_files: list[Path] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[SigmaRuleBase]:
         return iter(self.collection.rules)
@@ -91,6 +93,10 @@ class Pack:
                 return r
         raise KeyError(key)
 
+    def source_files(self) -> list[Path]:
+        """Every file the pack was loaded from (rules and filters): what reloads it."""
+        return sorted({*self.files.values(), *self.filter_files})
+
     def file_of(self, rule: SigmaRuleBase) -> Path | None:
         """The file a rule was loaded from."""
         return self.files.get(rule_key(rule))
@@ -105,6 +111,7 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
     problems: list[tuple[str, str]] = []
     collections: list[SigmaCollection] = []
     files: dict[str, Path] = {}
+    filter_files: list[Path] = []
     for path in rule_files(paths):
         try:
             # The project's YAML reader (duplicate keys, aliases, size and depth refused),
@@ -140,6 +147,8 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
             if key in files:
                 problems.append((str(path), f"rule name {key!r} also used in {files[key]}"))
             files[key] = path
+        if coll.filters:
+            filter_files.append(path)
         collections.append(coll)
     known = set(files) | {str(r.id) for c in collections for r in c.rules if r.id}
     for coll in collections:
@@ -163,7 +172,7 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
         collection.resolve_rule_references()
     except SigmaError as exc:
         raise PackLoadError([(str(_source_path(exc) or "rules"), str(exc))]) from None
-    return Pack(collection=collection, files=files)
+    return Pack(collection=collection, files=files, filter_files=filter_files)
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:
