@@ -21,6 +21,7 @@ Nothing is dropped silently: every problem becomes a ``Rejection(origin, message
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import zlib
@@ -180,8 +181,10 @@ def read_stream(
     any shape ``read_file`` reads; origins are ``name:line`` / ``name[index]``."""
     stats = stats if stats is not None else ReadStats()
     stats.files += 1
+    if not hasattr(fh, "peek"):  # gzip is told by its first bytes: they must stay readable
+        fh = io.BufferedReader(fh)  # type: ignore[arg-type]
     try:
-        magic = fh.peek(2)[:2] if hasattr(fh, "peek") else b""
+        magic = fh.peek(2)[:2]
     except OSError as exc:
         stats.reject(name, f"cannot read: {_os_message(exc)}")
         return
