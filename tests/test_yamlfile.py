@@ -31,7 +31,7 @@ RULE = "aws_ses_identity_deleted"
 
 #: 9 levels of 9 aliases: 9**9 (387 million) scalars for anything that walks the data.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
 
@@ -95,7 +95,9 @@ def test_load_pack_refuses_a_duplicated_key(rules: Path) -> None:
     # The file, and the correlation over the rule it no longer provides.
     problems = dict(info.value.problems)
     message = problems[str(rules / f"{RULE}.yml")]
-    assert message.startswith(f"line {lines}: invalid YAML: ") and "duplicate key 'level'" in message
+    assert (
+        message.startswith(f"line {lines}: invalid YAML: ") and "duplicate key 'level'" in message
+    )
 
 
 @pytest.mark.parametrize(

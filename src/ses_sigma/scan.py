@@ -60,9 +60,7 @@ def scan_with_engine(
     )
 
 
-def _records(
-    paths: list[str | Path], stats: ReadStats, stdin: BinaryIO | None
-) -> Iterator[Record]:
+def _records(paths: list[str | Path], stats: ReadStats, stdin: BinaryIO | None) -> Iterator[Record]:
     """The records of ``paths`` in order; ``-`` reads standard input."""
     pending: list[str | Path] = []
     for path in paths:

@@ -113,12 +113,10 @@ def test_include_bundled_override_and_disable(team: Path) -> None:
         ("rules = [\n", "not valid TOML"),
     ],
 )
-def test_bad_configs_are_errors_naming_the_file(
-    tmp_path: Path, config: str, message: str
-) -> None:
+def test_bad_configs_are_errors_naming_the_file(tmp_path: Path, config: str, message: str) -> None:
     path = write_config(tmp_path, config)
     (tmp_path / "rules").mkdir()
-    with pytest.raises(ConfigError, match="ses-sigma.toml") as info:
+    with pytest.raises(ConfigError, match=r"ses-sigma\.toml") as info:
         resolve_pack(cwd=tmp_path)
     assert message in str(info.value)
     assert str(path.resolve()) in str(info.value)
