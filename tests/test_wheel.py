@@ -80,9 +80,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env["PIP_NO_INDEX"] = "1"  # nothing from the network, in any pip call below
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     wheels = tmp / "wheels"
+    pip = [sys.executable, "-m", "pip"]
     build = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(wheels), str(source)],  # noqa: RUF005
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
         tmp,
         env,
     )
@@ -99,10 +99,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     ).stdout.strip()
     Path(purelib, "project-deps.pth").write_text(f"{_shared_site_packages(tmp)}\n")
     install = _run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps"]
-        + ["--no-index", str(wheel)],  # noqa: RUF005
-        tmp,
-        env,
+        [*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)], tmp, env
     )
     assert install.returncode == 0, install.stdout + install.stderr
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
