@@ -1,7 +1,8 @@
 """Package layout that pyproject.toml cannot say: the repository's top-level ``rules/``,
 ``fixtures/`` (and ``filters/`` when present) ship as the package data of
 ``ses_sigma.bundled.rules`` / ``.fixtures`` / ``.filters`` (``src/ses_sigma/bundled``), loaded
-through ``importlib.resources``. Everything else is in pyproject.toml.
+through ``importlib.resources``; and the data directories of ``ses-sigma init``'s templates.
+Everything else is in pyproject.toml.
 """
 
 from pathlib import Path
@@ -11,11 +12,20 @@ from setuptools import find_packages, setup
 BUNDLED = {
     f"ses_sigma.bundled.{part}": part
     for part in ("rules", "fixtures", "filters")
+    # filters/ ships only with an __init__.py, as rules/ and fixtures/ (editable installs
+    # import the mapped package to find it)
     if (Path(part) / "__init__.py").is_file()
 }
 
+#: ``ses-sigma init``'s template directories (data only, no ``__init__.py``).
+TEMPLATES = (
+    "ses_sigma.templates.team",
+    "ses_sigma.templates.team.rules",
+    "ses_sigma.templates.team.fixtures",
+)
+
+# Which files of each package ship: [tool.setuptools.package-data] in pyproject.toml.
 setup(
-    packages=[*find_packages("src"), *BUNDLED],
+    packages=[*find_packages("src"), *BUNDLED, *TEMPLATES],
     package_dir={"": "src", **BUNDLED},
-    package_data={name: ["*.yml", "*.yaml", "*.md"] for name in BUNDLED},
 )
