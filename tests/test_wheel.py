@@ -167,6 +167,8 @@ def test_team_repository_workflow(installed: dict[str, str], empty: Path) -> Non
     team = empty / "detections"
     assert (team / "out" / f"{EXAMPLE}.spl").is_file()
     assert (team / "out" / "aws_ses_identity_deleted.spl").is_file()  # a bundled rule
+    page = (team / "docs" / "rules" / "aws_ses_identity_deleted.md").read_text(encoding="utf-8")
+    assert "`ses-sigma/rules/aws_ses_identity_deleted.yml` (bundled with ses-sigma)" in page
     # A duplicated key appended to the example rule: check fails with a finding.
     rule = team / "rules" / f"{EXAMPLE}.yml"
     with rule.open("a", encoding="utf-8") as handle:

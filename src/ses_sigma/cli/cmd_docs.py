@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.bundled import bundled_dir
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.docs import DocsError
 from ses_sigma.docs.build import build_docs, stale_docs, write_docs
@@ -56,7 +57,8 @@ def command(output: Path | None, check: bool) -> None:
     announce(source, len(pack))
     root = source.root if source.root is not None else Path.cwd()
     try:
-        files = build_docs(pack, source.fixtures, root, source.ignored_fixtures)
+        bundled = bundled_dir("rules").parent if source.bundled else None  # type: ignore[union-attr]
+        files = build_docs(pack, source.fixtures, root, source.ignored_fixtures, bundled)
     except DocsError as exc:
         click.echo(f"error: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_DOCS) from None

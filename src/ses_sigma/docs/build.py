@@ -35,12 +35,14 @@ def build_docs(
     fixtures_dir: Path | Sequence[Path] = DEFAULT_FIXTURES_DIR,
     repo_root: Path = REPO_ROOT,
     ignored: Collection[Path] = (),
+    bundled_root: Path | None = None,
 ) -> dict[str, str]:
     """Every generated file of the pack's docs (path -> text); DocsError if one cannot be.
 
-    Links are relative to ``repo_root``: every rule and fixture file must be below it.
+    Links are relative to ``repo_root``: every rule and fixture file must be below it, or
+    below ``bundled_root`` (bundled rules are named, not linked).
     """
-    docs = collect(pack, fixtures_dir, repo_root, ignored)
+    docs = collect(pack, fixtures_dir, repo_root, ignored, bundled_root)
     conversions = convert_pack(pack)
     files = {page_path(d.name): rule_page(d, conversions) for d in docs}
     files[INDEX_FILE] = index_page(docs)
