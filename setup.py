@@ -7,7 +7,7 @@ Everything else is in pyproject.toml.
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 BUNDLED = {
     f"ses_sigma.bundled.{part}": part
@@ -25,7 +25,11 @@ TEMPLATES = (
 )
 
 # Which files of each package ship: [tool.setuptools.package-data] in pyproject.toml.
+# Namespace packages too: src/sigma/pipelines/ses_cloudtrail is a pySigma plugin (sigma and
+# sigma.pipelines have no __init__.py), as [tool.setuptools.packages.find] found it before.
+PACKAGES = find_namespace_packages("src", exclude=["*__pycache__*"])
+
 setup(
-    packages=[*find_packages("src"), *BUNDLED, *TEMPLATES],
+    packages=sorted({*PACKAGES, *BUNDLED, *TEMPLATES}),
     package_dir={"": "src", **BUNDLED},
 )

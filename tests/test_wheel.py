@@ -108,13 +108,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for who in ("AUTHOR", "COMMITTER"):  # the README's git commit, on a machine without config
         env[f"GIT_{who}_NAME"] = "ses-sigma test"
         env[f"GIT_{who}_EMAIL"] = "test@example.com"
-    # Nothing of the checkout: the package and its bundled pack come from the new venv.
+    # Nothing of the checkout: the package, its bundled pack and the pySigma pipeline plugin
+    # (a namespace package) come from the new venv.
     where = _run(
         [
             str(python),
             "-c",
-            "import importlib.resources as r, ses_sigma; "
-            "print(ses_sigma.__file__); print(r.files('ses_sigma.bundled.rules'))",
+            "import importlib.resources as r, ses_sigma, sigma.pipelines.ses_cloudtrail as p; "
+            "print(ses_sigma.__file__); print(r.files('ses_sigma.bundled.rules')); "
+            "print(p.__file__)",
         ],
         tmp,
         env,

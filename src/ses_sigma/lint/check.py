@@ -29,7 +29,7 @@ CODE_NO_FIXTURES = "ses_no_fixtures"
 
 
 class PathsError(ValueError):
-    """The paths given do not make a pack (no rules, several fixture directories)."""
+    """The paths given do not make a pack (no rule files, or a bad ses-sigma.toml)."""
 
 
 @dataclass(frozen=True)
