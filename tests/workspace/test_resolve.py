@@ -189,3 +189,12 @@ def test_team_fixtures_run_with_the_bundled_ones(
     assert f"of {kept} rule(s)" in result.stdout.splitlines()[-1]
     check = CliRunner().invoke(main, ["check"])
     assert check.exit_code == 0, check.output
+
+
+def test_a_directory_with_a_config_given_as_path_is_that_pack(team: Path, tmp_path: Path) -> None:
+    """``ses-sigma check ../other-repo``: that repository's config, not this directory's."""
+    here = write_config(tmp_path / "here", "")
+    (here.parent / "rules").mkdir()
+    source = resolve_pack([team], cwd=here.parent)
+    assert source == resolve_pack(cwd=team)
+    assert source.bundled and source.disabled
