@@ -55,6 +55,7 @@ def _register() -> None:
         cmd_check_format,
         cmd_convert,
         cmd_docs,
+        cmd_eval,
         cmd_init,
         cmd_report,
         cmd_scan,
@@ -70,6 +71,7 @@ def _register() -> None:
         cmd_report,
         cmd_docs,
         cmd_init,
+        cmd_eval,
     )
     for module in commands:
         main.add_command(module.command)
