@@ -1,6 +1,7 @@
 """Package layout that pyproject.toml cannot say: the repository's top-level ``rules/``,
-``fixtures/`` (and ``filters/`` when present) ship as the package data of
-``ses_sigma.bundled.rules`` / ``.fixtures`` / ``.filters`` (``src/ses_sigma/bundled``), loaded
+``fixtures/``, ``scenarios/`` (and ``filters/`` when present) ship as the package data of
+``ses_sigma.bundled.rules`` / ``.fixtures`` / ``.scenarios`` / ``.filters``
+(``src/ses_sigma/bundled``), loaded
 through ``importlib.resources``; and the data directories of ``ses-sigma init``'s templates.
 Everything else is in pyproject.toml.
 """
@@ -11,7 +12,7 @@ from setuptools import find_namespace_packages, setup
 
 BUNDLED = {
     f"ses_sigma.bundled.{part}": part
-    for part in ("rules", "fixtures", "filters")
+    for part in ("rules", "fixtures", "filters", "scenarios")
     # filters/ ships only with an __init__.py, as rules/ and fixtures/ (editable installs
     # import the mapped package to find it)
     if (Path(part) / "__init__.py").is_file()

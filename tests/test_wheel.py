@@ -25,8 +25,17 @@ from ses_sigma.pack import DEFAULT_RULES_DIR, load_pack
 from ses_sigma.scan import scan
 
 CHECKOUT = DEFAULT_RULES_DIR.parent
-#: What the build reads (setup.py maps rules/, fixtures/ and filters/ into the package).
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "src", "rules", "fixtures", "filters")
+#: What the build reads (setup.py maps rules/, fixtures/, scenarios/, filters/ into the package).
+BUILD_INPUTS = (
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "src",
+    "rules",
+    "fixtures",
+    "scenarios",
+    "filters",
+)
 EXAMPLE = "team_ses_notification_topic_changed"
 
 pytestmark = pytest.mark.skipif(

@@ -1,9 +1,10 @@
 """The rule pack shipped with ses-sigma, as package data (``importlib.resources``).
 
-``ses_sigma.bundled.rules`` and ``ses_sigma.bundled.fixtures`` are the repository's top-level
-``rules/`` and ``fixtures/`` (and ``ses_sigma.bundled.filters`` its ``filters/`` when there is
-one), mapped into this package by ``setup.py`` (``package_dir``): the same files in a checkout,
-an editable install and an installed wheel.
+``ses_sigma.bundled.rules``, ``.fixtures`` and ``.scenarios`` are the repository's top-level
+``rules/``, ``fixtures/`` and ``scenarios/`` (the campaign replays ``ses-sigma eval`` and the
+docs use), and ``ses_sigma.bundled.filters`` its ``filters/`` when there is one, mapped into
+this package by ``setup.py`` (``package_dir``): the same files in a checkout, an editable
+install and an installed wheel.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 __all__ = ["BundledDataError", "bundled_dir"]
 
-PARTS = ("rules", "fixtures", "filters")
+PARTS = ("rules", "fixtures", "scenarios", "filters")
 
 
 class BundledDataError(RuntimeError):
@@ -21,8 +22,8 @@ class BundledDataError(RuntimeError):
 
 
 def bundled_dir(part: str) -> Path | None:
-    """The directory of the bundled ``rules``, ``fixtures`` or ``filters``; None when this
-    install has no such part (``filters`` is optional)."""
+    """The directory of the bundled ``rules``, ``fixtures``, ``scenarios`` or ``filters``;
+    None when this install has no such part (``filters`` is optional)."""
     if part not in PARTS:
         raise ValueError(f"unknown bundled part {part!r} (one of {', '.join(PARTS)})")
     try:
