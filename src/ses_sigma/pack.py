@@ -1,11 +1,11 @@
 """Load and index a Sigma rule pack with pySigma (no home-made YAML-to-rule parsing).
 
 Site tuning: Sigma filter documents (``filter:``, pySigma's ``SigmaFilter``) loaded with the
-rules are applied to the rules they name (``filters=`` of :func:`load_pack`): pySigma appends
-the filter's condition to the rule's (``(<rule condition>) and (<filter condition>)``), so the
-matcher and every target evaluate the filtered rule. A filter that names a rule the pack does
-not have, a correlation (pySigma never filters correlations: filter its base rules), or a rule
-of another log source is a load error naming the filter file, never a filter silently left
+rules (among ``paths``, or from ``filters=``) are applied to the rules they name: pySigma
+appends the filter's condition to the rule's (``(<rule condition>) and (<filter condition>)``),
+so the matcher and every target evaluate the filtered rule. A filter that names a rule the pack
+does not have, a correlation (pySigma never filters correlations: filter its base rules), or a
+rule of another log source is a load error naming the filter file, never a filter silently left
 unapplied.
 """
 
@@ -17,14 +17,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaRuleBase
 
+from ses_sigma.bundled import bundled_dir
+from ses_sigma.yamlfile import error_line, load_documents, read_text
+
 __all__ = [
-    "DEFAULT_FILTERS_DIR",
     "DEFAULT_RULES_DIR",
     "Pack",
     "PackLoadError",
@@ -33,10 +36,9 @@ __all__ = [
     "rule_key",
 ]
 
-#: The pack's own rules, at the top of the repository.
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
-#: The pack's site filters (Sigma filter documents), next to the rules.
-DEFAULT_FILTERS_DIR = DEFAULT_RULES_DIR.parent / "filters"
+#: The bundled pack's rules (package data; the repository's rules/ in a checkout). Commands
+#: choose their pack with ``ses_sigma.workspace.resolve_pack``.
+DEFAULT_RULES_DIR: Path = bundled_dir("rules")  # type: ignore[assignment]
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -77,8 +79,8 @@ class Pack:
 
     collection: SigmaCollection
     files: dict[str, Path] = field(default_factory=dict)
-    #: The filter files applied to the rules (site tuning), in load order.
-    filter_files: tuple[Path, ...] = ()
+    #: Files of the Sigma filter documents applied to the rules.
+    filter_files: list[Path] = field(default_factory=list)
     #: Which filters (by file) were applied to which rule.
     applied_filters: dict[str, list[Path]] = field(default_factory=dict)
 
@@ -105,31 +107,13 @@ class Pack:
                 return r
         raise KeyError(key)
 
+    def source_files(self) -> list[Path]:
+        """Every file the pack was loaded from (rules and filters): what reloads it."""
+        return sorted({*self.files.values(), *self.filter_files})
+
     def file_of(self, rule: SigmaRuleBase) -> Path | None:
         """The file a rule was loaded from."""
         return self.files.get(rule_key(rule))
-
-
-def _read(path: Path, problems: list[tuple[str, str]]) -> SigmaCollection | None:
-    """One file as a collection (filters collected, not applied); None if it does not load."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        # References between files are resolved once the whole pack is loaded.
-        coll = SigmaCollection.from_yaml(
-            text,
-            collect_errors=True,
-            source=SigmaRuleLocation(path),
-            resolve_references=False,
-            collect_filters=True,
-        )
-        problems.extend((str(path), f"{type(e).__name__}: {e}") for e in coll.errors)
-    except (OSError, UnicodeDecodeError, SigmaError) as exc:
-        problems.append((str(path), str(exc)))
-        return None
-    except Exception as exc:  # yaml.YAMLError and friends raised by the YAML parser
-        problems.append((str(path), f"{type(exc).__name__}: {exc}"))
-        return None
-    return coll
 
 
 def load_pack(
@@ -137,7 +121,7 @@ def load_pack(
     filters: Iterable[str | Path] = (),
 ) -> Pack:
     """Load every rule file under ``paths`` with pySigma and resolve correlation references;
-    apply the Sigma filter documents of the files under ``filters`` (module docstring).
+    apply the Sigma filter documents found there and under ``filters`` (module docstring).
 
     Raises PackLoadError listing every file that failed (YAML errors, Sigma errors, unknown
     references, filters that do not apply), so that one bad file never passes silently.
@@ -145,27 +129,37 @@ def load_pack(
     problems: list[tuple[str, str]] = []
     collections: list[SigmaCollection] = []
     files: dict[str, Path] = {}
+    filter_files: list[Path] = []
     filter_docs: list[tuple[Path, SigmaFilter]] = []
-    filter_paths = rule_files(filters) if filters else []
-    for path in filter_paths:
-        coll = _read(path, problems)
-        if coll is None:
+    for path in rule_files([*paths, *filters]):
+        try:
+            # The project's YAML reader (duplicate keys, aliases, size and depth refused),
+            # then pySigma on the data, as SigmaCollection.from_yaml does after safe_load_all.
+            documents = load_documents(read_text(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append((str(path), str(exc)))
             continue
-        if coll.rules:
-            problems.append(
-                (str(path), "a filter file holds only Sigma filter documents (filter:), no rules")
-            )
-        if not coll.filters and not coll.errors:
-            problems.append((str(path), "no Sigma filter document (filter:) in the file"))
-        filter_docs.extend((path, f) for f in coll.filters)
-    for path in rule_files(paths):
-        coll = _read(path, problems)
-        if coll is None:
+        except yaml.YAMLError as exc:
+            line = error_line(exc)
+            where = f"line {line}: " if line is not None else ""
+            problems.append((str(path), f"{where}invalid YAML: {_yaml_message(exc)}"))
             continue
-        if coll.filters:
-            problems.append(
-                (str(path), "a Sigma filter document among the rules: put filters in filters/")
+        try:
+            # References between files are resolved once the whole pack is loaded.
+            coll = SigmaCollection.from_dicts(
+                documents,
+                collect_errors=True,
+                source=SigmaRuleLocation(path),
+                resolve_references=False,
+                collect_filters=True,
             )
+            problems.extend((str(path), f"{type(e).__name__}: {e}") for e in coll.errors)
+        except SigmaError as exc:
+            problems.append((str(path), str(exc)))
+            continue
+        except Exception as exc:  # pySigma on data it does not expect (a list, a number...)
+            problems.append((str(path), f"{type(exc).__name__}: {exc}"))
+            continue
         for rule in coll.rules:
             for err in rule.errors:
                 problems.append((str(path), f"{type(err).__name__}: {err}"))
@@ -173,6 +167,10 @@ def load_pack(
             if key in files:
                 problems.append((str(path), f"rule name {key!r} also used in {files[key]}"))
             files[key] = path
+        if coll.filters:
+            filter_files.append(path)
+            filter_docs.extend((path, f) for f in coll.filters)
+            coll.filters = []  # applied below, one copy per rule
         collections.append(coll)
     known = set(files) | {str(r.id) for c in collections for r in c.rules if r.id}
     for coll in collections:
@@ -209,10 +207,7 @@ def load_pack(
     except SigmaError as exc:
         raise PackLoadError([(str(_source_path(exc) or "rules"), str(exc))]) from None
     return Pack(
-        collection=collection,
-        files=files,
-        filter_files=tuple(filter_paths),
-        applied_filters=applied,
+        collection=collection, files=files, filter_files=filter_files, applied_filters=applied
     )
 
 
@@ -250,6 +245,14 @@ def _names(reference: str, rule: SigmaRuleBase) -> bool:
         return uuid.UUID(reference) == rule.id
     except ValueError:
         return reference == rule.name
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line, without PyYAML's ``in "<unicode string>"`` position."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = [exc.context, exc.problem]
+        return ", ".join(p for p in parts if p) or "malformed"
+    return " ".join(str(exc).split())
 
 
 def _source_path(exc: SigmaError) -> Path | None:

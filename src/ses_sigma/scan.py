@@ -10,17 +10,23 @@ attributes (``match/suppression.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ses_sigma.alerts import Alert
-from ses_sigma.logs import ReadStats, Rejection, read_records
+from ses_sigma.logs import ReadStats, Rejection, read_records, read_stream
 from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
+from ses_sigma.records import Record
 
-__all__ = ["ScanResult", "scan", "scan_with_engine"]
+__all__ = ["STDIN", "ScanResult", "scan", "scan_with_engine"]
+
+#: The path that means standard input.
+STDIN = "-"
 
 
 @dataclass
@@ -45,18 +51,20 @@ def scan_with_engine(
     engine: Engine,
     paths: Iterable[str | Path],
     on_rejection: Callable[[Rejection], None] | None = None,
+    stdin: BinaryIO | None = None,
     state: str | Path | None = None,
     suppress: bool = False,
 ) -> ScanResult:
     """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
 
+    A path ``-`` is standard input (``stdin``, default ``sys.stdin.buffer``), gzipped or not.
     ``on_rejection`` sees each problem as it is met; all of them are also in the result.
     ``state`` is loaded before reading any log (``BaselineError`` if it is not a valid
     baseline) and written back after the scan.
     """
     baseline = Baseline.load_or_new(state) if state is not None else None
     stats = ReadStats(on_rejection=on_rejection)
-    alerts = engine.run(read_records(paths, stats), baseline=baseline, suppress=suppress)
+    alerts = engine.run(_records(list(paths), stats, stdin), baseline=baseline, suppress=suppress)
     if baseline is not None and state is not None:
         baseline.save(state)
     return ScanResult(
@@ -68,11 +76,25 @@ def scan_with_engine(
     )
 
 
+def _records(paths: list[str | Path], stats: ReadStats, stdin: BinaryIO | None) -> Iterator[Record]:
+    """The records of ``paths`` in order; ``-`` reads standard input."""
+    pending: list[str | Path] = []
+    for path in paths:
+        if str(path) != STDIN:
+            pending.append(path)
+            continue
+        yield from read_records(pending, stats)
+        pending = []
+        yield from read_stream(stdin if stdin is not None else sys.stdin.buffer, "<stdin>", stats)
+    yield from read_records(pending, stats)
+
+
 def scan(
     paths: Iterable[str | Path],
     rules: Iterable[str | Path] | Pack = (DEFAULT_RULES_DIR,),
     on_rejection: Callable[[Rejection], None] | None = None,
     skip_unsupported: bool = False,
+    stdin: BinaryIO | None = None,
     state: str | Path | None = None,
     suppress: bool = False,
     filters: Iterable[str | Path] = (),
@@ -86,4 +108,4 @@ def scan(
     """
     pack = rules if isinstance(rules, Pack) else load_pack(rules, filters=filters)
     engine = Engine(pack, skip_unsupported=skip_unsupported)
-    return scan_with_engine(engine, paths, on_rejection, state=state, suppress=suppress)
+    return scan_with_engine(engine, paths, on_rejection, stdin, state=state, suppress=suppress)

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import click
 
-from ses_sigma.cli.output import (
-    filters_option,
-    no_filters_option,
-    resolve_filters,
-    rules_option,
-)
+from ses_sigma.cli.output import filters_option, no_filters_option, rules_option, with_filters
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.convert.base import Refusal, all_targets
 from ses_sigma.convert.build import build_dist, convert_rules, stale_files, write_output
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack
+from ses_sigma.pack import PackLoadError
 
 __all__ = ["command"]
 
@@ -90,12 +86,12 @@ def command(
         for tgt in all_targets():
             click.echo(f"{tgt.name}\t{', '.join(tgt.formats)}\t{tgt.description}")
         return
+    source = with_filters(resolve(rules), filters, no_filters)
     try:
-        pack = load_pack(
-            rules or (DEFAULT_RULES_DIR,), filters=resolve_filters(filters, no_filters)
-        )
+        pack = source.load()
     except PackLoadError as exc:
         raise click.exceptions.Exit(_fail(f"rules do not load:\n{exc}")) from None
+    announce(source, len(pack))
 
     if everything:
         if target or fmt or names or output is None:

@@ -16,14 +16,15 @@ from ses_sigma.cli.output import (
     filters_option,
     no_filters_option,
     print_table,
-    resolve_filters,
     rules_option,
+    with_filters,
     write_json_lines,
 )
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.logs import Rejection
 from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
+from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, scan
 
@@ -64,7 +65,9 @@ def _summary(result: ScanResult) -> str:
 
 
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
+)
 @rules_option
 @filters_option
 @no_filters_option
@@ -107,16 +110,19 @@ def command(
     suppress: bool,
     verbose: bool,
 ) -> None:
-    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
+    - for standard input)."""
+    source = with_filters(resolve(rules), filters, no_filters)
     try:
+        pack = source.load()
+        announce(source, len(pack))
         result = scan(
             paths,
-            rules or (DEFAULT_RULES_DIR,),
+            pack,
             on_rejection=_report_rejection,
             skip_unsupported=skip_unsupported,
             state=state,
             suppress=suppress,
-            filters=resolve_filters(filters, no_filters),
         )
     except BaselineError as exc:
         click.echo(f"error: --state: {exc}", err=True)

@@ -6,6 +6,7 @@ such as ``file.json[3]`` would otherwise be read as a markup tag).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ses_sigma.pack import DEFAULT_FILTERS_DIR
+from ses_sigma.workspace import PackSource
 
 __all__ = [
     "console",
@@ -27,8 +28,8 @@ __all__ = [
     "make_table",
     "no_filters_option",
     "print_table",
-    "resolve_filters",
     "rules_option",
+    "with_filters",
     "write_json_lines",
 ]
 
@@ -109,20 +110,20 @@ filters_option = click.option(
     "filters",
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
-    help="Sigma filter file or directory (repeatable); replaces the pack's own filters/.",
+    help="Sigma filter file or directory (repeatable); replaces the pack's filters.",
 )
 #: ``--no-filters``: apply no filter at all.
 no_filters_option = click.option(
-    "--no-filters", is_flag=True, help="Apply no Sigma filter (not even the pack's filters/)."
+    "--no-filters", is_flag=True, help="Apply no Sigma filter (not even the pack's)."
 )
 
 
-def resolve_filters(filters: tuple[Path, ...], no_filters: bool) -> tuple[Path, ...]:
-    """The filter paths to load: --filters, else the pack's filters/ if it exists."""
+def with_filters(source: PackSource, filters: tuple[Path, ...], no_filters: bool) -> PackSource:
+    """The pack source with ``--filters`` (replacing its filters) or ``--no-filters`` applied."""
     if no_filters:
         if filters:
             raise click.UsageError("--filters and --no-filters exclude each other")
-        return ()
+        return dataclasses.replace(source, filters=())
     if filters:
-        return filters
-    return (DEFAULT_FILTERS_DIR,) if DEFAULT_FILTERS_DIR.is_dir() else ()
+        return dataclasses.replace(source, filters=tuple(filters))
+    return source

@@ -49,10 +49,10 @@ def fresh_pack(pack: Pack) -> Pack:
 
     Raises ``ValueError`` for a pack that was not loaded from files (nothing to reload).
     """
-    paths = sorted(set(pack.files.values()))
+    paths = pack.source_files()
     if not paths:
         raise ValueError("the pack has no rule files to reload")
-    return load_pack(paths, filters=pack.filter_files)
+    return load_pack(paths)
 
 
 def fresh_rule(pack: Pack, rule: SigmaRuleBase) -> tuple[Pack, SigmaRuleBase]:
