@@ -11,10 +11,17 @@ from pathlib import Path
 import click
 
 from ses_sigma.alerts import Alert
-from ses_sigma.cli.output import print_table, rules_option, write_json_lines
+from ses_sigma.cli.output import (
+    echo_err,
+    print_table,
+    rules_option,
+    terminal_text,
+    write_json_lines,
+)
 from ses_sigma.logs import Rejection
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
+from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack
+from ses_sigma.pack_skip import load_pack_skipping
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, scan
 
@@ -27,21 +34,22 @@ ALERT_COLUMNS = ("time", "level", "rule", "group", "events")
 
 
 def _alert_row(alert: Alert) -> tuple[str, ...]:
-    group = "\n".join(f"{k}={v}" for k, v in alert.group)
+    # One line per value, each escaped: a value cannot fake another line of the cell.
+    group = "\n".join(terminal_text(f"{k}={v}") for k, v in alert.group)
     return (
         format_time(alert.time),
-        alert.level,
-        alert.rule_name,
+        terminal_text(alert.level),
+        terminal_text(alert.rule_name),
         group,
-        "\n".join(alert.event_ids),
+        "\n".join(terminal_text(e) for e in alert.event_ids),
     )
 
 
 def _report_rejection(rejection: Rejection) -> None:
-    click.echo(f"rejected: {rejection}", err=True)
+    echo_err(f"rejected: {rejection}", newlines=False)
 
 
-def _summary(result: ScanResult) -> str:
+def _summary(result: ScanResult, left_out: list[str]) -> str:
     read = result.read
     text = (
         f"scanned {read.files} file(s), {read.records} record(s): "
@@ -68,7 +76,8 @@ def _summary(result: ScanResult) -> str:
 @click.option(
     "--skip-unsupported",
     is_flag=True,
-    help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
+    help="Leave out (with a warning) rule files that do not load and rules the matcher cannot "
+    "evaluate, instead of stopping.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.pass_context
@@ -81,21 +90,29 @@ def command(
     verbose: bool,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    rule_paths = rules or (DEFAULT_RULES_DIR,)
+    left_out: list[str] = []
     try:
+        if skip_unsupported:  # rule files that do not load are left out too, with the reason
+            pack, left_out = load_pack_skipping(rule_paths)
+        else:
+            pack = load_pack(rule_paths)
+        for reason in left_out:
+            echo_err(f"warning: rule file left out: {reason}")
         result = scan(
             paths,
-            rules or (DEFAULT_RULES_DIR,),
+            pack,
             on_rejection=_report_rejection,
             skip_unsupported=skip_unsupported,
         )
     except PackLoadError as exc:
-        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
-        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
-        click.echo(f"warning: rule left out: {reason}", err=True)
+        echo_err(f"warning: rule left out: {reason}")
     if fmt == "json":
         write_json_lines(alert.to_dict() for alert in result.alerts)
     else:
@@ -104,7 +121,7 @@ def command(
         )
     if verbose:
         for skipped in result.read.skipped:
-            click.echo(f"skipped: {skipped}", err=True)
-    click.echo(_summary(result), err=True)
+            echo_err(f"skipped: {skipped}", newlines=False)
+    click.echo(_summary(result, left_out), err=True)
     if not result.ok:
         ctx.exit(EXIT_REJECTED)

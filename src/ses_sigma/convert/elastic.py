@@ -52,6 +52,7 @@ from ses_sigma.convert.elastic_common import (
     strip_rule_prefix,
     user_name_fields,
 )
+from ses_sigma.convert.names import output_name
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import Pack, rule_key
 
@@ -218,7 +219,7 @@ class _QueryTarget(Target):
             except Refused as exc:
                 out.refusals.append(Refusal(name, self.name, exc.reason))
                 continue
-            out.files[f"{name}.{self.extension}"] = text + "\n"
+            out.files[f"{output_name(rule)}.{self.extension}"] = text + "\n"
         out.refusals.sort()
         return out
 

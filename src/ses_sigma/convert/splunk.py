@@ -33,6 +33,7 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.convert.base import ConversionOutput, Refusal, Target, register
 from ses_sigma.convert.common import Schedule, fresh_pack, level_rank, schedule_for
+from ses_sigma.convert.names import output_name
 from ses_sigma.convert.splunk_app import (
     APP_ID,
     SEVERITY,
@@ -71,9 +72,9 @@ class SplunkSearch:
         return rule_key(self.rule)
 
     def saved_search(self) -> SavedSearch:
-        """The saved search stanza of this rule."""
+        """The saved search stanza of this rule (named by its safe output name)."""
         return SavedSearch(
-            name=self.name,
+            name=output_name(self.rule),
             title=self.rule.title,
             description=_description(self.rule, self.notes),
             search=self.scheduled,
@@ -236,7 +237,7 @@ class SplunkTarget(Target):
                 done.append(result)
         if fmt == "spl":
             for s in done:
-                out.files[f"{s.name}.spl"] = s.spl + "\n"
+                out.files[f"{output_name(s.rule)}.spl"] = s.spl + "\n"
         elif fmt == "savedsearches":
             out.files["savedsearches.conf"] = render_savedsearches([s.saved_search() for s in done])
         else:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sigma.rule import SigmaRuleBase
 
+from ses_sigma.convert.names import UnsafeRuleName, output_name
 from ses_sigma.docs.attack_map import RuleAttack, rule_attack
 from ses_sigma.docs.calls import WatchedCall, rule_calls
 from ses_sigma.docs.errors import DocsError
@@ -50,6 +51,11 @@ def repo_path(path: Path, repo_root: Path) -> str:
 
 def collect(pack: Pack, fixtures_dir: Path, repo_root: Path) -> list[RuleDoc]:
     """One RuleDoc per rule of the pack, in name order; DocsError naming what is missing."""
+    for rule in pack:
+        try:
+            output_name(rule)  # a rule's name becomes its page's file name: a slug, or an error
+        except UnsafeRuleName as exc:
+            raise DocsError(str(exc)) from None
     names = [rule_key(r) for r in pack]
     try:
         cases = load_fixtures(fixtures_dir, names)
