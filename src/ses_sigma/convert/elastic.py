@@ -26,6 +26,7 @@ Time: the queries carry no time range; whoever runs them picks it (the kibana ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -158,7 +159,33 @@ def _correlation_query(lang: _Language, corr: SigmaCorrelationRule) -> str:
     return queries[0]
 
 
+#: Control characters (C0 but tab, DEL, C1) and Unicode line/paragraph separators. Lucene's
+#: regular expressions and terms have no escape form for them (a backslash before a raw line
+#: feed makes a query luqum cannot parse; Java counts U+001C..U+001F as whitespace, which
+#: splits a term); EQL and ES|QL string literals escape LF, CR and tab and refuse the others.
+_QUERY_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_controls(lang: _Language, query: str) -> str:
+    """Refuse a Lucene query with a control character (EQL / ES|QL: outside their structural
+    line feeds, which only separate sequence stages and commands)."""
+    text = query if lang.name == "lucene" else query.replace("\n", " ")
+    found = _QUERY_CONTROL.search(text)
+    if found:
+        raise Refused(
+            f"control character {found.group()!r} in the query: {lang.name} has no escape for "
+            "it in a value"
+        )
+    return query
+
+
 def _convert(lang: _Language, pack: Pack, rule: SigmaRuleBase, allow_first_seen: bool) -> str:
+    return _check_controls(lang, _convert_unchecked(lang, pack, rule, allow_first_seen))
+
+
+def _convert_unchecked(
+    lang: _Language, pack: Pack, rule: SigmaRuleBase, allow_first_seen: bool
+) -> str:
     name = rule_key(rule)
     reason = matcher_refusal(rule)
     if reason is not None:
