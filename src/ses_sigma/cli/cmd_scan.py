@@ -57,8 +57,13 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     )
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
+    parts = []
     if result.skipped_rules:
-        text += f"; {len(result.skipped_rules)} rule(s) left out (--skip-unsupported)"
+        parts.append(f"{len(result.skipped_rules)} rule(s)")
+    if left_out:
+        parts.append(f"{len({reason.partition(': ')[0] for reason in left_out})} rule file(s)")
+    if parts:
+        text += f"; {' and '.join(parts)} left out (--skip-unsupported)"
     return text
 
 
