@@ -206,3 +206,28 @@ def test_convert_messages_escape_rule_text(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "\x1b" not in result.stderr and "\r" not in result.stderr
     assert "control character" in result.stderr
+
+
+def test_lone_surrogate_in_a_rule_is_named_not_a_crash(tmp_path: Path) -> None:
+    text = rule_text().replace('title: "T"', 'title: "broken \\ud800 text"')
+    pack_of(tmp_path, text)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    stopped = runner.invoke(
+        main, ["convert", "-t", "kibana", "--rules", str(tmp_path), "-o", str(out)]
+    )
+    assert stopped.exit_code == 2 and "lone surrogate" in stopped.stderr
+    skipped = runner.invoke(
+        main, ["convert", "--all", "--skip-unsupported", "--rules", str(tmp_path), "-o", str(out)]
+    )
+    assert skipped.exit_code == 0 and "hx_rule.yml" in skipped.stderr
+
+
+def test_lone_surrogate_in_a_log_is_printed_as_an_escape(tmp_path: Path) -> None:
+    raw = json.dumps({"Records": [cloudtrail("id-\ud800", "ua")]})  # json writes \ud800
+    (tmp_path / "trail.json").write_text(raw, encoding="utf-8")
+    result = CliRunner().invoke(main, ["scan", str(tmp_path)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    alerts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert alerts  # the record is read (orjson refuses it, the salvage path takes it)
+    assert all(alert["event_ids"] == ["id-\ud800"] for alert in alerts)

@@ -11,6 +11,7 @@ table cells, warnings, rejections and errors all go through :func:`terminal_text
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -63,8 +64,15 @@ def echo_err(message: object, newlines: bool = True) -> None:
 
 
 def json_line(obj: Any) -> str:
-    """One compact JSON document on one line (orjson; keys kept in insertion order)."""
-    return orjson.dumps(obj).decode("utf-8")
+    """One compact JSON document on one line (orjson; keys kept in insertion order).
+
+    Text that is not valid Unicode (a lone surrogate, from a ``\\ud800`` escape in a log or
+    rule) is written as a JSON ``\\uXXXX`` escape, where orjson would raise.
+    """
+    try:
+        return orjson.dumps(obj).decode("utf-8")
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
 
 
 def write_json_lines(items: Iterable[Mapping[str, Any]], err: bool = False) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sigma.rule import SigmaRuleBase
 
 from ses_sigma.convert.base import ConversionOutput, Refusal, all_targets, get_target
-from ses_sigma.convert.names import UnsafeRuleName, output_name, safe_path, show
+from ses_sigma.convert.names import UnsafeRuleName, invalid_text, output_name, safe_path, show
 from ses_sigma.pack import Pack, rule_key
 
 __all__ = [
@@ -32,13 +32,18 @@ __all__ = [
 
 
 def unsafe_names(pack: Pack) -> list[tuple[str, str]]:
-    """(file, reason) for every rule of ``pack`` whose name cannot be a file name."""
+    """(file, reason) for every rule of ``pack`` whose name cannot be a file name, or whose
+    text cannot be written at all (``names.invalid_text``)."""
     problems = []
     for rule in sorted(pack, key=rule_key):
         try:
             output_name(rule)
         except UnsafeRuleName as exc:
             problems.append((str(pack.file_of(rule) or "rules"), str(exc)))
+            continue
+        reason = invalid_text(rule)
+        if reason:
+            problems.append((str(pack.file_of(rule) or "rules"), reason))
     return problems
 
 

@@ -15,11 +15,20 @@ without ``..``, and not a Windows device name (``con``, ``nul``, ``com1``...).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from sigma.rule import SigmaRuleBase
 
-__all__ = ["MAX_SLUG", "UnsafeRuleName", "is_slug", "output_name", "safe_path", "show"]
+__all__ = [
+    "MAX_SLUG",
+    "UnsafeRuleName",
+    "invalid_text",
+    "is_slug",
+    "output_name",
+    "safe_path",
+    "show",
+]
 
 MAX_SLUG = 100
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -80,3 +89,32 @@ def safe_path(directory: Path, rel: str) -> Path:
     if not path.resolve().is_relative_to(root):
         raise UnsafeRuleName(f"refusing to write {show(rel)}: it resolves outside {directory}")
     return path
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _strings(item)
+
+
+def invalid_text(rule: SigmaRuleBase) -> str | None:
+    """Why ``rule`` holds text no artefact can carry, or None: a lone surrogate (YAML's
+    ``"\\ud800"`` escape) is not Unicode text, so it cannot be written as UTF-8 or JSON."""
+    try:
+        data = rule.to_dict()
+    except Exception:  # pySigma cannot serialize it: whatever it holds, targets see it too
+        return None
+    for text in _strings(data):
+        if _SURROGATE.search(text):
+            name = show(str(rule.name or rule.id or rule.title))
+            return f"rule {name}: text {show(text)} holds a lone surrogate (not valid Unicode)"
+    return None

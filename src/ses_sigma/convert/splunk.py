@@ -89,8 +89,14 @@ class _Refused(Exception):
         self.reason = reason
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())
+    """Prose on one line: whitespace runs (CR, VT, FF, NEL, U+2028... too) become one space,
+    any other control character its visible escape (``\\x08``)."""
+    flat = " ".join((text or "").split())
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", flat)
 
 
 def _description(rule: SigmaRuleBase, notes: Sequence[str]) -> str:
