@@ -159,18 +159,21 @@ def _correlation_query(lang: _Language, corr: SigmaCorrelationRule) -> str:
     return queries[0]
 
 
-#: Control characters (C0 but tab, DEL, C1) and Unicode line/paragraph separators. Lucene's
-#: regular expressions and terms have no escape form for them (a backslash before a raw line
-#: feed makes a query luqum cannot parse; Java counts U+001C..U+001F as whitespace, which
-#: splits a term); EQL and ES|QL string literals escape LF, CR and tab and refuse the others.
+#: Control characters (C0, DEL, C1) and Unicode line/paragraph separators. Lucene's regular
+#: expressions and terms have no escape form for them (a backslash before a raw line feed makes
+#: a query luqum cannot parse; a raw tab or U+001C..U+001F is whitespace that splits a term).
+#: EQL and ES|QL string literals escape LF, CR and tab and refuse the others.
+_LUCENE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _QUERY_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _check_controls(lang: _Language, query: str) -> str:
     """Refuse a Lucene query with a control character (EQL / ES|QL: outside their structural
     line feeds, which only separate sequence stages and commands)."""
-    text = query if lang.name == "lucene" else query.replace("\n", " ")
-    found = _QUERY_CONTROL.search(text)
+    if lang.name == "lucene":
+        found = _LUCENE_CONTROL.search(query)
+    else:
+        found = _QUERY_CONTROL.search(query.replace("\n", " "))
     if found:
         raise Refused(
             f"control character {found.group()!r} in the query: {lang.name} has no escape for "

@@ -89,7 +89,7 @@ def relative_time(seconds_ago: int, round_up: bool = False) -> str:
 
 #: What some .conf reader takes as the end of a line (Python's str.splitlines, for one) or is
 #: not text at all; only LF is written, as a backslash continuation.
-_CONF_BREAKS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONF_BREAKS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _conf_value(value: str) -> str:
