@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.output import terminal_text
 from ses_sigma.lint import PathsError, check_pack, split_paths
 from ses_sigma.lint.report import FORMATS, github_lines, summary, text_lines, write_junit
 
@@ -49,7 +50,7 @@ def command(ctx: click.Context, paths: tuple[Path, ...], fmt: str, junit: Path |
         raise click.UsageError(str(exc)) from None
     lines = github_lines(result) if fmt == "github" else text_lines(result)
     for line in lines:
-        click.echo(line)
+        click.echo(terminal_text(line))  # rule text may hold control characters
     if junit is not None:
         try:
             write_junit(result, junit)

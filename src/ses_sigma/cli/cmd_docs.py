@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.output import echo_err
 from ses_sigma.docs import DocsError
 from ses_sigma.docs.build import DEFAULT_DOCS_DIR, build_docs, stale_docs, write_docs
 from ses_sigma.pack import PackLoadError, load_pack
@@ -43,12 +44,12 @@ def command(output: Path, check: bool) -> None:
     try:
         pack = load_pack()
     except PackLoadError as exc:
-        click.echo(f"error: rules do not load:\n{exc}", err=True)
+        echo_err(f"error: rules do not load:\n{exc}")
         raise click.exceptions.Exit(EXIT_RULES) from None
     try:
         files = build_docs(pack)
     except DocsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo_err(f"error: {exc}")
         raise click.exceptions.Exit(EXIT_DOCS) from None
     if check:
         problems = stale_docs(files, output)
