@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import eql
+import jsonschema
 import luqum.parser
 import pytest
 from click.testing import CliRunner
@@ -233,3 +234,18 @@ def test_lone_surrogate_in_a_log_is_printed_as_an_escape(tmp_path: Path) -> None
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
     assert alerts  # the record is read (orjson refuses it, the salvage path takes it)
     assert all(alert["event_ids"] == ["id-\ud800"] for alert in alerts)
+
+
+KIBANA_SCHEMA = json.loads(
+    (Path(__file__).parents[1] / "schemas" / "kibana_rule.schema.json").read_text("utf-8")
+)
+
+
+@pytest.mark.parametrize("title", ['T"itle\\', "T\r\ni\u2028t\u2029l\x85e", "\x1b[2J", "ünï ✓"])
+def test_kibana_ndjson_keeps_one_rule_per_line(tmp_path: Path, title: str) -> None:
+    pack = pack_of(tmp_path, rule_text(title=title, value="x"))
+    text = str(convert_rules(pack, "kibana", None).files["ses_sigma_detection_rules.ndjson"])
+    [line] = text.splitlines()  # splitlines: the strictest line reader there is
+    obj = json.loads(line)
+    jsonschema.validate(obj, KIBANA_SCHEMA)
+    assert obj["name"] == title
