@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import re2
+from re2 import _re2
 
 __all__ = ["RegexRefused", "compile_regex", "compile_wildcard", "re2_literal", "to_re2"]
 
@@ -44,6 +46,16 @@ MAX_MEM = 8 << 20
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # errors are raised (and reported with the rule), not logged
 _OPTIONS.max_mem = MAX_MEM
+_OPTIONS.never_capture = True  # only "does it match" is asked
+
+# The ``re2`` module's ``search``/``fullmatch`` on ``str`` map byte offsets back to character
+# offsets and build a match object: about 25 us a call on a 120-character userAgent, 20 times
+# Python's ``re``. The compiled ``_re2.RE2`` object's ``Match`` on the UTF-8 bytes answers the
+# same question in about 4 us (measured on the project's machine), so the matcher calls it
+# directly (google-re2 1.1's own wrapper does the same for bytes).
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+_ANCHOR_BOTH = _re2.RE2.Anchor.ANCHOR_BOTH
+_NO_MATCH = (-1, -1)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _PCRE_SPACE = "\\t\\n\\x0b\\f\\r "
@@ -53,8 +65,11 @@ class RegexRefused(Exception):
     """A pattern RE2 cannot run with the meaning Sigma (PCRE, Python) gives it."""
 
 
-def _utf8(text: str) -> str:
-    return _SURROGATE.sub("\ufffd", text)
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: not text RE2 can read
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def _dollar_ok(pattern: str, i: int, depth: int) -> bool:
@@ -139,12 +154,18 @@ def to_re2(pattern: str, multiline: bool = False) -> tuple[str, bool]:
     return "".join(out), dollar and not multiline
 
 
-def _compile(pattern: str) -> re2._Regexp:
+def _compile(pattern: str) -> Callable[[bytes, Any], bool]:
     try:
-        return re2.compile(pattern, _OPTIONS)
-    except re2.error as exc:
-        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-        raise RegexRefused(f"RE2 cannot run it ({reason})") from None
+        rx = _re2.RE2(pattern.encode("utf-8"), _OPTIONS)
+    except UnicodeEncodeError:
+        raise RegexRefused("the pattern holds a lone surrogate (not valid Unicode)") from None
+    if not rx.ok():
+        raise RegexRefused(f"RE2 cannot run it ({rx.error().decode('utf-8', 'replace')})")
+
+    def matches(data: bytes, anchor: Any) -> bool:
+        return rx.Match(anchor, data, 0, len(data))[0] != _NO_MATCH
+
+    return matches
 
 
 def compile_regex(pattern: str, flags: str = "") -> Callable[[str], bool]:
@@ -154,17 +175,13 @@ def compile_regex(pattern: str, flags: str = "") -> Callable[[str], bool]:
     """
     translated, dollar = to_re2(pattern, multiline="m" in flags)
     prefix = "".join(f for f in "ims" if f in flags)
-    rx = _compile((f"(?{prefix})" if prefix else "") + translated)
+    matches = _compile((f"(?{prefix})" if prefix else "") + translated)
 
     def search(text: str) -> bool:
-        try:
-            if rx.search(text) is not None:
-                return True
-        except UnicodeEncodeError:
-            text = _utf8(text)
-            if rx.search(text) is not None:
-                return True
-        return dollar and text.endswith("\n") and rx.search(text[:-1]) is not None
+        data = _utf8(text)
+        if matches(data, _UNANCHORED):
+            return True
+        return dollar and data.endswith(b"\n") and matches(data[:-1], _UNANCHORED)
 
     return search
 
@@ -183,12 +200,9 @@ def re2_literal(text: str) -> str:
 def compile_wildcard(pattern: str) -> Callable[[str], bool]:
     """A linear-time ``fullmatch`` of an RE2 pattern (built with :func:`re2_literal`),
     ``.`` matching newlines too."""
-    rx = _compile("(?s)" + pattern)
+    matches = _compile("(?s)" + pattern)
 
     def fullmatch(text: str) -> bool:
-        try:
-            return rx.fullmatch(text) is not None
-        except UnicodeEncodeError:
-            return rx.fullmatch(_utf8(text)) is not None
+        return matches(_utf8(text), _ANCHOR_BOTH)
 
     return fullmatch
