@@ -49,10 +49,10 @@ _OPTIONS.max_mem = MAX_MEM
 _OPTIONS.never_capture = True  # only "does it match" is asked
 
 # The ``re2`` module's ``search``/``fullmatch`` on ``str`` map byte offsets back to character
-# offsets and build a match object: about 25 us a call on a 120-character userAgent, 20 times
-# Python's ``re``. The compiled ``_re2.RE2`` object's ``Match`` on the UTF-8 bytes answers the
-# same question in about 4 us (measured on the project's machine), so the matcher calls it
-# directly (google-re2 1.1's own wrapper does the same for bytes).
+# offsets and build a match object: about 25 us a call on a 120-character userAgent, 20 to 60
+# times Python's ``re``. The compiled ``_re2.RE2`` object's ``Match`` on the UTF-8 bytes answers
+# the same question in 2 to 4 us (measured on the project's shared 2-core machine), so the
+# matcher calls it directly (google-re2 1.1's own wrapper does the same for bytes).
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 _ANCHOR_BOTH = _re2.RE2.Anchor.ANCHOR_BOTH
 _NO_MATCH = (-1, -1)
