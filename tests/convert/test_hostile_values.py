@@ -188,10 +188,12 @@ def test_scan_table_escapes_log_text(tmp_path: Path) -> None:
     (tmp_path / "trail.json").write_text(
         json.dumps({"Records": [cloudtrail(hostile_id, "ua")]}), encoding="utf-8"
     )
-    result = CliRunner().invoke(main, ["scan", "--format", "table", str(tmp_path)])
+    result = CliRunner().invoke(
+        main, ["scan", "--format", "table", str(tmp_path)], env={"COLUMNS": "300"}
+    )
     assert result.exit_code == 0, result.stderr
     assert "\x1b" not in result.stdout and "\r" not in result.stdout
-    flat = "".join(result.stdout.split()).replace("│", "")  # the cell may fold over lines
+    flat = "".join(result.stdout.split()).replace("│", "")
     assert "\\x1b[2J\\x1b[31m[boldred]fake[/boldred]\\x0d\\x0arow" in flat
 
 

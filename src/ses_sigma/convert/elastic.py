@@ -159,25 +159,22 @@ def _correlation_query(lang: _Language, corr: SigmaCorrelationRule) -> str:
     return queries[0]
 
 
-#: Control characters (C0, DEL, C1) and Unicode line/paragraph separators. Lucene's regular
-#: expressions and terms have no escape form for them (a backslash before a raw line feed makes
-#: a query luqum cannot parse; a raw tab or U+001C..U+001F is whitespace that splits a term).
-#: EQL and ES|QL string literals escape LF, CR and tab and refuse the others.
-_LUCENE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_QUERY_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+#: Control characters but tab, and Unicode line/paragraph separators. The Lucene backend
+#: refuses them in values, patterns and field names (``LUCENE_CONTROL``); EQL and ES|QL string
+#: literals escape LF, CR and tab and refuse the others. This is the last check of the whole
+#: query: the only line feeds left are the structural ones (EQL sequence stages, ES|QL
+#: commands, and the ``[^\n]`` / ``(\n)?`` the Lucene regex translation writes for ``.``
+#: and ``$``), never one escaped by a backslash.
+_QUERY_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]" + r"|\\\n")
 
 
 def _check_controls(lang: _Language, query: str) -> str:
-    """Refuse a Lucene query with a control character (EQL / ES|QL: outside their structural
-    line feeds, which only separate sequence stages and commands)."""
-    if lang.name == "lucene":
-        found = _LUCENE_CONTROL.search(query)
-    else:
-        found = _QUERY_CONTROL.search(query.replace("\n", " "))
+    """Refuse a query holding a control character anywhere but a structural line feed."""
+    found = _QUERY_CONTROL.search(query)
     if found:
         raise Refused(
-            f"control character {found.group()!r} in the query: {lang.name} has no escape for "
-            "it in a value"
+            f"control character {found.group()[-1]!r} in the query: {lang.name} has no escape "
+            "for it in a value"
         )
     return query
 
