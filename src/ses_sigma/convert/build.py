@@ -31,11 +31,11 @@ __all__ = [
 ]
 
 
-def unsafe_names(pack: Pack) -> list[tuple[str, str]]:
-    """(file, reason) for every rule of ``pack`` whose name cannot be a file name, or whose
-    text cannot be written at all (``names.invalid_text``)."""
+def unsafe_names(pack: Pack, rules: Iterable[SigmaRuleBase] | None = None) -> list[tuple[str, str]]:
+    """(file, reason) for every rule of ``pack`` (or of ``rules``) whose name cannot be a file
+    name, or whose text cannot be written at all (``names.invalid_text``)."""
     problems = []
-    for rule in sorted(pack, key=rule_key):
+    for rule in sorted(pack if rules is None else rules, key=rule_key):
         try:
             output_name(rule)
         except UnsafeRuleName as exc:
@@ -47,8 +47,8 @@ def unsafe_names(pack: Pack) -> list[tuple[str, str]]:
     return problems
 
 
-def _check_names(pack: Pack) -> None:
-    problems = unsafe_names(pack)
+def _check_names(pack: Pack, rules: Iterable[SigmaRuleBase] | None = None) -> None:
+    problems = unsafe_names(pack, rules)
     if problems:
         raise UnsafeRuleName("\n".join(f"{path}: {message}" for path, message in problems))
 
@@ -78,14 +78,15 @@ def convert_rules(
 
     Raises ``UnsafeRuleName`` (naming each rule) when a rule's name cannot be a file name.
     """
-    _check_names(pack)
     tgt = get_target(target)
     fmt = fmt or tgt.formats[0]
     if fmt not in tgt.formats:
         raise ValueError(
             f"target {target!r} has no format {fmt!r}; formats: {', '.join(tgt.formats)}"
         )
-    return tgt.convert(pack, select_rules(pack, names), fmt)
+    rules = select_rules(pack, names)
+    _check_names(pack, rules)
+    return tgt.convert(pack, rules, fmt)
 
 
 @dataclass
