@@ -20,7 +20,8 @@ hostile_text = st.text(alphabet=st.sampled_from(HOSTILE), min_size=1, max_size=1
 
 #: A rule value is a Sigma string, where * ? and \ are special: escaped here, so the rule means
 #: exactly the generated text.
-MODIFIERS = ("", "|contains", "|startswith", "|endswith")
+#: ``*`` and ``?`` are not modifiers: the value gets a trailing unescaped wildcard.
+MODIFIERS = ("", "|contains", "|startswith", "|endswith", "*", "?")
 
 
 def sigma_escape(text: str) -> str:
@@ -57,7 +58,10 @@ def rule_yaml(value: str, modifier: str = "", title: str = "Fuzzed rule") -> str
     text = text.replace("be7f7a63-c9e1-4f11-9a0f-0f7277506925", str(uuid.uuid4()))
     text = text.replace("title: AWS SES Sender Identity Deleted", f"title: {yaml_quote(title)}")
     anchor = "      - DeleteVerifiedEmailAddress\n"
-    line = f"    userAgent{modifier}: {yaml_quote(sigma_escape(value))}\n"
+    if modifier in ("*", "?"):
+        line = f"    userAgent: {yaml_quote(sigma_escape(value) + modifier)}\n"
+    else:
+        line = f"    userAgent{modifier}: {yaml_quote(sigma_escape(value))}\n"
     return text.replace(anchor, anchor + line)
 
 

@@ -1,6 +1,7 @@
 """Property tests over every converter: hostile values and titles, real parsers, real meaning.
 
-For a rule ``userAgent<modifier>: <value>`` (and a title) drawn from quotes, backslashes,
+For a rule ``userAgent<modifier>: <value>`` (or the value with a trailing ``*`` / ``?``
+wildcard) and a title drawn from quotes, backslashes,
 wildcards, query syntax, control characters, line breaks and unicode, every target either
 refuses the rule with a reason or writes an artefact that
 
@@ -54,6 +55,8 @@ def _user_agents(value: str, modifier: str) -> tuple[str, str]:
         "|contains": f"<{value}>",
         "|startswith": f"{value}>",
         "|endswith": f"<{value}",
+        "*": f"{value}<any>",
+        "?": f"{value}z",
     }
     return hit[modifier], ""
 
