@@ -1,9 +1,9 @@
 """Property tests over every converter: hostile values and titles, real parsers, real meaning.
 
 For a rule ``userAgent<modifier>: <value>`` (or the value with a trailing ``*`` / ``?``
-wildcard) and a title drawn from quotes, backslashes,
-wildcards, query syntax, control characters, line breaks and unicode, every target either
-refuses the rule with a reason or writes an artefact that
+wildcard) and a title, both drawn from quotes, backslashes, wildcards, query syntax, control
+characters, line breaks and unicode, every target either refuses the rule with a reason or
+writes an artefact that
 
 * parses with the format's real parser (luqum for Lucene, eql's Elasticsearch syntax for EQL, a
   splitlines-based reader for savedsearches.conf, the JSON Schema of Kibana's rule import, the
