@@ -26,7 +26,7 @@ detection is the backend's. What the subclass changes:
   - a plain string that reads as a CIDR network (``0.0.0.0/0``): SPL's search matches it as a
     network, not as the literal text;
   - cased non-ASCII letters in a plain string: Splunk's case folding of them is not verified;
-  - a backtick (macro expansion, even inside quotes) or a control character in a value, a
+  - a backtick (macro expansion, no documented escape) or a control character in a value, a
     regular expression or a field name (``spl_text_problem``); the target checks the whole
     search once more.
 
@@ -157,14 +157,16 @@ _SPL_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 def spl_text_problem(text: str) -> str | None:
     """Why ``text`` (a value or field name) cannot go into SPL, or None.
 
-    A backtick: Splunk expands `` `name` `` as a search macro before parsing, even inside a
-    quoted string, and has no escape for it. A control character: SPL strings have no escape
-    for it, and in savedsearches.conf a CR (or another line break) starts a new line.
+    A backtick: Splunk reads `` `name` `` as a search macro, expanded before the search is
+    parsed; no documented escape keeps a backtick literal, quoted or not. A control character:
+    SPL strings have no escape for it, and in savedsearches.conf a CR (or another line break)
+    starts a new line.
     """
     if "`" in text:
         return (
-            f"a backtick in {text!r}: Splunk expands `...` as a search macro even inside "
-            "quoted strings (no escape exists); in a regular expression write \\x60"
+            f"a backtick in {text!r}: Splunk reads `...` as a search macro, expanded before "
+            "the search is parsed, and documents no escape for it; in a regular expression "
+            "write \\x60"
         )
     found = _SPL_CONTROL.search(text)
     if found:
