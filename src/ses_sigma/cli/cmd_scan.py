@@ -13,10 +13,12 @@ import click
 
 from ses_sigma.alerts import Alert
 from ses_sigma.cli.output import (
+    echo_err,
     filters_option,
     no_filters_option,
     print_table,
     rules_option,
+    terminal_text,
     with_filters,
     write_json_lines,
 )
@@ -37,21 +39,22 @@ ALERT_COLUMNS = ("time", "level", "rule", "group", "events")
 
 
 def _alert_row(alert: Alert) -> tuple[str, ...]:
-    group = "\n".join(f"{k}={v}" for k, v in alert.group)
+    # One line per value, each escaped: a value cannot fake another line of the cell.
+    group = "\n".join(terminal_text(f"{k}={v}") for k, v in alert.group)
     return (
         format_time(alert.time),
-        alert.level,
-        alert.rule_name,
+        terminal_text(alert.level),
+        terminal_text(alert.rule_name),
         group,
-        "\n".join(alert.event_ids),
+        "\n".join(terminal_text(e) for e in alert.event_ids),
     )
 
 
 def _report_rejection(rejection: Rejection) -> None:
-    click.echo(f"rejected: {rejection}", err=True)
+    echo_err(f"rejected: {rejection}", newlines=False)
 
 
-def _summary(result: ScanResult) -> str:
+def _summary(result: ScanResult, left_out: list[str]) -> str:
     read = result.read
     text = (
         f"scanned {read.files} file(s), {read.records} record(s): "
@@ -59,8 +62,13 @@ def _summary(result: ScanResult) -> str:
     )
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
+    parts = []
     if result.skipped_rules:
-        text += f"; {len(result.skipped_rules)} rule(s) left out (--skip-unsupported)"
+        parts.append(f"{len(result.skipped_rules)} rule(s)")
+    if left_out:
+        parts.append(f"{len({reason.partition(': ')[0] for reason in left_out})} rule file(s)")
+    if parts:
+        text += f"; {' and '.join(parts)} left out (--skip-unsupported)"
     return text
 
 
@@ -82,7 +90,8 @@ def _summary(result: ScanResult) -> str:
 @click.option(
     "--skip-unsupported",
     is_flag=True,
-    help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
+    help="Leave out (with a warning) rule files that do not load and rules the matcher cannot "
+    "evaluate, instead of stopping.",
 )
 @click.option(
     "--state",
@@ -113,9 +122,15 @@ def command(
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
     - for standard input)."""
     source = with_filters(resolve(rules), filters, no_filters)
+    left_out: list[str] = []
     try:
-        pack = source.load()
+        if skip_unsupported:  # rule files that do not load are left out too, with the reason
+            pack, left_out = source.load_skipping()
+        else:
+            pack = source.load()
         announce(source, len(pack))
+        for reason in left_out:
+            echo_err(f"warning: rule file left out: {reason}")
         result = scan(
             paths,
             pack,
@@ -125,23 +140,22 @@ def command(
             suppress=suppress,
         )
     except BaselineError as exc:
-        click.echo(f"error: --state: {exc}", err=True)
+        echo_err(f"error: --state: {exc}")
         ctx.exit(EXIT_RULES)
     except PackLoadError as exc:
-        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
-        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
-        click.echo(f"warning: rule left out: {reason}", err=True)
+        echo_err(f"warning: rule left out: {reason}")
     for reason in result.state_warnings:
-        click.echo(f"warning: --state: {reason}", err=True)
+        echo_err(f"warning: --state: {reason}")
     for rule, origin, when in result.run.implausible:
-        click.echo(
+        echo_err(
             f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
-            f"future): it takes no part in the first-seen rule {rule}",
-            err=True,
+            f"future): it takes no part in the first-seen rule {rule}"
         )
     if fmt == "json":
         write_json_lines(alert.to_dict() for alert in result.alerts)
@@ -151,7 +165,7 @@ def command(
         )
     if verbose:
         for skipped in result.read.skipped:
-            click.echo(f"skipped: {skipped}", err=True)
-    click.echo(_summary(result), err=True)
+            echo_err(f"skipped: {skipped}", newlines=False)
+    click.echo(_summary(result, left_out), err=True)
     if not result.ok:
         ctx.exit(EXIT_REJECTED)
