@@ -27,8 +27,11 @@ from typing import Any
 import yaml
 
 from ses_sigma.alerts import Alert
+from ses_sigma.bundled import bundled_dir
 from ses_sigma.match.engine import Engine
+from ses_sigma.pack import load_pack
 from ses_sigma.records import Record, RecordError
+from ses_sigma.yamlfile import load_single, read_text
 
 __all__ = [
     "BASE_FILE",
@@ -44,8 +47,10 @@ __all__ = [
     "OrderResult",
     "Verdict",
     "check_coverage",
+    "collect_fixture_dirs",
     "collect_fixtures",
     "expand_event",
+    "filtered_engine",
     "fixture_files",
     "load_bases",
     "load_fixture_file",
@@ -56,8 +61,9 @@ __all__ = [
     "run_cases",
 ]
 
-#: The pack's own fixtures, at the top of the repository (next to ``rules/``).
-DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures"
+#: The bundled pack's fixtures (package data; the repository's fixtures/ in a checkout).
+#: Commands choose their pack with ``ses_sigma.workspace.resolve_pack``.
+DEFAULT_FIXTURES_DIR: Path = bundled_dir("fixtures")  # type: ignore[assignment]
 
 #: Shared principals and base records; not a rule's fixture file.
 BASE_FILE = "_base.yml"
@@ -69,6 +75,9 @@ ORDERS = ("given", "reversed", "shuffled")
 SHUFFLE_SEED = 20261125
 
 _CASE_KEYS = ("name", "why", "events", "expect")
+#: Optional case keys: ``filters`` (Sigma filter files, relative to the fixture file, applied
+#: on top of the pack's) and ``suppress`` (run with the rules' suppression, as scan --suppress).
+_OPTIONAL_CASE_KEYS = ("filters", "suppress")
 _EXPECT_KEYS = ("event_ids", "group")
 _EVENT_DIRECTIVES = ("base", "principal", "_remove")
 _BASE_SECTIONS = ("principals", "records")
@@ -104,51 +113,13 @@ class FixtureError(Exception):
 # --------------------------------------------------------------------------- YAML loading
 
 
-class _FixtureLoader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings and refuses duplicate mapping keys.
-
-    CloudTrail's ``eventTime`` is a string; YAML 1.1 would turn an unquoted
-    ``2026-11-20T10:00:00Z`` into a datetime. A duplicate key would silently keep the last
-    value (an override that quietly does nothing), so it is an error here.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"unhashable mapping key {key!r}", key_node.start_mark
-                ) from None
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_FixtureLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Parse one fixture YAML document: (data, node tree for line numbers).
 
-    Timestamps stay strings and duplicate keys raise (yaml.YAMLError), see _FixtureLoader.
+    Read with ``ses_sigma.yamlfile``: timestamps stay strings; duplicate keys, anchors and
+    aliases, oversized files and deep nesting raise ``yaml.YAMLError`` with the line.
     """
-    text = path.read_text(encoding="utf-8")
-    loader = _FixtureLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    return data, node
+    return load_single(read_text(path), timestamps=False)
 
 
 def _yaml_problem(path: Path, exc: Exception) -> FixtureProblem:
@@ -375,6 +346,8 @@ class Case:
     expect: tuple[ExpectedAlert, ...]
     file: str
     line: int | None = None
+    filters: tuple[Path, ...] = ()
+    suppress: bool = False
 
     @property
     def id(self) -> str:
@@ -435,9 +408,20 @@ def _parse_case(raw: Any, rule: str, bases: Bases, file: str, line: int | None, 
     """One case mapping -> Case; ValueError with the reason (the caller adds file/case)."""
     if not isinstance(raw, dict):
         raise ValueError(f"case #{index} must be a mapping with keys {', '.join(_CASE_KEYS)}")
-    unknown = sorted(str(k) for k in raw if k not in _CASE_KEYS)
+    allowed = (*_CASE_KEYS, *_OPTIONAL_CASE_KEYS)
+    unknown = sorted(str(k) for k in raw if k not in allowed)
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(_CASE_KEYS)})")
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(allowed)})")
+    filters = raw.get("filters", [])
+    if not isinstance(filters, list) or not all(isinstance(f, str) and f for f in filters):
+        raise ValueError("filters must be a list of filter file paths (relative to this file)")
+    filter_paths = tuple((Path(file).parent / f) for f in filters)
+    for path in filter_paths:
+        if not path.is_file():
+            raise ValueError(f"filters: {path} is not a file")
+    suppress = raw.get("suppress", False)
+    if not isinstance(suppress, bool):
+        raise ValueError("suppress must be true or false")
     missing = [k for k in _CASE_KEYS if k not in raw]
     if missing:
         raise ValueError(f"missing key(s) {', '.join(missing)}")
@@ -472,6 +456,8 @@ def _parse_case(raw: Any, rule: str, bases: Bases, file: str, line: int | None, 
         expect=expect,
         file=file,
         line=line,
+        filters=filter_paths,
+        suppress=suppress,
     )
 
 
@@ -531,11 +517,13 @@ def load_fixture_file(
 def collect_fixtures(
     fixtures_dir: str | Path = DEFAULT_FIXTURES_DIR,
     rule_names: Collection[str] = (),
+    ignore: Collection[Path] = (),
 ) -> tuple[list[Case], list[FixtureProblem]]:
     """Every well-formed case in ``fixtures_dir`` and every problem found, without raising.
 
     A broken ``_base.yml`` (or a missing directory) leaves no cases, only problems; a broken
-    case or file only loses itself. ``load_fixtures`` is the raising form.
+    case or file only loses itself. ``load_fixtures`` is the raising form. Fixture files in
+    ``ignore`` (those of bundled rules a pack leaves out) are not read.
     """
     root = Path(fixtures_dir)
     if not root.is_dir():
@@ -546,8 +534,27 @@ def collect_fixtures(
         return [], list(exc.problems)
     cases: list[Case] = []
     problems: list[FixtureProblem] = []
+    skipped = {Path(p).resolve() for p in ignore}
     for path in fixture_files(root):
+        if path.resolve() in skipped:
+            continue
         found, bad = load_fixture_file(path, bases, rule_names)
+        cases.extend(found)
+        problems.extend(bad)
+    return cases, problems
+
+
+def collect_fixture_dirs(
+    fixtures_dirs: Iterable[str | Path],
+    rule_names: Collection[str] = (),
+    ignore: Collection[Path] = (),
+) -> tuple[list[Case], list[FixtureProblem]]:
+    """``collect_fixtures`` over several directories (each with its own ``_base.yml``), in
+    order: a pack's own fixtures and the bundled pack's."""
+    cases: list[Case] = []
+    problems: list[FixtureProblem] = []
+    for directory in fixtures_dirs:
+        found, bad = collect_fixtures(directory, rule_names, ignore)
         cases.extend(found)
         problems.extend(bad)
     return cases, problems
@@ -687,15 +694,34 @@ def run_case(engine: Engine, case: Case) -> Verdict:
     """Run one case in every order through a fresh ``engine.run``; the matcher's own errors
     propagate (use ``run_cases`` to turn them into failed verdicts)."""
     results: list[OrderResult] = []
+    if case.filters:
+        engine = filtered_engine(engine, case.filters)
     for order in ORDERS:
         records = [
             Record.from_dict(copy.deepcopy(data), origin=f"{case.file}: {case.id} [{i}]")
             for i, data in enumerate(order_events(case, order))
         ]
-        alerts = engine.run(records)
+        alerts = (
+            engine.run(records, suppress=case.suppress) if case.suppress else engine.run(records)
+        )
         got = tuple(GotAlert.from_alert(a) for a in alerts if a.rule_name == case.rule)
         results.append(OrderResult(order=order, got=got, passed=_matches(case.expect, got)))
     return Verdict(case=case, results=tuple(results))
+
+
+_FILTERED: dict[tuple[int, tuple[Path, ...]], Engine] = {}
+
+
+def filtered_engine(engine: Engine, filters: tuple[Path, ...]) -> Engine:
+    """``engine``'s pack loaded again with ``filters`` on top of its own (cached per engine)."""
+    key = (id(engine), filters)
+    found = _FILTERED.get(key)
+    if found is None:
+        pack = engine.pack
+        paths = sorted(set(pack.files.values()))
+        found = Engine(load_pack(paths, filters=[*pack.filter_files, *filters]))
+        _FILTERED[key] = found
+    return found
 
 
 def run_cases(engine: Engine, cases: Iterable[Case]) -> list[Verdict]:

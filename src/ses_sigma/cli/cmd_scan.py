@@ -1,7 +1,8 @@
 """``ses-sigma scan``: match CloudTrail logs against the rule pack and print the alerts.
 
 Exit codes: 0 when every input was read, 1 when some input was rejected (the alerts of the
-rest are still printed), 2 for usage errors and for a rule pack that does not load or compile.
+rest are still printed), 2 for usage errors, for a rule pack that does not load or compile and
+for a ``--state`` file that is not a valid baseline.
 """
 
 from __future__ import annotations
@@ -11,10 +12,21 @@ from pathlib import Path
 import click
 
 from ses_sigma.alerts import Alert
-from ses_sigma.cli.output import print_table, rules_option, write_json_lines
+from ses_sigma.cli.output import (
+    echo_err,
+    filters_option,
+    no_filters_option,
+    print_table,
+    rules_option,
+    terminal_text,
+    with_filters,
+    write_json_lines,
+)
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.logs import Rejection
+from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
+from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, scan
 
@@ -27,21 +39,22 @@ ALERT_COLUMNS = ("time", "level", "rule", "group", "events")
 
 
 def _alert_row(alert: Alert) -> tuple[str, ...]:
-    group = "\n".join(f"{k}={v}" for k, v in alert.group)
+    # One line per value, each escaped: a value cannot fake another line of the cell.
+    group = "\n".join(terminal_text(f"{k}={v}") for k, v in alert.group)
     return (
         format_time(alert.time),
-        alert.level,
-        alert.rule_name,
+        terminal_text(alert.level),
+        terminal_text(alert.rule_name),
         group,
-        "\n".join(alert.event_ids),
+        "\n".join(terminal_text(e) for e in alert.event_ids),
     )
 
 
 def _report_rejection(rejection: Rejection) -> None:
-    click.echo(f"rejected: {rejection}", err=True)
+    echo_err(f"rejected: {rejection}", newlines=False)
 
 
-def _summary(result: ScanResult) -> str:
+def _summary(result: ScanResult, left_out: list[str]) -> str:
     read = result.read
     text = (
         f"scanned {read.files} file(s), {read.records} record(s): "
@@ -49,14 +62,23 @@ def _summary(result: ScanResult) -> str:
     )
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
+    parts = []
     if result.skipped_rules:
-        text += f"; {len(result.skipped_rules)} rule(s) left out (--skip-unsupported)"
+        parts.append(f"{len(result.skipped_rules)} rule(s)")
+    if left_out:
+        parts.append(f"{len({reason.partition(': ')[0] for reason in left_out})} rule file(s)")
+    if parts:
+        text += f"; {' and '.join(parts)} left out (--skip-unsupported)"
     return text
 
 
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
+)
 @rules_option
+@filters_option
+@no_filters_option
 @click.option(
     "--format",
     "fmt",
@@ -68,7 +90,20 @@ def _summary(result: ScanResult) -> str:
 @click.option(
     "--skip-unsupported",
     is_flag=True,
-    help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
+    help="Leave out (with a warning) rule files that do not load and rules the matcher cannot "
+    "evaluate, instead of stopping.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="First-seen baseline: loaded before the scan if the file exists, saved after it "
+    "(versioned JSON), so that a scan of a short export still knows earlier principals.",
+)
+@click.option(
+    "--suppress",
+    is_flag=True,
+    help="Apply the rules' suppression attribute: one alert per group and period, carrying "
+    "every event id (without it: one alert per match).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.pass_context
@@ -76,26 +111,52 @@ def command(
     ctx: click.Context,
     paths: tuple[Path, ...],
     rules: tuple[Path, ...],
+    filters: tuple[Path, ...],
+    no_filters: bool,
     fmt: str,
     skip_unsupported: bool,
+    state: Path | None,
+    suppress: bool,
     verbose: bool,
 ) -> None:
-    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
+    - for standard input)."""
+    source = with_filters(resolve(rules), filters, no_filters)
+    left_out: list[str] = []
     try:
+        if skip_unsupported:  # rule files that do not load are left out too, with the reason
+            pack, left_out = source.load_skipping()
+        else:
+            pack = source.load()
+        announce(source, len(pack))
+        for reason in left_out:
+            echo_err(f"warning: rule file left out: {reason}")
         result = scan(
             paths,
-            rules or (DEFAULT_RULES_DIR,),
+            pack,
             on_rejection=_report_rejection,
             skip_unsupported=skip_unsupported,
+            state=state,
+            suppress=suppress,
         )
+    except BaselineError as exc:
+        echo_err(f"error: --state: {exc}")
+        ctx.exit(EXIT_RULES)
     except PackLoadError as exc:
-        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
-        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
-        click.echo(f"warning: rule left out: {reason}", err=True)
+        echo_err(f"warning: rule left out: {reason}")
+    for reason in result.state_warnings:
+        echo_err(f"warning: --state: {reason}")
+    for rule, origin, when in result.run.implausible:
+        echo_err(
+            f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
+            f"future): it takes no part in the first-seen rule {rule}"
+        )
     if fmt == "json":
         write_json_lines(alert.to_dict() for alert in result.alerts)
     else:
@@ -104,7 +165,7 @@ def command(
         )
     if verbose:
         for skipped in result.read.skipped:
-            click.echo(f"skipped: {skipped}", err=True)
-    click.echo(_summary(result), err=True)
+            echo_err(f"skipped: {skipped}", newlines=False)
+    click.echo(_summary(result, left_out), err=True)
     if not result.ok:
         ctx.exit(EXIT_REJECTED)

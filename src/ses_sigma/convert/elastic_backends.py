@@ -38,6 +38,7 @@ ES|QL before 9.5 can read them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
@@ -68,8 +69,6 @@ from sigma.types import (
 from ses_sigma.convert.elastic_common import (
     FIELD_TYPES,
     Refused,
-    alias_field_for,
-    eql_duration,
     is_flattened,
 )
 from ses_sigma.convert.elastic_regex import (
@@ -84,6 +83,7 @@ from ses_sigma.convert.elastic_regex import (
 
 __all__ = [
     "EQL_CORRELATION_REFUSALS",
+    "LUCENE_CONTROL",
     "SesEqlBackend",
     "SesEsqlBackend",
     "SesLuceneBackend",
@@ -91,6 +91,10 @@ __all__ = [
 ]
 
 Cond = ConditionFieldEqualsValueExpression
+
+#: Control characters (C0, DEL, C1) and Unicode line/paragraph separators, which Lucene
+#: values cannot carry (no escape form).
+LUCENE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _under_not(cond: Any) -> bool:
@@ -276,8 +280,36 @@ class SesLuceneBackend(_ValueSemantics, LuceneBackend):
     refused.
     """
 
+    def convert_condition_field_eq_val(self, cond: Cond, state: ConversionState) -> Any:
+        """Refuse control characters in a value, a pattern or a field name first: Lucene has
+        no escape form for them (a tab or U+001C..U+001F splits a term, a backslash before a
+        raw line feed does not parse)."""
+        texts = [cond.field]
+        value = cond.value
+        if isinstance(value, SigmaString):
+            texts.extend(p for p in sigma_string_parts(value) if isinstance(p, str))
+        elif isinstance(value, SigmaRegularExpression):
+            texts.append(str(value.regexp))
+        for text in texts:
+            found = LUCENE_CONTROL.search(text)
+            if found:
+                raise Refused(
+                    f"{cond.field}: control character {found.group()!r} in {text!r}: Lucene "
+                    "has no escape for it"
+                )
+        return super().convert_condition_field_eq_val(cond, state)
+
+    @staticmethod
+    def _quote_apostrophes(term: str) -> str:
+        """``'`` escaped outside a phrase: Elasticsearch reads ``\\'`` as ``'`` (any escaped
+        character is itself), and luqum, the parser the tests use, rejects a term starting
+        with ``'`` (a luqum limitation, not Elasticsearch's)."""
+        return term if term.startswith('"') else term.replace("'", "\\'")
+
     def _term(self, value: SigmaString) -> str:
-        return LuceneBackend.convert_value_str(self, value, ConversionState())
+        return self._quote_apostrophes(
+            LuceneBackend.convert_value_str(self, value, ConversionState())
+        )
 
     def _flattened_terms(self, value: SigmaString, cased: bool) -> list[str]:
         parts = sigma_string_parts(value)
@@ -300,7 +332,11 @@ class SesLuceneBackend(_ValueSemantics, LuceneBackend):
             sigma = SigmaString(escaped + suffix)
             # TextQueryBackend's form: reserved characters and spaces escaped, no phrase quotes
             # (a phrase cannot carry a prefix wildcard).
-            terms.append(TextQueryBackend.convert_value_str(self, sigma, ConversionState()))
+            terms.append(
+                self._quote_apostrophes(
+                    TextQueryBackend.convert_value_str(self, sigma, ConversionState())
+                )
+            )
         return terms
 
     def _value_terms(self, field: str, value: SigmaString, cased: bool) -> list[str]:
@@ -365,15 +401,19 @@ EQL_CORRELATION_REFUSALS: dict[str, str] = {
     "<field> with runs=N' means N events with equal values, the opposite)",
     "temporal": "temporal correlation: EQL 'sample' has no time span, and a sequence imposes "
     "an order the rule does not have",
+    "temporal_ordered": "temporal_ordered correlation: an EQL sequence orders events of the "
+    "same timestamp by its tiebreaker field (event.id, random), not in the correlation's rule "
+    "order; CloudTrail times have 1-second resolution, so a creation and a deletion in the "
+    "same second would pair or not by chance (the matcher's tie rule, docs/DESIGN.md)",
 }
 
 
 class SesEqlBackend(_ValueSemantics, EqlBackend):
     """Elasticsearch EQL: ``:`` and ``like~`` compare case-insensitively, ``==``/``like`` not.
 
-    ``temporal_ordered`` correlations become ``sequence [by keys] with maxspan=T`` with one
-    ``[any where ...]`` stage per referenced rule (per-stage ``by`` keys when aliases give the
-    rules different fields); the other correlation types are refused.
+    Every correlation type is refused (``EQL_CORRELATION_REFUSALS``): ``temporal_ordered``
+    because a sequence breaks timestamp ties by ``event.id``, not by the correlation's rule
+    order (the matcher's tie rule).
     """
 
     null_guard = True
@@ -427,31 +467,8 @@ class SesEqlBackend(_ValueSemantics, EqlBackend):
         return f"{self.escape_and_quote_field(field)} like~ ({patterns})"
 
     # correlations ---------------------------------------------------------------------------
-    def convert_correlation_temporal_ordered_rule(
-        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
-    ) -> list[str]:
-        group_by = list(rule.group_by or [])
-        stages: list[tuple[str, list[str]]] = []
-        for ref in rule.rules:
-            base = ref.rule
-            queries = base.get_conversion_result()
-            if not queries:
-                raise Refused(f"referenced rule {base.name!r} produced no query")
-            query = queries[0] if len(queries) == 1 else " or ".join(f"({q})" for q in queries)
-            keys = [alias_field_for(rule, g, base) for g in group_by]
-            for key in keys:
-                self.check_field(key)
-            stages.append((query, [self.escape_and_quote_field(k) for k in keys]))
-        span = eql_duration(rule.timespan)
-        same_keys = all(keys == stages[0][1] for _, keys in stages)
-        if same_keys:
-            by = f" by {', '.join(stages[0][1])}" if group_by else ""
-            lines = [f"sequence{by} with maxspan={span}"]
-            lines.extend(f"[any where {q}]" for q, _ in stages)
-        else:
-            lines = [f"sequence with maxspan={span}"]
-            lines.extend(f"[any where {q}] by {', '.join(keys)}" for q, keys in stages)
-        return ["\n  ".join(lines)]
+    def convert_correlation_temporal_ordered_rule(self, *args: Any, **kwargs: Any) -> list[str]:
+        raise Refused(EQL_CORRELATION_REFUSALS["temporal_ordered"])
 
     def convert_correlation_event_count_rule(self, *args: Any, **kwargs: Any) -> list[str]:
         raise Refused(EQL_CORRELATION_REFUSALS["event_count"])

@@ -33,6 +33,7 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.convert.base import ConversionOutput, Refusal, Target, register
 from ses_sigma.convert.common import Schedule, fresh_pack, level_rank, schedule_for
+from ses_sigma.convert.names import output_name
 from ses_sigma.convert.splunk_app import (
     APP_ID,
     SEVERITY,
@@ -41,14 +42,15 @@ from ses_sigma.convert.splunk_app import (
     render_savedsearches,
     tgz,
 )
-from ses_sigma.convert.splunk_backend import SesSplunkBackend
+from ses_sigma.convert.splunk_backend import SesSplunkBackend, spl_text_problem
 from ses_sigma.convert.splunk_correlation import quote_field
 from ses_sigma.convert.splunk_firstseen import first_seen_spl, learning_precondition
 from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenSpec
+from ses_sigma.match.suppression import SuppressionSpec
 from ses_sigma.pack import Pack, rule_key
-from ses_sigma.pipelines import UnmappedFieldError, ses_cloudtrail_splunk_pipeline
+from ses_sigma.pipelines import UnmappedFieldError, ses_cloudtrail_splunk_pipeline, splunk_field
 
 __all__ = ["SplunkSearch", "SplunkTarget", "convert_rule", "window_filter"]
 
@@ -70,15 +72,19 @@ class SplunkSearch:
         """The rule's name."""
         return rule_key(self.rule)
 
+    #: Throttling of the saved search: result fields and Splunk period (suppression).
+    suppress: tuple[tuple[str, ...], str] | None = None
+
     def saved_search(self) -> SavedSearch:
-        """The saved search stanza of this rule."""
+        """The saved search stanza of this rule (named by its safe output name)."""
         return SavedSearch(
-            name=self.name,
-            title=self.rule.title,
+            name=output_name(self.rule),
+            title=_one_line(self.rule.title),
             description=_description(self.rule, self.notes),
             search=self.scheduled,
             schedule=self.schedule,
             severity=SEVERITY[level_rank(self.rule)],
+            suppress=self.suppress,
         )
 
 
@@ -88,19 +94,26 @@ class _Refused(Exception):
         self.reason = reason
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())
+    """Prose on one line: whitespace runs (CR, VT, FF, NEL, U+2028... too) become one space,
+    any other control character its visible escape (``\\x08``)."""
+    flat = " ".join((text or "").split())
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", flat)
 
 
 def _description(rule: SigmaRuleBase, notes: Sequence[str]) -> str:
     level = rule.level.name.lower() if rule.level else "medium"
     tags = ", ".join(str(t) for t in rule.tags)
-    parts = [f"{rule.title}.", _one_line(rule.description), f"Level: {level}."]
+    parts = [f"{_one_line(rule.title)}.", _one_line(rule.description), f"Level: {level}."]
     if tags:
         parts.append(f"Tags: {tags}.")
     parts.extend(notes)
     parts.append(f"Sigma rule {rule_key(rule)} ({rule.id}), converted by ses-sigma.")
-    return " ".join(p for p in parts if p)
+    # str.split() also splits on CR, VT, FF, U+001C..U+001F, U+0085, U+2028/9: one line.
+    return _one_line(" ".join(p for p in parts if p))
 
 
 _WHILE = re.compile(r"\s*\(while [^()]* rule .*\)\s*$", re.DOTALL)
@@ -135,9 +148,40 @@ def _convert_single(backend: SesSplunkBackend, rule: SigmaRule) -> str:
     return queries[0]
 
 
-def _table(rule: SigmaRule) -> str:
+def _table(rule: SigmaRule, extra: tuple[str, ...] = ()) -> str:
     columns = ["_time", "eventID", *(f for f in rule.fields if f not in ("_time", "eventID"))]
+    columns += [f for f in extra if f not in columns]
     return "| table " + " ".join(quote_field(c) for c in columns)
+
+
+def _suppression(rule: SigmaRuleBase) -> tuple[tuple[str, ...], str] | None:
+    """``alert.suppress.fields`` (result columns) and ``alert.suppress.period`` of the rule's
+    suppression attribute; a correlation's columns are its group-by names."""
+    spec = SuppressionSpec.from_rule(rule)
+    if spec is None:
+        return None
+    if spec.missing_fields != "suppress":
+        raise _Refused(
+            f"suppression missing_fields {spec.missing_fields}: Splunk throttling suppresses "
+            "results lacking a field together with each other (there is no do_not_suppress)"
+        )
+    if isinstance(rule, SigmaCorrelationRule):
+        fields = spec.fields
+    else:
+        try:
+            fields = tuple(splunk_field(f) for f in spec.fields)
+        except UnmappedFieldError as exc:
+            raise _Refused(f"suppression: {exc}") from None
+    return fields, splunk_period(spec.period)
+
+
+def splunk_period(seconds: float) -> str:
+    """A Splunk time specifier (``30m``, ``1h``, ``1d``) of exactly ``seconds``."""
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole == seconds and whole % size == 0:
+            return f"{whole // size}{unit}"
+    raise _Refused(f"suppression period of {seconds}s is not a whole number of seconds")
 
 
 def _single(backend: SesSplunkBackend, rule: SigmaRule, schedule: Schedule) -> SplunkSearch:
@@ -146,17 +190,20 @@ def _single(backend: SesSplunkBackend, rule: SigmaRule, schedule: Schedule) -> S
         spec = FirstSeenSpec.from_rule(rule)
     except RuleCompileError as exc:
         raise _Refused(f"the matcher cannot evaluate it: {_reason(rule, exc)}") from None
+    suppress = _suppression(rule)
     query = _convert_single(backend, rule)
     if spec is None:
-        spl = query + ("\n" + _table(rule) if rule.fields else "")
-        return SplunkSearch(rule, spl, spl, schedule)
-    spl = first_seen_spl(query, rule, spec)
+        extra = suppress[0] if suppress else ()
+        spl = query + ("\n" + _table(rule, extra) if rule.fields or extra else "")
+        return SplunkSearch(rule, spl, spl, schedule, suppress=suppress)
+    spl = first_seen_spl(query, rule, spec, extra=suppress[0] if suppress else ())
     return SplunkSearch(
         rule,
         spl,
         spl + "\n" + window_filter(schedule.interval),
         schedule,
         notes=(learning_precondition(spec),),
+        suppress=suppress,
     )
 
 
@@ -172,12 +219,29 @@ def _correlation(
                 raise _Refused(
                     f"base rule {rule_key(base)} cannot be converted: {_reason(base, exc)}"
                 ) from None
+    suppress = _suppression(corr)
     [spl] = backend.convert_correlation_rule(corr)
     note = (
-        f"Sliding window of {int(schedule.window)}s, order by (time, eventID); each run reads "
-        "the window plus one interval and alerts on the chains completed in the last interval."
+        f"Sliding window of {int(schedule.window)}s, order by (time, rule order, eventID); each "
+        "run reads the window plus one interval and alerts on the chains completed in the last "
+        "interval."
     )
-    return SplunkSearch(corr, spl, spl + "\n" + window_filter(schedule.interval), schedule, (note,))
+    scheduled = spl + "\n" + window_filter(schedule.interval)
+    return SplunkSearch(corr, spl, scheduled, schedule, (note,), suppress=suppress)
+
+
+def _check_search(search: SplunkSearch) -> None:
+    """The whole search, once more: no backtick, no control character but the line feeds
+    between its commands (each line after the first is a ``| command`` or a multisearch
+    ``[ search ...`` subsearch)."""
+    for spl in (search.spl, search.scheduled):
+        lines = spl.split("\n")
+        for line in lines:
+            problem = spl_text_problem(line)
+            if problem:
+                raise _Refused(problem)
+        if any(not line.startswith(("| ", "[ search ")) for line in lines[1:]):
+            raise _Refused("a value spans lines in the search")
 
 
 def convert_rule(pack: Pack, rule: SigmaRuleBase) -> SplunkSearch | Refusal:
@@ -190,10 +254,13 @@ def convert_rule(pack: Pack, rule: SigmaRuleBase) -> SplunkSearch | Refusal:
     try:
         schedule = schedule_for(target)
         if isinstance(target, SigmaCorrelationRule):
-            return _correlation(backend, target, schedule)
-        if isinstance(target, SigmaRule):
-            return _single(backend, target, schedule)
-        raise _Refused(f"unknown rule type {type(target).__name__}")
+            search = _correlation(backend, target, schedule)
+        elif isinstance(target, SigmaRule):
+            search = _single(backend, target, schedule)
+        else:
+            raise _Refused(f"unknown rule type {type(target).__name__}")
+        _check_search(search)
+        return search
     except _Refused as exc:
         return Refusal(name, TARGET, exc.reason)
     except RuleCompileError as exc:
@@ -236,7 +303,7 @@ class SplunkTarget(Target):
                 done.append(result)
         if fmt == "spl":
             for s in done:
-                out.files[f"{s.name}.spl"] = s.spl + "\n"
+                out.files[f"{output_name(s.rule)}.spl"] = s.spl + "\n"
         elif fmt == "savedsearches":
             out.files["savedsearches.conf"] = render_savedsearches([s.saved_search() for s in done])
         else:
