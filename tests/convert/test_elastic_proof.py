@@ -66,21 +66,21 @@ FLATTENED_KEYS = (
     "aws_ses_sending_enabled",
     "aws_ses_support_case_sending_limit",
 )
-#: Flattened keys tested with wildcards inside the value (Lucene refuses them too).
-FLATTENED_WILDCARDS = ("aws_ses_iam_send_rights_granted", "aws_ses_support_case_sending_limit")
 
 #: Rules each target refuses, and a word of the reason.
 REFUSED: dict[str, dict[str, str]] = {
     "lucene": {
         **{n: "first-seen" for n in FIRST_SEEN},
         **{n: "Lucene query matches single documents" for n in CORRELATIONS},
-        **{n: "wildcards other than a trailing" for n in FLATTENED_WILDCARDS},
+        "aws_ses_iam_send_rights_granted": "wildcards other than a trailing",
+        "aws_ses_support_case_sending_limit": "case variants",
     },
     "eql": {
         **{n: "first-seen" for n in FIRST_SEEN},
         **{n: "unsupported type [flattened]" for n in FLATTENED_KEYS},
-        # its base rule aws_ses_iam_send_rights_granted reads requestParameters.policyDocument
-        "aws_ses_send_rights_then_access_key": "unsupported type [flattened]",
+        # the matcher pairs same-second events whatever their eventIDs; EQL breaks such ties by
+        # its tiebreaker field
+        **{n: "tiebreaker" for n in ORDERED},
         **{n: "EQL cannot count distinct values" for n in DISTINCT},
         COUNT: "EQL sequence of N stages",
     },
@@ -225,11 +225,5 @@ def test_the_proof_is_not_vacuous(
             bucket[name] = bucket.get(name, 0) + 1
     for name in set(eql_queries) | set(lucene_queries):
         assert fired.get(name, 0) > 0 and quiet.get(name, 0) > 0, name
-    converted = [n for n in ORDERED if n in eql_queries]
-    assert converted == [
-        "aws_ses_identity_added_then_deleted",
-        "aws_ses_recon_then_sender_change",
-        "aws_ses_sending_after_sender_change",
-    ]
-    assert all(eql_queries[n].startswith("sequence by ") for n in converted)
+    assert not [n for n in ORDERED if n in eql_queries]  # refused: same-second ties
     assert len(cases) > 100

@@ -42,6 +42,18 @@ CORRELATION = "aws_ses_identity_added_then_deleted"
 REFUSED = {
     FIRST_SEEN: "sesPrincipal is derived",
     CORRELATION: "not in the correlation's rule order",
+    # the other ordered correlations: EQL sequences break same-second ties by event.id
+    "aws_ses_recon_then_sender_change": "tiebreaker",
+    "aws_ses_send_rights_then_access_key": "tiebreaker",
+    "aws_ses_sending_after_sender_change": "tiebreaker",
+    # counting correlations: no sliding window with the group cleared after an alert
+    "aws_ses_account_details_multi_region": "threshold rule",
+    "aws_ses_recon_multi_region": "threshold rule",
+    "aws_ses_sending_volume_long_term_key": "threshold rule",
+    "aws_ses_setup_refused_burst": "threshold rule",
+    # requestParameters keys: a substring test / a case-insensitive value on a flattened key
+    "aws_ses_iam_send_rights_granted": "wildcards other than a trailing",
+    "aws_ses_support_case_sending_limit": "case variants",
 }
 
 
