@@ -162,6 +162,9 @@ def test_query_strings_are_the_lucene_and_eql_outputs(
 ) -> None:
     for rule in converted(pack):
         obj = by_name(pack, rules, rule_key(rule))
+        if obj["type"] == "new_terms":  # aws_ses_sending_new_long_term_key (first-seen)
+            assert obj["query"] == lucene_query(pack, rule, allow_first_seen=True)
+            continue
         assert obj["type"] == "query"
         assert obj["language"] == "lucene"
         assert obj["query"] == lucene_query(pack, rule)
@@ -174,7 +177,10 @@ def test_rule_types(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
         "aws_ses_account_recon": "query",
         "aws_ses_configuration_set_deleted": "query",
         "aws_ses_discovery_long_term_key": "query",
+        "aws_ses_domain_dkim_setup": "query",
+        "aws_ses_email_sent_long_term_key": "query",
         "aws_ses_feedback_forwarding_disabled": "query",
+        "aws_ses_iam_access_key_created_for_user": "query",
         "aws_ses_identity_created": "query",
         "aws_ses_identity_deleted": "query",
         "aws_ses_identity_modification_attempt": "query",
@@ -185,9 +191,7 @@ def test_rule_types(pack: Pack, rules: dict[str, dict[str, Any]]) -> None:
         "aws_ses_quota_recon": "query",
         "aws_ses_receipt_rule_changed": "query",
         "aws_ses_recon_long_term_key": "query",
-        "aws_ses_recon_then_sender_change": "eql",
         "aws_ses_sender_setup_change": "query",
-        "aws_ses_sending_after_sender_change": "eql",
         "aws_ses_sending_enabled": "query",
         "aws_ses_sending_new_long_term_key": "new_terms",
         "aws_ses_setup_call_refused": "query",
