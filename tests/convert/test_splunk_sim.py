@@ -176,9 +176,21 @@ def searches(pack: Pack) -> dict[str, SplunkSearch]:
     out = {}
     for rule in pack:
         result = convert_rule(pack, rule)
+        if rule_key(rule) in SPLUNK_REFUSED:  # counting correlations: refused with the reason
+            assert not isinstance(result, SplunkSearch), result
+            continue
         assert isinstance(result, SplunkSearch), result
         out[rule_key(rule)] = result
     return out
+
+
+#: The pack's counting correlations, which the Splunk target refuses (see test_splunk.py).
+SPLUNK_REFUSED = {
+    "aws_ses_account_details_multi_region",
+    "aws_ses_recon_multi_region",
+    "aws_ses_sending_volume_long_term_key",
+    "aws_ses_setup_refused_burst",
+}
 
 
 def _cases() -> list[Case]:
@@ -265,6 +277,8 @@ def _filtered(pack: Pack, case: Case) -> tuple[Pack, SplunkSearch | None]:
 def test_fixture_case_on_splunk_equals_the_matcher(
     case: Case, pack: Pack, searches: dict[str, SplunkSearch]
 ) -> None:
+    if case.rule in SPLUNK_REFUSED:
+        pytest.skip(f"{case.rule}: refused by the Splunk target (counting correlation)")
     records = [Record.from_dict(e) for e in case.events]
     search = searches[case.rule]
     if case.filters:  # site tuning: the filtered rule, in the matcher and in SPL
