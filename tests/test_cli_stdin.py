@@ -43,8 +43,15 @@ def test_scan_reads_standard_input(compress: bool) -> None:
     )
     assert result.exit_code == 0, result.output
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [a["event_ids"] for a in alerts] == [["e000000"], ["e000001"], ["e000002"]]
-    assert "scanned 1 file(s), 3 record(s): 3 alert(s), 0 rejected" in result.stderr
+    discovery = [a for a in alerts if a["rule_name"] == "aws_ses_discovery_long_term_key"]
+    assert [a["event_ids"] for a in discovery] == [["e000000"], ["e000001"], ["e000002"]]
+    # each GetAccount also raises the reconnaissance building blocks (long-term key, any key)
+    assert {a["rule_name"] for a in alerts} == {
+        "aws_ses_discovery_long_term_key",
+        "aws_ses_recon_long_term_key",
+        "aws_ses_account_recon",
+    }
+    assert f"scanned 1 file(s), 3 record(s): {len(alerts)} alert(s), 0 rejected" in result.stderr
 
 
 def test_stdin_with_files_and_rejections_named_stdin(tmp_path: Path) -> None:
@@ -53,7 +60,7 @@ def test_stdin_with_files_and_rejections_named_stdin(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["scan", str(logs), "-"], input=b"{not json\n")
     assert result.exit_code == 1
     assert "rejected: <stdin>" in result.stderr
-    assert len(result.stdout.splitlines()) == 1
+    assert len(result.stdout.splitlines()) == 3  # discovery and the two reconnaissance rules
 
 
 def test_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
