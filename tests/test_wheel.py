@@ -153,7 +153,7 @@ def test_scan_from_an_empty_directory_gives_the_bundled_pack_alerts(
     assert result.returncode == 0, result.stderr
     alerts = [json.loads(line) for line in result.stdout.splitlines()]
     assert alerts == [a.to_dict() for a in expected]
-    assert re.search(r"^pack: the bundled pack of ses-sigma .+, 13 rule\(s\)$", result.stderr, re.M)
+    assert re.search(r"^pack: the bundled pack of ses-sigma .+, 36 rule\(s\)$", result.stderr, re.M)
     # Standard input, gzipped, gives the same alerts.
     data = b"".join(gzip.decompress(p.read_bytes()) for p in sorted(logs.glob("*.json.gz")))
     if data:
@@ -203,6 +203,6 @@ def test_check_in_a_clone_lints_that_clone(installed: dict[str, str], tmp_path: 
     below = clone / "rules"  # from a subdirectory too, as git finds its root
     result = _run(["ses-sigma", "check"], below, installed)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert f"pack: {clone.resolve() / 'ses-sigma.toml'}, 13 rule(s)" in result.stderr
+    assert f"pack: {clone.resolve() / 'ses-sigma.toml'}, 36 rule(s)" in result.stderr
     assert "aws_ses_identity_deleted.yml:" in result.stdout
     assert "yaml_duplicate_key: duplicate key 'level'" in result.stdout
