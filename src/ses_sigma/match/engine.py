@@ -11,7 +11,7 @@ delivers them out of order, within a file and across files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
@@ -23,6 +23,7 @@ from ses_sigma.match.detection import CompiledDetection, compile_detection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
 from ses_sigma.pack import Pack, rule_key
+from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 
 __all__ = ["Engine", "RuleCompileError", "RunStats"]
@@ -153,41 +154,70 @@ class Engine:
                 stats.first_time = rec.time
             if stats.last_time is None or rec.time > stats.last_time:
                 stats.last_time = rec.time
-            for single in self._candidates(rec.data):
-                if not single.compiled.predicate(rec.data):
-                    continue
-                if single.alerts:
-                    alerts.append(make_alert(single.compiled.rule, [rec]))
-                if single.stateful:
-                    pending.append((rec.sort_key, single.name, rec))
+            for name in self.match_record(rec, alerts):
+                pending.append((rec.sort_key, name, rec))
         stats.candidates = len(pending)
         self.stats = stats
         if pending:
-            alerts.extend(self._run_stateful(pending, stats))
+            assert stats.first_time is not None
+            pending.sort(key=lambda item: (item[0], item[1]))
+            alerts.extend(
+                self.run_stateful(((n, r) for _, n, r in pending), data_start=stats.first_time)
+            )
         alerts.sort(key=lambda a: a.sort_key)
         return alerts
 
-    def _run_stateful(
-        self, pending: list[tuple[tuple[float, str], str, Record]], stats: RunStats
-    ) -> list[Alert]:
-        assert stats.first_time is not None
-        pending.sort(key=lambda item: (item[0], item[1]))
+    # --- the streaming surface (ses_sigma.scan): match records one by one, stateful later ---
+
+    def match_record(self, rec: Record, alerts: list[Alert]) -> list[str]:
+        """Match one record against the single-event rules.
+
+        Appends the alerts of single-event rules to ``alerts`` and returns the names of the
+        rules whose matches feed a stateful rule (to give, sorted, to ``run_stateful``).
+        """
+        stateful: list[str] = []
+        for single in self._candidates(rec.data):
+            if not single.compiled.predicate(rec.data):
+                continue
+            if single.alerts:
+                alerts.append(make_alert(single.compiled.rule, [rec]))
+            if single.stateful:
+                stateful.append(single.name)
+        return stateful
+
+    def run_stateful(
+        self, matches: Iterable[tuple[str, Record]], data_start: float
+    ) -> Iterator[Alert]:
+        """Feed (rule name, record) matches, sorted by (eventTime, eventID, rule name), to
+        fresh stateful engines; yield their alerts. ``data_start`` is the earliest eventTime
+        of every record of the run (first-seen learning period)."""
         first_seen = {
-            name: FirstSeenEngine(s.compiled.rule, s.first_seen, data_start=stats.first_time)
+            name: FirstSeenEngine(s.compiled.rule, s.first_seen, data_start=data_start)
             for name, s in self._singles.items()
             if s.first_seen is not None
         }
         correlations = {rule_key(c): CorrelationEngine(c) for c in self._correlations}
-        out: list[Alert] = []
-        for _, name, rec in pending:
+        for name, rec in matches:
             single = self._singles[name]
             if single.first_seen is not None:
-                out.extend(first_seen[name].feed(rec))
+                yield from first_seen[name].feed(rec)
             for corr_name in single.feeds:
-                out.extend(correlations[corr_name].feed(name, rec))
+                yield from correlations[corr_name].feed(name, rec)
         for engine in correlations.values():
-            out.extend(engine.flush())
-        return out
+            yield from engine.flush()
+
+    @property
+    def needs_data_start(self) -> bool:
+        """True when some rule needs the run's earliest eventTime (first-seen rules)."""
+        return any(s.first_seen is not None for s in self._singles.values())
+
+    def prefilter(self) -> Prefilter | None:
+        """The raw-bytes pre-filter for this pack, or None when a rule does not pin
+        eventSource to plain values (then every record must be decoded)."""
+        return Prefilter.for_rules(
+            [(s.compiled.event_sources, s.compiled.event_names) for s in self._singles.values()],
+            need_times=self.needs_data_start,
+        )
 
     @property
     def rule_names(self) -> list[str]:

@@ -1,0 +1,372 @@
+"""Byte streams of log files: safe opening, gzip (ISA-L), and a line reader with a size bound."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from isal import igzip_lib, isal_zlib
+
+from ses_sigma.logs.walk import not_regular_reason
+
+__all__ = [
+    "GZIP_MAGIC",
+    "MAX_LINE_BYTES",
+    "LineStream",
+    "NotRegularFile",
+    "StreamError",
+    "byte_chunks",
+    "open_log",
+    "os_message",
+]
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 20
+_GZ_IN = 1 << 18
+BOM = b"\xef\xbb\xbf"
+#: Longest JSON Lines line accepted (CloudTrail caps an event at 256 KB; this leaves room for
+#: a line holding a whole S3 object). A longer line is rejected, and never held in memory.
+MAX_LINE_BYTES = 64 << 20
+
+
+class StreamError(Exception):
+    """The byte stream of a file ended abnormally (truncated or corrupt gzip, I/O error)."""
+
+
+class NotRegularFile(OSError):
+    """The path is not a regular file (FIFO, device, socket...): it is not read."""
+
+
+def os_message(exc: OSError) -> str:
+    """The human part of an OSError."""
+    return exc.strerror or str(exc)
+
+
+def open_log(path: Path) -> IO[bytes]:
+    """Open ``path`` for reading without ever blocking on a FIFO or a device.
+
+    The file is opened non-blocking and checked with ``fstat`` (no race between a check and
+    the open): anything but a regular file raises ``NotRegularFile``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        reason = not_regular_reason(os.fstat(fd).st_mode)
+        if reason is not None:
+            raise NotRegularFile(reason)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def byte_chunks(fh: IO[bytes]) -> Iterator[bytes]:
+    """The decoded byte chunks of a binary stream (gzip recognised by its magic bytes).
+
+    Works on any readable binary stream (a file, a pipe, stdin): the first bytes are read once
+    and put back in front of the rest, no seeking needed.
+    """
+    head = fh.read(2)
+    if head == GZIP_MAGIC:
+        if fh.seekable():
+            fh.seek(0)
+            return _gzip_chunks(fh)
+        return _gzip_chunks(io.BufferedReader(_Prefixed(head, fh)))
+    return _plain_chunks(fh, head)
+
+
+class _Prefixed(io.RawIOBase):
+    """A read-only binary stream with some bytes put back in front (for non-seekable input)."""
+
+    def __init__(self, head: bytes, fh: IO[bytes]):
+        super().__init__()
+        self._head = head
+        self._fh = fh
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._fh.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _plain_chunks(fh: IO[bytes], head: bytes) -> Iterator[bytes]:
+    with fh:
+        if head:
+            yield head
+        while True:
+            try:
+                chunk = fh.read(CHUNK)
+            except OSError as exc:
+                raise StreamError(f"read error: {os_message(exc)}") from None
+            if not chunk:
+                return
+            yield chunk
+
+
+def _gzip_chunks(fh: Any) -> Iterator[bytes]:
+    """Decompress gzip members with ISA-L (several times faster than zlib here).
+
+    Raw deflate plus our own header and trailer handling, not ``igzip.GzipFile``: on a cut or
+    corrupt stream GzipFile (and a whole-member decompressobj) discard the data decoded by the
+    failing call, and the records before the cut must be kept. A CRC or size mismatch is
+    reported after all the data has been handed on.
+    """
+    with fh:
+        pending = b""
+        eof = False
+
+        def more() -> bool:
+            nonlocal pending, eof
+            if eof:
+                return False
+            try:
+                data = fh.read(_GZ_IN)
+            except OSError as exc:
+                raise StreamError(f"read error: {os_message(exc)}") from None
+            if not data:
+                eof = True
+                return False
+            pending += data
+            return True
+
+        members = 0
+        while True:
+            while len(pending) < 10 and more():
+                pass
+            if members and (not pending or not pending.strip(b"\0")) and not more():
+                return  # end, or zero padding after the last member
+            if members and not pending.startswith(GZIP_MAGIC) and pending.strip(b"\0"):
+                raise StreamError("corrupt gzip: data after the last gzip member is not gzip")
+            header = _gzip_header(pending)
+            while header is None and more():
+                header = _gzip_header(pending)
+            if header is None:
+                raise StreamError(
+                    "truncated gzip: the compressed stream ends before its end-of-stream marker"
+                )
+            pending = pending[header:]
+            members += 1
+            inflate = isal_zlib.decompressobj(-15)
+            crc = 0
+            size = 0
+            while not inflate.eof:
+                if not pending and not more():
+                    raise StreamError(
+                        "truncated gzip: the compressed stream ends before its end-of-stream marker"
+                    )
+                try:
+                    out = inflate.decompress(pending)
+                except (igzip_lib.IsalError, zlib.error) as exc:
+                    raise StreamError(f"corrupt gzip: {exc}") from None
+                pending = inflate.unused_data
+                if out:
+                    crc = isal_zlib.crc32(out, crc)
+                    size += len(out)
+                    yield out
+            while len(pending) < 8 and more():
+                pass
+            if len(pending) < 8:
+                raise StreamError("truncated gzip: the member's trailer (CRC, size) is cut")
+            want_crc, want_size = struct.unpack("<II", pending[:8])
+            pending = pending[8:]
+            if want_crc != crc:
+                raise StreamError(f"corrupt gzip: CRC check failed {want_crc:#010x} != {crc:#010x}")
+            if want_size != size & 0xFFFFFFFF:
+                raise StreamError("corrupt gzip: the member's length does not match its trailer")
+
+
+def _gzip_header(data: bytes) -> int | None:
+    """Length of the gzip member header at the start of ``data`` (RFC 1952); None if cut."""
+    if not data.startswith(GZIP_MAGIC) or len(data) < 10:
+        if len(data) >= 2 and not data.startswith(GZIP_MAGIC):
+            raise StreamError("corrupt gzip: not a gzip member header")
+        return None
+    if data[2] != 8:
+        raise StreamError(f"corrupt gzip: unknown compression method {data[2]}")
+    flags = data[3]
+    i = 10
+    if flags & 4:  # FEXTRA
+        if len(data) < i + 2:
+            return None
+        i += 2 + int.from_bytes(data[i : i + 2], "little")
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & bit:
+            end = data.find(b"\0", i)
+            if end < 0:
+                return None
+            i = end + 1
+    if flags & 2:  # FHCRC
+        i += 2
+    return i if i <= len(data) else None
+
+
+class LineStream:
+    """Lines of a chunk stream, with line numbers; remembers how the stream ended.
+
+    A line longer than ``max_line`` is not kept: ``next_line`` returns ``TOO_LONG`` for it (its
+    bytes are skipped up to the next newline).
+    """
+
+    TOO_LONG = b"\0too long\0"
+
+    def __init__(self, chunks: Iterator[bytes], max_line: int = MAX_LINE_BYTES):
+        self._chunks = chunks
+        self._buf = bytearray()
+        self._scanned = 0  # bytes of _buf known to hold no newline
+        self._eof = False
+        self._peeked: list[tuple[int, bytes]] = []
+        self._max = max_line
+        self.lineno = 0  # number of the last line returned by next_line (1-based)
+        self.bytes_read = 0
+        self.error: str | None = None
+        self.last_line_complete = True
+        # Where the data is cut when the stream ended abnormally ("line" or "line:column").
+        self.cut_at: str | None = None
+
+    def __enter__(self) -> LineStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+    def fill(self) -> bool:
+        """Read one more chunk into the buffer; False at the end (or on a stream error)."""
+        if self._eof:
+            return False
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._eof = True
+            return False
+        except StreamError as exc:
+            self.error = str(exc)
+            self._eof = True
+            return False
+        self._buf += chunk
+        self.bytes_read += len(chunk)
+        return True
+
+    def _skip_long_line(self) -> bytes:
+        """Drop the rest of an over-long line (up to and including its newline)."""
+        while True:
+            i = self._buf.find(b"\n")
+            if i >= 0:
+                del self._buf[: i + 1]
+                self._scanned = 0
+                return self.TOO_LONG
+            self._buf.clear()
+            if not self.fill():
+                self._scanned = 0
+                return self.TOO_LONG
+
+    def _raw_line(self) -> bytes | None:
+        while True:
+            i = self._buf.find(b"\n", self._scanned)
+            if i >= 0:
+                if i + 1 > self._max:
+                    return self._skip_long_line()
+                line = bytes(self._buf[: i + 1])
+                del self._buf[: i + 1]
+                self._scanned = 0
+                return line
+            self._scanned = len(self._buf)
+            if self._scanned > self._max:
+                return self._skip_long_line()
+            if not self.fill():
+                if not self._buf:
+                    return None
+                line = bytes(self._buf)
+                self._buf.clear()
+                self._scanned = 0
+                self.last_line_complete = False
+                return line
+
+    def peek_nonblank(self, n: int) -> list[bytes]:
+        """The first ``n`` non-blank lines (fewer at EOF), without consuming anything."""
+        found = [line for _, line in self._peeked if line.strip()]
+        while len(found) < n:
+            line = self._raw_line()
+            if line is None:
+                break
+            if not self._peeked and line.startswith(BOM):
+                line = line[len(BOM) :]
+            self._peeked.append((len(self._peeked) + 1, line))
+            if line.strip():
+                found.append(line)
+        return found[:n]
+
+    def next_line(self) -> bytes | None:
+        """The next raw line (with its newline, if any); None at the end."""
+        if self._peeked:
+            self.lineno, line = self._peeked.pop(0)
+            return line
+        line = self._raw_line()
+        if line is not None:
+            self.lineno += 1
+        return line
+
+    def take_block(self, min_size: int) -> bytes | None:
+        """The next run of whole lines (at least ``min_size`` bytes unless the data ends),
+        ending with a newline, or the unterminated last line; None at the end.
+
+        A line longer than the bound comes back alone as ``TOO_LONG`` (its bytes skipped). Only
+        valid once the peeked lines are consumed; line numbers are not tracked here (the caller
+        counts the newlines of the block).
+        """
+        while len(self._buf) < min_size and self.fill():
+            pass
+        if not self._buf:
+            return None
+        i = self._buf.rfind(b"\n")
+        while i < 0 and len(self._buf) <= self._max and self.fill():
+            i = self._buf.rfind(b"\n")
+        if i < 0:
+            if len(self._buf) > self._max:
+                return self._skip_long_line()
+            block = bytes(self._buf)
+            self._buf.clear()
+            self.last_line_complete = False
+            return block
+        block = bytes(self._buf[: i + 1])
+        del self._buf[: i + 1]
+        self._scanned = 0
+        return block
+
+    @property
+    def pending_peeked(self) -> bool:
+        """True while lines peeked at are still waiting to be returned by next_line."""
+        return bool(self._peeked)
+
+    def read_rest(self, limit: int) -> bytes | None:
+        """Everything not yet returned, as one bytes object; None if it exceeds ``limit``."""
+        parts = [line for _, line in self._peeked]
+        self._peeked.clear()
+        base = sum(map(len, parts))
+        while base + len(self._buf) <= limit and self.fill():
+            pass
+        size = base + len(self._buf)
+        if size > limit:
+            return None
+        parts.append(bytes(self._buf))
+        self._buf.clear()
+        return b"".join(parts)
