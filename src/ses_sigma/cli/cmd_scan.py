@@ -11,12 +11,13 @@ from pathlib import Path
 import click
 
 from ses_sigma.alerts import Alert
-from ses_sigma.cli.output import print_table, rules_option, write_json_lines
+from ses_sigma.cli.output import json_line, print_table, rules_option
+from ses_sigma.cli.progress import ScanProgress
 from ses_sigma.logs import Rejection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
 from ses_sigma.records import format_time
-from ses_sigma.scan import ScanResult, scan
+from ses_sigma.scan import ScanResult, default_workers, scan
 
 __all__ = ["command"]
 
@@ -37,6 +38,10 @@ def _alert_row(alert: Alert) -> tuple[str, ...]:
     )
 
 
+def _write_alert(alert: Alert) -> None:
+    click.echo(json_line(alert.to_dict()))
+
+
 def _report_rejection(rejection: Rejection) -> None:
     click.echo(f"rejected: {rejection}", err=True)
 
@@ -45,8 +50,13 @@ def _summary(result: ScanResult) -> str:
     read = result.read
     text = (
         f"scanned {read.files} file(s), {read.records} record(s): "
-        f"{len(result.alerts)} alert(s), {read.rejected} rejected"
+        f"{result.alert_count} alert(s), {read.rejected} rejected"
+        f" (files: {read.files} read, {read.files_rejected} rejected; records: "
+        f"{read.records_read} read, {result.matched} matched, {read.records_rejected} rejected"
     )
+    if result.duplicates:
+        text += f", {result.duplicates} duplicate(s) of a matched eventID dropped"
+    text += ")"
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
     if result.skipped_rules:
@@ -70,6 +80,19 @@ def _summary(result: ScanResult) -> str:
     is_flag=True,
     help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Worker processes sharing files and large files; 0: every core.",
+)
+@click.option(
+    "--no-prefilter",
+    is_flag=True,
+    help="Decode and check every record instead of only those the raw-bytes pre-filter "
+    "cannot rule out (same alerts; slower; reports malformed records no rule could match).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.pass_context
 def command(
@@ -78,16 +101,25 @@ def command(
     rules: tuple[Path, ...],
     fmt: str,
     skip_unsupported: bool,
+    workers: int,
+    no_prefilter: bool,
     verbose: bool,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    stream = fmt == "json"
     try:
-        result = scan(
-            paths,
-            rules or (DEFAULT_RULES_DIR,),
-            on_rejection=_report_rejection,
-            skip_unsupported=skip_unsupported,
-        )
+        with ScanProgress() as progress:
+            result = scan(
+                paths,
+                rules or (DEFAULT_RULES_DIR,),
+                on_rejection=_report_rejection,
+                skip_unsupported=skip_unsupported,
+                workers=workers or default_workers(),
+                prefilter=not no_prefilter,
+                on_alert=_write_alert if stream else None,
+                keep_alerts=not stream,
+                on_progress=progress.update,
+            )
     except PackLoadError as exc:
         click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
         ctx.exit(EXIT_RULES)
@@ -96,9 +128,7 @@ def command(
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
         click.echo(f"warning: rule left out: {reason}", err=True)
-    if fmt == "json":
-        write_json_lines(alert.to_dict() for alert in result.alerts)
-    else:
+    if not stream:
         print_table(
             ALERT_COLUMNS, (_alert_row(a) for a in result.alerts), no_wrap=("time", "level", "rule")
         )

@@ -112,10 +112,10 @@ def make_record(
             RECORD,
         )
         return None
-    if isinstance(value, dict | list) and not (raw is not None and _shallow_raw(raw)):
-        if depth_exceeds(value):
-            stats.reject(origin, _DEEP, RECORD)
-            return None
+    shallow = raw is not None and _shallow_raw(raw)
+    if isinstance(value, dict | list) and not shallow and depth_exceeds(value):
+        stats.reject(origin, _DEEP, RECORD)
+        return None
     try:
         rec = Record.from_dict(value, origin=origin)
     except RecordError as exc:
