@@ -30,7 +30,7 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.scan_spill import CandidateSpill
-from ses_sigma.scan_tasks import Task, TaskResult, plan_tasks, run_task
+from ses_sigma.scan_tasks import RANGE_BYTES, Task, TaskResult, plan_tasks, run_task
 
 __all__ = ["ScanResult", "default_workers", "scan", "scan_with_engine"]
 
@@ -113,17 +113,19 @@ def scan_with_engine(
     workers: int = 1,
     prefilter: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    range_bytes: int = RANGE_BYTES,
 ) -> ScanResult:
     """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
 
     ``on_rejection`` sees each problem as it is met (in task order), ``on_alert`` each alert as
     soon as it is final; all of them are also in the result (alerts sorted, unless
     ``keep_alerts`` is False). ``workers`` processes share the work; ``prefilter`` (default)
-    decodes only the records that could match. ``on_progress(done, total)`` gets input bytes.
+    decodes only the records that could match. ``on_progress(done, total)`` gets input bytes;
+    JSON Lines files larger than ``range_bytes`` are split into ranges of that size.
     The alerts are the same for any ``workers`` and with or without the pre-filter.
     """
     stats = ReadStats(on_rejection=on_rejection)
-    tasks = plan_tasks(paths, stats)
+    tasks = plan_tasks(paths, stats, range_bytes)
     pf = engine.prefilter() if prefilter else None
     total = sum(t.size for t in tasks)
     done = 0

@@ -57,6 +57,13 @@ def depth_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def _orjson_too_deep(exc: orjson.JSONDecodeError) -> bool:
+    """orjson stops at 1024 levels ("depth limit exceeded"; "recursion limit" in older
+    versions)."""
+    msg = exc.msg.lower()
+    return "depth limit" in msg or "recursion" in msg
+
+
 def _shallow_raw(raw: bytes) -> bool:
     """Cheap proof from the raw bytes that the value cannot nest more than MAX_DEPTH levels."""
     return raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
@@ -155,7 +162,7 @@ def record_from_line(
         if stream is not None and stream.error is not None and not stream.last_line_complete:
             # The last line was cut by the broken stream: reported once, by read_file.
             stream.cut_at = origin.rsplit(":", 1)[-1]
-        elif "recursion" in exc.msg.lower():
+        elif _orjson_too_deep(exc):
             stats.reject(origin, _DEEP, RECORD)
         else:
             stats.reject(f"{origin}:{exc.colno}", f"malformed JSON: {exc.msg}", RECORD)
@@ -243,7 +250,7 @@ def _broken_document(
     name: str, data: bytes, exc: orjson.JSONDecodeError, stream: LineStream, stats: ReadStats
 ) -> Iterator[Record]:
     where = f"{name}:{exc.lineno}:{exc.colno}"
-    if "recursion" in exc.msg.lower():
+    if _orjson_too_deep(exc):
         # Too deep for orjson somewhere: the elements are decoded one by one, the deep ones
         # rejected by index, the others used.
         yield from _salvage_records(name, data, stats)

@@ -102,10 +102,10 @@ def iter_log_files(paths: Iterable[str | Path], stats: ReadStats) -> Iterator[Pa
             for p in sorted(_walk(given, stats)):
                 if not has_log_suffix(p):
                     stats.skipped.append(Skipped(str(p), "not a log file suffix"))
-                elif regular(p) and once(p):
+                elif once(p) and regular(p):
                     yield p
         elif given.exists() or given.is_symlink():
-            if regular(given) and once(given):
+            if once(given) and regular(given):
                 yield given
         else:
             stats.reject(str(given), "no such file or directory", FILE)
