@@ -47,10 +47,8 @@ def test_deeply_nested_record_inside_records_object(
 ) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
-    body = b",".join(
-        [orjson.dumps(record(1)), b'{"eventSource":"ses.amazonaws.com","x":' + deep(1100) + b"}"]
-        + [orjson.dumps(record(3))]
-    )
+    nested = b'{"eventSource":"ses.amazonaws.com","x":' + deep(1100) + b"}"
+    body = b",".join([orjson.dumps(record(1)), nested, orjson.dumps(record(3))])
     (logs / "a_deep.json").write_bytes(b'{"Records": [' + body + b"]}")
     (logs / "b_deep.jsonl").write_bytes(
         orjson.dumps(record(4)) + b"\n" + b'{"eventSource":' + deep(1100) + b"}\n"
