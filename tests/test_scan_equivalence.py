@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from ses_sigma.alerts import Alert
-from ses_sigma.bench import generate_records
+from ses_sigma.bench_data import generate_records
 from ses_sigma.harness import load_fixtures
 from ses_sigma.logs import ReadStats, read_records
 from ses_sigma.match.engine import Engine

@@ -26,10 +26,12 @@ from dataclasses import dataclass
 
 __all__ = ["BlockScan", "Prefilter"]
 
-# Bytes that start the UTF-8 form of U+212A KELVIN SIGN and U+0130 (the only non-ASCII
-# characters whose str.lower() holds ASCII letters); a value holding them is a candidate.
-_ODD_LEADS = b"\xe2\xc4"
 _TIME = re.compile(rb'"eventTime":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z)"')
+# CloudTrail writes eventTime just before eventSource: one pass proves both per line.
+_TIME_SOURCE = re.compile(
+    rb'"eventTime":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z)","eventSource":"'
+)
+_ODD_VALUE = re.compile(rb'"eventSource":"[^"\\\xe2\xc4]*[\\\xe2\xc4]')
 _PLAIN = re.compile(r"[A-Za-z0-9._:/@ -]+")
 
 
@@ -59,13 +61,14 @@ class Prefilter:
                 raise ValueError(f"value {value!r} is not plain ASCII text")
         self.pins = dict(pins)
         self.need_times = need_times
-        alternatives = b"|".join(re.escape(s.encode()) for s in sorted(self.pins))
-        # A pinned value in any case, or any value with an escape or an odd lead byte.
-        self._pattern = re.compile(
-            rb'"eventSource":"(?:((?i:' + alternatives + rb'))"|[^"\\\xe2\xc4]*[\\\xe2\xc4])'
-        )
+        # Searched in the ASCII-lowered block: one fast substring search per pinned value.
+        self._needles = [(b'"eventsource":"' + v.encode() + b'"', v) for v in sorted(self.pins)]
         self._names = {
-            s: None if names is None else tuple(b'"' + n.encode() + b'"' for n in names)
+            s: None
+            if names is None
+            else re.compile(
+                b'"(?:' + b"|".join(re.escape(n.encode()) for n in sorted(names)) + b')"'
+            )
             for s, names in self.pins.items()
         }
 
@@ -95,52 +98,62 @@ class Prefilter:
         except ValueError:
             return None
 
-    def _wanted(self, source: bytes | None, line: bytes) -> bool:
-        if source is None:
-            return True  # escaped or odd value: decode it
-        names = self._names[source.lower().decode()]
-        if names is None:
-            return True
-        low = line.lower()
-        if b"\\" in low or any(b in low for b in (b"\xe2", b"\xc4")):
-            return True
-        for name in names:
-            if name in low:
-                return True
-        return False
+    def _hits(self, block: bytes, low: bytes) -> list[tuple[int, str | None]]:
+        """Positions of ``"eventSource":"`` whose value is pinned (any case), or holds an
+        escape or an odd lead byte (then the source is None: always decoded)."""
+        hits: list[tuple[int, str | None]] = []
+        for needle, source in self._needles:
+            i = low.find(needle)
+            while i >= 0:
+                hits.append((i, source))
+                i = low.find(needle, i + 1)
+        if b"\\" in block or b"\xe2" in block or b"\xc4" in block:
+            hits.extend((m.start(), None) for m in _ODD_VALUE.finditer(block))
+            hits.sort()
+        elif len(self._needles) > 1:
+            hits.sort()
+        return hits
 
     def scan(self, block: bytes) -> BlockScan | None:
-        """Search one block of whole lines; None when its shape is not provably simple (then
-        the caller decodes every line)."""
+        """Search one block of whole lines (ending with a newline); None when its shape is not
+        provably simple (then the caller decodes every line)."""
+        low = block.lower()
         candidates: list[tuple[int, int, int]] = []
         lineno = 0
         counted = 0  # bytes of block whose newlines are counted in lineno
         last_start = -1
         find = block.find
-        for m in self._pattern.finditer(block):
-            pos = m.start()
+        count = block.count
+        for pos, source in self._hits(block, low):
             start = block.rfind(b"\n", 0, pos) + 1
             if start == last_start:
                 continue
-            end = find(b"\n", pos)
-            if end < 0:
-                end = len(block)
-            lineno += block.count(b"\n", counted, start)
-            counted = start
             last_start = start
-            if self._wanted(m.group(1), block[start:end]):
-                candidates.append((lineno, start, end))
-        lines = block.count(b"\n")
-        if not block.endswith(b"\n"):
-            lines += 1
-        if block.count(b'"eventSource":"') != lines:
-            return None
+            end = find(b"\n", pos)
+            if source is not None:
+                names = self._names[source]
+                if (
+                    names is not None
+                    and find(b"\\", start, end) < 0
+                    and find(b"\xe2", start, end) < 0
+                    and find(b"\xc4", start, end) < 0
+                    and names.search(low, start, end) is None
+                ):
+                    continue
+            lineno += count(b"\n", counted, start)
+            counted = start
+            candidates.append((lineno, start, end))
+        lines = lineno + count(b"\n", counted)
         min_time = None
         if self.need_times:
-            times = _TIME.findall(block)
+            times = _TIME_SOURCE.findall(block)
             if len(times) != lines:
-                return None
+                times = _TIME.findall(block)
+                if len(times) != lines or count(b'"eventSource":"') != lines:
+                    return None
             min_time = _earliest(times)
+        elif count(b'"eventSource":"') != lines:
+            return None
         return BlockScan(lines, candidates, min_time)
 
 
