@@ -98,7 +98,7 @@ class Prefilter:
         except ValueError:
             return None
 
-    def _hits(self, block: bytes, low: bytes) -> list[tuple[int, str | None]]:
+    def _hits(self, block: bytes, low: bytes, odd: bool) -> list[tuple[int, str | None]]:
         """Positions of ``"eventSource":"`` whose value is pinned (any case), or holds an
         escape or an odd lead byte (then the source is None: always decoded)."""
         hits: list[tuple[int, str | None]] = []
@@ -107,7 +107,7 @@ class Prefilter:
             while i >= 0:
                 hits.append((i, source))
                 i = low.find(needle, i + 1)
-        if b"\\" in block or b"\xe2" in block or b"\xc4" in block:
+        if odd:
             hits.extend((m.start(), None) for m in _ODD_VALUE.finditer(block))
             hits.sort()
         elif len(self._needles) > 1:
@@ -124,7 +124,8 @@ class Prefilter:
         last_start = -1
         find = block.find
         count = block.count
-        for pos, source in self._hits(block, low):
+        odd = b"\\" in block or b"\xe2" in block or b"\xc4" in block
+        for pos, source in self._hits(block, low, odd):
             start = block.rfind(b"\n", 0, pos) + 1
             if start == last_start:
                 continue
@@ -134,9 +135,14 @@ class Prefilter:
                 names = self._names[source]
                 if (
                     names is not None
-                    and find(b"\\", start, end) < 0
-                    and find(b"\xe2", start, end) < 0
-                    and find(b"\xc4", start, end) < 0
+                    and not (
+                        odd
+                        and (
+                            find(b"\\", start, end) >= 0
+                            or find(b"\xe2", start, end) >= 0
+                            or find(b"\xc4", start, end) >= 0
+                        )
+                    )
                     and names.search(low, start, end) is None
                 ):
                     continue

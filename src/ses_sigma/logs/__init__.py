@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from ses_sigma.logs.decode import MAX_DEPTH, is_lines, read_document, read_lines
-from ses_sigma.logs.fast import document_records_fast, read_lines_fast
+from ses_sigma.logs.fast import document_raw, document_records_fast, read_lines_fast
 from ses_sigma.logs.stats import FILE, RECORD, ReadStats, Rejection, Skipped
 from ses_sigma.logs.streams import (
     MAX_LINE_BYTES,
@@ -128,13 +128,16 @@ def read_stream(
                 yielded += 1
                 yield rec
         else:
-            decode = None
+            decode = raw = None
             if prefilter is not None:
 
                 def decode(n: str, v: object, s: ReadStats) -> Iterator[Record]:
                     return document_records_fast(n, v, s, prefilter)
 
-            for rec in read_document(name, stream, stats, decode):
+                def raw(n: str, d: bytes, s: ReadStats) -> list[Record] | None:
+                    return document_raw(n, d, s, prefilter)
+
+            for rec in read_document(name, stream, stats, decode, raw):
                 yielded += 1
                 yield rec
         stats.bytes_read += stream.bytes_read

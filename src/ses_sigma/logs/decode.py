@@ -198,15 +198,22 @@ def read_document(
     stream: LineStream,
     stats: ReadStats,
     records: Callable[[str, Any, ReadStats], Iterator[Record]] | None = None,
+    raw: Callable[[str, bytes, ReadStats], list[Record] | None] | None = None,
 ) -> Iterator[Record]:
     """The records of one JSON document: an S3 object, an array, or a single record.
 
-    ``records`` turns the decoded document into records (``document_records`` by default).
+    ``records`` turns the decoded document into records (``document_records`` by default);
+    ``raw`` may take the undecoded bytes first (the pre-filter), returning None to decline.
     """
     data = stream.read_rest(MAX_DOCUMENT_BYTES)
     if data is None:
         stats.reject(name, f"JSON document larger than {MAX_DOCUMENT_BYTES} bytes: not read")
         return
+    if raw is not None:
+        found = raw(name, data, stats)
+        if found is not None:
+            yield from found
+            return
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from ses_sigma.logs.decode import document_records, make_record, record_from_line
 from ses_sigma.logs.stats import RECORD, ReadStats
 from ses_sigma.logs.streams import LineStream
@@ -75,6 +77,63 @@ def read_lines_fast(
             yield from record_from_line(f"{name}:{lineno + ln + 1}", line, stream, stats)
         lineno += scan.lines
     return lineno
+
+
+_S3_HEAD = re.compile(rb'\s*\{"Records":\[(?=\{"eventVersion":)')
+_BOUNDARY = b'},{"eventVersion":'
+
+
+def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> list[Record] | None:
+    """The candidate records of a compact S3 object, found without decoding the others.
+
+    CloudTrail writes ``{"Records":[{"eventVersion":...},{"eventVersion":...}]}`` on one line.
+    A quote inside a JSON string is always escaped, so ``},{"eventVersion":`` cannot occur in
+    a string: cutting there gives one record per line, which the block search then proves
+    (one canonical eventTime/eventSource and a closing brace per line). Candidates are decoded
+    one by one; if any does not decode (the cut fell inside a nested object) or the shape is
+    anything else, None: the caller decodes the whole document.
+    """
+    head = _S3_HEAD.match(data)
+    end = len(data.rstrip())
+    if head is None or data[end - 2 : end] != b"]}":
+        return None
+    inner = data[head.end() : end - 2]
+    if b"\n" in inner or b"\r" in inner:
+        return None
+    lines = inner.replace(_BOUNDARY, b"}\n{\"eventVersion\":") + b"\n"
+    del inner
+    decoded = []
+    counted = first = 0
+    times: list[str] = []
+    while first < len(lines):  # blocks that fit the CPU caches
+        cut = lines.rfind(b"\n", first, first + BLOCK_BYTES // 2) + 1
+        if cut <= first:
+            cut = lines.find(b"\n", first) + 1
+        block = lines[first:cut]
+        scan = pf.scan(block)
+        if scan is None or block.count(b"}\n") != scan.lines:
+            return None
+        for index, start, stop in scan.candidates:
+            piece = block[start:stop]
+            try:
+                decoded.append((counted + index, piece, orjson.loads(piece)))
+            except orjson.JSONDecodeError:
+                return None
+        counted += scan.lines
+        if scan.min_time is not None:
+            times.append(scan.min_time.decode())
+        first = cut
+    skipped = counted - len(decoded)
+    stats.records += skipped
+    stats.prefiltered += skipped
+    if times:
+        _fold_times(stats, times)
+    out = []
+    for index, piece, value in decoded:
+        rec = make_record(f"{name}[{index}]", value, stats, raw=piece)
+        if rec is not None:
+            out.append(rec)
+    return out
 
 
 def document_records_fast(
