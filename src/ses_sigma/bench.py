@@ -89,9 +89,31 @@ def duckdb_query(path: Path) -> tuple[str, str, int]:
     return view, query, len(names)
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _child(argv: list[str]) -> None:
     """One measurement in this (child) process: prints {"secs", "records", "matches"}."""
     kind, path, n = argv[0], Path(argv[1]), int(argv[2])
+    if kind == "generate":  # path: a folder; n: records; argv[3]: SES share
+        share = float(argv[3])
+        unique = min(n, 250_000)
+        records = generate_records(unique, ses_share=share)
+        sizes = {
+            "jsonl": write_jsonl(records, path / "cloudtrail.jsonl", max(1, n // unique)),
+            "small": write_jsonl(records, path / "small.jsonl", 1),
+        }
+        (path / "s3").mkdir()
+        sizes["s3"] = write_s3_objects(records, path / "s3")
+        print(json.dumps(sizes))
+        return
+    if kind == "big":  # path: a folder; n: copies of 250 k records
+        records = generate_records(250_000, ses_share=float(argv[3]))
+        write_jsonl(records, path / "big.jsonl", n)
+        return
     if kind == "duckdb":
         import duckdb
 
@@ -99,27 +121,29 @@ def _child(argv: list[str]) -> None:
         con = duckdb.connect()
         con.execute(f"SET threads={n}")
         con.execute(view)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         rows = con.execute(query).fetchall()
-        secs = time.perf_counter() - t0
-        print(json.dumps({"secs": secs, "records": None, "matches": len(rows)}))
+        secs, cpu = time.perf_counter() - t0, _cpu() - c0
+        print(json.dumps({"secs": secs, "cpu": cpu, "records": None, "matches": len(rows)}))
         return
     from ses_sigma.match.engine import Engine
     from ses_sigma.pack import load_pack
     from ses_sigma.scan import scan_with_engine
 
     engine = Engine(load_pack())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     result = scan_with_engine(engine, [path], workers=n, keep_alerts=False)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, _cpu() - c0
     if not result.ok:
         raise SystemExit(f"bench input rejected: {result.read.rejections[:3]}")
-    out = {"secs": secs, "records": result.read.records_read, "matches": result.alert_count}
+    out = {"secs": secs, "cpu": cpu, "records": result.read.records_read}
+    out["matches"] = result.alert_count
     print(json.dumps(out))
 
 
 def _measure(kind: str, path: Path, n: int, repeat: int) -> dict[str, Any]:
-    """Best of ``repeat`` child runs, with the largest peak RSS (MB) seen."""
+    """Best of ``repeat`` child runs (wall clock), with the largest peak RSS (MB) seen; each
+    run also reports the CPU seconds its scan used (all threads and worker processes)."""
     best: dict[str, Any] = {}
     rss = 0.0
     for _ in range(repeat):
@@ -144,8 +168,9 @@ def _row(label: str, records: int, m: dict[str, Any], ref: float | None) -> str:
     rate = records / m["secs"]
     ratio = f"{rate / ref:.2f}x" if ref else "-"
     return (
-        f"{label:<34} {rate:>10,.0f} rec/s  {m['secs']:>7.2f} s  "
-        f"{ratio:>6}  {m['rss_mb']:>6.0f} MB  ({m['matches']} alerts/rows)"
+        f"{label:<36} {rate:>10,.0f} rec/s {ratio:>6}  {m['secs']:>6.2f} s"
+        f"  cpu {m['cpu']:>6.2f} s = {records / max(m['cpu'], 1e-9):>9,.0f} rec/cpu-s"
+        f"  rss {m['rss_mb']:>5.0f} MB  ({m['matches']} alerts/rows)"
     )
 
 
@@ -162,44 +187,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="also 250 k vs 4 M peak RSS")
     args = parser.parse_args(argv)
     unique = min(args.records, 250_000)
-    copies = max(1, args.records // unique)
-    n = unique * copies
-    records = generate_records(unique, ses_share=args.ses_share)
+    n = unique * max(1, args.records // unique)
     with tempfile.TemporaryDirectory(prefix="ses-sigma-bench-") as tmp:
         folder = Path(tmp)
-        jsonl = folder / "cloudtrail.jsonl"
-        size = write_jsonl(records, jsonl, copies)
-        s3 = folder / "s3"
-        s3.mkdir()
-        gz = sum(write_s3_objects(records, s3) for _ in range(1))
-        cpus = os.cpu_count()
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ses_sigma.bench",
+                "--child",
+                "generate",
+                tmp,
+                str(n),
+                str(args.ses_share),
+            ],
+            check=True,
+            stdout=subprocess.PIPE,
+        ).stdout
+        sizes = json.loads(out)
+        jsonl, s3 = folder / "cloudtrail.jsonl", folder / "s3"
         print(
-            f"workload: {n:,} records ({args.ses_share:.0%} SES), JSON Lines {size / 1e6:,.0f} MB;"
-            f" {unique:,} records as {unique // 2000} .json.gz S3 objects ({gz / 1e6:.0f} MB);"
-            f" {cpus} CPUs; best of {args.repeat}"
+            f"workload: {n:,} records ({args.ses_share:.0%} SES) as JSON Lines "
+            f"({sizes['jsonl'] / 1e6:,.0f} MB); {unique:,} records as {-(-unique // 2000)} "
+            f".json.gz S3 objects ({sizes['s3'] / 1e6:.0f} MB); {os.cpu_count()} CPUs; "
+            f"best of {args.repeat}; os load average {os.getloadavg()[0]:.1f}"
         )
         duck = {t: _measure("duckdb", jsonl, t, args.repeat) for t in (1, 2)}
         for t in (1, 2):
             print(_row(f"duckdb jsonl, {t} thread(s)", n, duck[t], None))
         for w in (1, 2):
             m = _measure("sigma", jsonl, w, args.repeat)
-            ref = n / duck[w]["secs"]
-            print(_row(f"ses-sigma jsonl, {w} worker(s)", n, m, ref))
+            print(_row(f"ses-sigma jsonl, {w} worker(s)", n, m, n / duck[w]["secs"]))
         for w in (1, 2):
             m = _measure("sigma", s3, w, args.repeat)
             print(_row(f"ses-sigma .json.gz S3, {w} worker(s)", unique, m, None))
         if args.memory:
-            small = folder / "small.jsonl"
-            write_jsonl(records, small, 1)
+            small = _measure("sigma", folder / "small.jsonl", 1, 1)
             jsonl.unlink()
             big = folder / "big.jsonl"
-            write_jsonl(records, big, 16)
-            a = _measure("sigma", small, 1, 1)
-            b = _measure("sigma", big, 1, 1)
+            write_jsonl_big = [sys.executable, "-m", "ses_sigma.bench", "--child", "big", tmp]
+            subprocess.run([*write_jsonl_big, "16", str(args.ses_share)], check=True)
+            large = _measure("sigma", big, 1, 1)
             print(
-                f"memory: peak RSS {a['rss_mb']:.0f} MB at {unique:,} records, "
-                f"{b['rss_mb']:.0f} MB at {unique * 16:,} ({b['rss_mb'] / a['rss_mb'] - 1:+.0%})"
+                f"memory: peak RSS {small['rss_mb']:.0f} MB at {unique:,} records, "
+                f"{large['rss_mb']:.0f} MB at {unique * 16:,} records "
+                f"({large['rss_mb'] / small['rss_mb'] - 1:+.0%})"
             )
+    print("load average after:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0
 
 
