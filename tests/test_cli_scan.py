@@ -306,3 +306,26 @@ def test_scan_library_result_matches_reading_order_independence(tmp_path: Path) 
     assert one.ok and many.ok
     assert [a.to_dict() for a in one.alerts] == [a.to_dict() for a in many.alerts]
     assert one.read.records == many.read.records == 63
+
+
+@pytest.mark.parametrize("options", [["--workers", "2"], ["--workers", "1", "--no-prefilter"]])
+def test_workers_and_prefilter_options_give_the_same_alerts(
+    demo: Result, options: list[str]
+) -> None:
+    result = run(*options, str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    assert alert_lines(result) == alert_lines(demo)
+    assert result.stderr.splitlines()[-1] == demo.stderr.splitlines()[-1]
+
+
+def test_progress_bar_only_when_asked_for_or_on_a_terminal() -> None:
+    from ses_sigma.cli.progress import ScanProgress
+
+    with ScanProgress(delay=0, force=False) as quiet:
+        quiet.update(1, 10)
+        assert quiet._progress is None
+    with ScanProgress(delay=0, force=True) as shown:
+        shown.update(1, 10)
+        assert shown._progress is not None
+        shown.update(10, 10)
+    assert shown._progress is None
