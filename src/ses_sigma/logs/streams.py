@@ -331,26 +331,52 @@ class LineStream:
 
         A line longer than the bound comes back alone as ``TOO_LONG`` (its bytes skipped). Only
         valid once the peeked lines are consumed; line numbers are not tracked here (the caller
-        counts the newlines of the block).
+        counts the newlines of the block). Chunks are joined once (no bytearray round trip).
         """
-        while len(self._buf) < min_size and self.fill():
-            pass
-        if not self._buf:
-            return None
-        i = self._buf.rfind(b"\n")
-        while i < 0 and len(self._buf) <= self._max and self.fill():
-            i = self._buf.rfind(b"\n")
-        if i < 0:
-            if len(self._buf) > self._max:
-                return self._skip_long_line()
-            block = bytes(self._buf)
-            self._buf.clear()
-            self.last_line_complete = False
-            return block
-        block = bytes(self._buf[: i + 1])
-        del self._buf[: i + 1]
+        parts: list[bytes] = [bytes(self._buf)] if self._buf else []
+        self._buf.clear()
         self._scanned = 0
-        return block
+        size = len(parts[0]) if parts else 0
+        newline = bool(parts) and b"\n" in parts[0]
+        while not (newline and size >= min_size):
+            if not newline and size > self._max:
+                self._buf += b"".join(parts)
+                return self._skip_long_line()
+            chunk = self._next_chunk()
+            if chunk is None:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+            newline = newline or b"\n" in chunk
+        if not parts:
+            return None
+        for k in range(len(parts) - 1, -1, -1):
+            i = parts[k].rfind(b"\n")
+            if i >= 0:
+                if i + 1 < len(parts[k]):
+                    self._buf += parts[k][i + 1 :]
+                for rest in parts[k + 1 :]:
+                    self._buf += rest
+                if k == 0 and i + 1 == len(parts[0]):
+                    return parts[0]
+                return b"".join([*parts[:k], parts[k][: i + 1]])
+        self.last_line_complete = False  # the data ends without a newline
+        return b"".join(parts)
+
+    def _next_chunk(self) -> bytes | None:
+        if self._eof:
+            return None
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._eof = True
+            return None
+        except StreamError as exc:
+            self.error = str(exc)
+            self._eof = True
+            return None
+        self.bytes_read += len(chunk)
+        return chunk
 
     @property
     def pending_peeked(self) -> bool:
