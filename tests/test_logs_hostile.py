@@ -194,3 +194,17 @@ def test_reader_takes_a_binary_stream(tmp_path: Path) -> None:
     assert [r.event_id for r in got] == ["id-1", "id-2"]
     assert not stats.rejections
     _ = read_records  # the path-based entry point is covered by test_logs.py
+
+
+def test_duplicates_feeding_only_stateful_rules_are_matched_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # GetSendQuota feeds only the first-seen enumeration rule (no single-event alert).
+    rec = record(1, eventName="GetSendQuota")
+    line = orjson.dumps(rec) + b"\n"
+    (tmp_path / "a.jsonl").write_bytes(line * 3)
+    (tmp_path / "b.jsonl").write_bytes(line)
+    for workers in (1, 2):
+        result = scan_with_engine(engine, [tmp_path], workers=workers)
+        assert (result.matched, result.duplicates) == (1, 3)
+        assert result.run.candidates == 4  # every copy reached the sorted merge

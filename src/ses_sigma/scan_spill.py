@@ -19,7 +19,8 @@ from ses_sigma.records import Record
 
 __all__ = ["CandidateSpill"]
 
-Item = tuple[float, str, str, bytes]  # time, eventID, rule name, pickled record data
+# time, eventID, rule name, pickled record data, counted here (not already counted as matched)
+Item = tuple[float, str, str, bytes, bool]
 
 
 class CandidateSpill:
@@ -32,10 +33,13 @@ class CandidateSpill:
         self._file: IO[bytes] | None = None
         self._runs: list[tuple[int, int]] = []  # (offset, count) of each run in the file
         self.count = 0
+        #: After ``sorted``: records counted here (stateful matches only), and their copies.
+        self.matched = 0
+        self.duplicates = 0
 
-    def add(self, time: float, event_id: str, rule: str, data: bytes) -> None:
-        """Add one candidate."""
-        self._buffer.append((time, event_id, rule, data))
+    def add(self, time: float, event_id: str, rule: str, data: bytes, counted: bool) -> None:
+        """Add one candidate; ``counted``: the record is not yet counted as matched."""
+        self._buffer.append((time, event_id, rule, data, counted))
         self.count += 1
         if len(self._buffer) >= self._run_size:
             self._spill()
@@ -65,17 +69,33 @@ class CandidateSpill:
 
     def sorted(self) -> Iterator[tuple[str, Record]]:
         """Every candidate as (rule name, Record), in (eventTime, eventID, rule) order, each
-        (eventID, eventTime, rule) once. Consumes the spill."""
+        (eventID, eventTime, rule) once. Consumes the spill; counts ``matched`` and
+        ``duplicates`` of the records first counted here."""
         self._buffer.sort(key=lambda item: item[:3])
         runs = [self._read_run(o, c) for o, c in self._runs]
         merged = heapq.merge(*runs, iter(self._buffer), key=lambda item: item[:3])
         previous: tuple[float, str, str] | None = None
+        group: tuple[float, str] | None = None
+        copies = 1  # of the current (time, eventID, rule)
+        counted_only = True  # every entry of the current group is counted here
+        most = 1  # most copies of one rule in the current group
         try:
-            for time, event_id, rule, data in merged:
+            for time, event_id, rule, data, counted in merged:
+                if (time, event_id) != group:
+                    if group is not None and counted_only:
+                        self.matched += 1
+                        self.duplicates += most - 1
+                    group, counted_only, most = (time, event_id), True, 1
+                counted_only = counted_only and counted
                 if (time, event_id, rule) == previous:
+                    copies += 1
+                    most = max(most, copies)
                     continue
-                previous = (time, event_id, rule)
+                previous, copies = (time, event_id, rule), 1
                 yield rule, Record(data=pickle.loads(data), time=time, event_id=event_id)
+            if group is not None and counted_only:
+                self.matched += 1
+                self.duplicates += most - 1
         finally:
             if self._file is not None:
                 self._file.close()

@@ -100,7 +100,7 @@ def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> lis
     inner = data[head.end() : end - 2]
     if b"\n" in inner or b"\r" in inner:
         return None
-    lines = inner.replace(_BOUNDARY, b"}\n{\"eventVersion\":") + b"\n"
+    lines = inner.replace(_BOUNDARY, b'}\n{"eventVersion":') + b"\n"
     del inner
     decoded = []
     counted = first = 0
