@@ -94,27 +94,32 @@ def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> lis
     anything else, None: the caller decodes the whole document.
     """
     head = _S3_HEAD.match(data)
-    end = len(data.rstrip())
+    end = len(data)
+    while end and data[end - 1] in b" \t\r\n":
+        end -= 1
     if head is None or data[end - 2 : end] != b"]}":
         return None
-    inner = data[head.end() : end - 2]
-    if b"\n" in inner or b"\r" in inner:
+    if data.find(b"\n", head.end(), end) >= 0 or data.find(b"\r", head.end(), end) >= 0:
         return None
-    lines = inner.replace(_BOUNDARY, b'}\n{"eventVersion":') + b"\n"
-    del inner
+    # One copy: the records, one per line, between the head and the closing "]}".
+    lines = data.replace(_BOUNDARY, b"}\n{\"eventVersion\":")
+    first = head.end()
+    stop = end - 2 + (len(lines) - len(data))
+    if lines[stop : stop + 2] != b"]}":
+        return None
     decoded = []
-    counted = first = 0
+    counted = 0
     times: list[str] = []
-    while first < len(lines):  # blocks that fit the CPU caches
-        cut = lines.rfind(b"\n", first, first + BLOCK_BYTES // 2) + 1
+    while first < stop:  # blocks that fit the CPU caches
+        cut = lines.rfind(b"\n", first, min(first + BLOCK_BYTES // 2, stop)) + 1
         if cut <= first:
-            cut = lines.find(b"\n", first) + 1
-        block = lines[first:cut]
+            cut = stop  # the last record (no newline after it)
+        block = lines[first:cut] if cut < stop else lines[first:stop] + b"\n"
         scan = pf.scan(block)
         if scan is None or block.count(b"}\n") != scan.lines:
             return None
-        for index, start, stop in scan.candidates:
-            piece = block[start:stop]
+        for index, lo, hi in scan.candidates:
+            piece = block[lo:hi]
             try:
                 decoded.append((counted + index, piece, orjson.loads(piece)))
             except orjson.JSONDecodeError:

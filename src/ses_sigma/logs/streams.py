@@ -285,7 +285,8 @@ class LineStream:
             if i >= 0:
                 if i + 1 > self._max:
                     return self._skip_long_line()
-                line = bytes(self._buf[: i + 1])
+                with memoryview(self._buf) as view:
+                    line = bytes(view[: i + 1])  # one copy (a bytearray slice would be two)
                 del self._buf[: i + 1]
                 self._scanned = 0
                 return line
@@ -393,6 +394,7 @@ class LineStream:
         size = base + len(self._buf)
         if size > limit:
             return None
-        parts.append(bytes(self._buf))
-        self._buf.clear()
-        return b"".join(parts)
+        if self._buf:
+            parts.append(bytes(self._buf))
+            self._buf.clear()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
