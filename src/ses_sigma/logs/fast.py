@@ -102,7 +102,7 @@ def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> lis
     if data.find(b"\n", head.end(), end) >= 0 or data.find(b"\r", head.end(), end) >= 0:
         return None
     # One copy: the records, one per line, between the head and the closing "]}".
-    lines = data.replace(_BOUNDARY, b"}\n{\"eventVersion\":")
+    lines = data.replace(_BOUNDARY, b'}\n{"eventVersion":')
     first = head.end()
     stop = end - 2 + (len(lines) - len(data))
     if lines[stop : stop + 2] != b"]}":
