@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ses_sigma.logs import MAX_DEPTH, ReadStats, read_records
+from ses_sigma.logs import MAX_DEPTH, ReadStats
 from ses_sigma.logs.streams import LineStream
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
@@ -193,7 +193,6 @@ def test_reader_takes_a_binary_stream(tmp_path: Path) -> None:
     got = list(read_stream(io.BufferedReader(Pipe()), "<stdin>", stats))
     assert [r.event_id for r in got] == ["id-1", "id-2"]
     assert not stats.rejections
-    _ = read_records  # the path-based entry point is covered by test_logs.py
 
 
 def test_duplicates_feeding_only_stateful_rules_are_matched_once(

@@ -183,7 +183,7 @@ def read_lines(name: str, stream: LineStream, stats: ReadStats) -> Iterator[Reco
     while (line := stream.next_line()) is not None:
         origin = f"{name}:{stream.lineno}"
         if line is LineStream.TOO_LONG:
-            stats.reject(origin, f"line longer than {stream._max} bytes: not read", RECORD)
+            stats.reject(origin, f"line longer than {stream.max_line} bytes: not read", RECORD)
             continue
         if not line.strip():
             continue

@@ -59,7 +59,7 @@ def read_lines_fast(
         if block is LineStream.TOO_LONG:
             lineno += 1
             stats.reject(
-                f"{name}:{lineno}", f"line longer than {stream._max} bytes: not read", RECORD
+                f"{name}:{lineno}", f"line longer than {stream.max_line} bytes: not read", RECORD
             )
             continue
         scan = pf.scan(block) if block.endswith(b"\n") else None

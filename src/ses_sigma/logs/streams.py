@@ -380,6 +380,11 @@ class LineStream:
         return chunk
 
     @property
+    def max_line(self) -> int:
+        """The longest line accepted, in bytes."""
+        return self._max
+
+    @property
     def pending_peeked(self) -> bool:
         """True while lines peeked at are still waiting to be returned by next_line."""
         return bool(self._peeked)
