@@ -20,8 +20,8 @@ Nothing is dropped silently: every problem becomes a ``Rejection(origin, message
 ``file:line`` (JSON Lines), ``file[index]`` (records of an object or array), ``file:line:column``
 (malformed JSON) or ``file`` (file-level problems).
 
-Modules: ``stats`` (ReadStats, Rejection), ``walk`` (which files), ``streams`` (opening, gzip,
-lines), ``decode`` (shapes, records, salvage), ``fast`` (pre-filtered paths).
+Modules: ``stats`` (ReadStats, Rejection), ``walk`` (which files), ``streams`` (opening,
+lines), ``gz`` (gzip), ``decode`` (shapes, records, salvage), ``fast`` (pre-filtered paths).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ __all__ = [
     "ReadStats",
     "Rejection",
     "Skipped",
+    "StreamError",
     "iter_log_files",
     "read_file",
     "read_range",
@@ -201,6 +202,3 @@ def _stream_problem(stream: LineStream, yielded: int) -> str:
     if yielded:
         return f"{text}; the {yielded} record(s) read before the cut were used"
     return f"{text}; no record could be read before the cut"
-
-
-__all__ += ["StreamError"]
