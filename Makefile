@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test demo convert docs bench eval lint check format format-rules report clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'

@@ -146,3 +146,21 @@ def test_workers_split_large_files_into_ranges(engine: Engine, tmp_path: Path) -
     assert canon(one.alerts) == canon(split.alerts)
     assert [r.origin.split(":")[:2] for r in split.read.rejections] == [[str(path), str(bad_line)]]
     assert (split.read.files, split.read.records_read) == (1, 3000)
+
+
+def test_standard_input_among_files_with_workers(engine: Engine, tmp_path: Path) -> None:
+    import io
+
+    records = generate_records(900, seed=9, ses_share=0.3)
+    lines = [orjson.dumps(r) + b"\n" for r in records]
+    (tmp_path / "a.jsonl").write_bytes(b"".join(lines[:300]))
+    (tmp_path / "c.jsonl").write_bytes(b"".join(lines[600:]))
+    piped = gzip.compress(b"".join(lines[300:600]))
+    paths = [tmp_path / "a.jsonl", "-", tmp_path / "c.jsonl"]
+    whole = tmp_path / "all.jsonl"
+    whole.write_bytes(b"".join(lines))
+    want = reference(engine, [whole])
+    for workers in (1, 2):
+        got = scan_with_engine(engine, paths, workers=workers, stdin=io.BytesIO(piped))
+        assert canon(got.alerts) == want
+        assert (got.read.files, got.read.records_read) == (3, 900)

@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import ReadStats, Rejection
@@ -31,9 +32,16 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.scan_spill import CandidateSpill
-from ses_sigma.scan_tasks import RANGE_BYTES, Task, TaskResult, plan_tasks, run_task
+from ses_sigma.scan_tasks import (
+    RANGE_BYTES,
+    STDIN,
+    Task,
+    TaskResult,
+    plan_tasks,
+    run_task,
+)
 
-__all__ = ["ScanResult", "default_workers", "scan", "scan_with_engine"]
+__all__ = ["STDIN", "ScanResult", "default_workers", "scan", "scan_with_engine"]
 
 
 @dataclass
@@ -77,19 +85,29 @@ def _worker_task(task: Task) -> TaskResult:
 
 
 def _results(
-    engine: Engine, tasks: list[Task], pf: Prefilter | None, workers: int
+    engine: Engine,
+    tasks: list[Task],
+    pf: Prefilter | None,
+    workers: int,
+    stdin: BinaryIO | None,
 ) -> Iterator[TaskResult]:
-    """Task results in task order, computed by ``workers`` processes."""
-    if workers <= 1 or len(tasks) <= 1:
+    """Task results in task order, computed by ``workers`` processes (standard input is
+    always read by this process, where it stands in the order)."""
+    files = [t for t in tasks if t.path != STDIN]
+    if workers <= 1 or len(files) <= 1:
         for task in tasks:
-            yield run_task(engine, task, pf)
+            yield run_task(engine, task, pf, stdin)
         return
     global _WORKER
     _WORKER = (engine, pf)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(min(workers, len(tasks))) as pool:
-        yield from pool.imap(_worker_task, tasks, chunksize=1)
-    _WORKER = None
+    try:
+        with ctx.Pool(min(workers, len(files))) as pool:
+            done = pool.imap(_worker_task, files, chunksize=1)
+            for task in tasks:
+                yield run_task(engine, task, pf, stdin) if task.path == STDIN else next(done)
+    finally:
+        _WORKER = None
 
 
 def _record_key(event_id: str, ts: float) -> int:
@@ -123,6 +141,7 @@ def scan_with_engine(
     prefilter: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     range_bytes: int = RANGE_BYTES,
+    stdin: BinaryIO | None = None,
 ) -> ScanResult:
     """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
 
@@ -130,7 +149,8 @@ def scan_with_engine(
     soon as it is final; all of them are also in the result (alerts sorted, unless
     ``keep_alerts`` is False). ``workers`` processes share the work; ``prefilter`` (default)
     decodes only the records that could match. ``on_progress(done, total)`` gets input bytes;
-    JSON Lines files larger than ``range_bytes`` are split into ranges of that size.
+    JSON Lines files larger than ``range_bytes`` are split into ranges of that size. A path
+    ``-`` is standard input (``stdin``, default ``sys.stdin.buffer``), gzipped or not.
     The alerts are the same for any ``workers`` and with or without the pre-filter.
     """
     stats = ReadStats(on_rejection=on_rejection)
@@ -151,7 +171,7 @@ def scan_with_engine(
         if on_alert is not None:
             on_alert(alert)
 
-    for part in _results(engine, tasks, pf, workers):
+    for part in _results(engine, tasks, pf, workers, stdin):
         task = part.task
         offset = line_offsets.get(task.path, 0) if task.is_range else 0
         if task.is_range:
@@ -208,7 +228,8 @@ def scan(
     Raises ``PackLoadError`` (a rule file does not load) or ``RuleCompileError`` (a rule the
     matcher cannot evaluate faithfully) before reading any log; with ``skip_unsupported`` the
     latter are left out instead and listed in ``ScanResult.skipped_rules``. ``options`` are
-    passed to ``scan_with_engine`` (workers, prefilter, on_alert, keep_alerts, on_progress).
+    passed to ``scan_with_engine`` (workers, prefilter, on_alert, keep_alerts, on_progress,
+    range_bytes, stdin: a path ``-`` is standard input).
     """
     pack = rules if isinstance(rules, Pack) else load_pack(rules)
     engine = Engine(pack, skip_unsupported=skip_unsupported)

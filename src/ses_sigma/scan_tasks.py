@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ses_sigma.alerts import Alert
-from ses_sigma.logs import RECORD, ReadStats, iter_log_files, read_file, read_range
+from ses_sigma.logs import RECORD, ReadStats, iter_log_files, read_file, read_range, read_stream
 from ses_sigma.logs.decode import is_lines
 from ses_sigma.logs.streams import GZIP_MAGIC, open_log
 from ses_sigma.match.engine import Engine
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 
-__all__ = ["RANGE_BYTES", "Match", "Task", "TaskResult", "plan_tasks", "run_task"]
+__all__ = ["RANGE_BYTES", "STDIN", "Match", "Task", "TaskResult", "plan_tasks", "run_task"]
+
+#: The path that means standard input, and its name in messages.
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 
 #: Plain JSON Lines files larger than this are split into ranges of this size.
 RANGE_BYTES = 64 << 20
@@ -85,8 +91,24 @@ def _is_jsonl_file(path: Path) -> bool:
 def plan_tasks(
     paths: Iterable[str | Path], stats: ReadStats, range_bytes: int = RANGE_BYTES
 ) -> list[Task]:
-    """The tasks of a scan, in read order (problems with paths go to ``stats``)."""
+    """The tasks of a scan, in read order (problems with paths go to ``stats``); a path ``-``
+    is standard input, read where it stands in the order."""
     tasks: list[Task] = []
+    pending: list[str | Path] = []
+    for path in [*paths, None]:
+        if path is not None and str(path) != STDIN:
+            pending.append(path)
+            continue
+        _plan_files(pending, stats, range_bytes, tasks)
+        pending = []
+        if path is not None:
+            tasks.append(Task(len(tasks), STDIN, 0))
+    return tasks
+
+
+def _plan_files(
+    paths: list[str | Path], stats: ReadStats, range_bytes: int, tasks: list[Task]
+) -> None:
     for path in iter_log_files(paths, stats):
         try:
             size = os.stat(path).st_size
@@ -98,22 +120,28 @@ def plan_tasks(
                 tasks.append(Task(len(tasks), str(path), end - start, start, end))
         else:
             tasks.append(Task(len(tasks), str(path), size))
-    return tasks
 
 
-def _records(task: Task, stats: ReadStats, pf: Prefilter | None) -> Iterator[Record]:
+def _records(
+    task: Task, stats: ReadStats, pf: Prefilter | None, stdin: BinaryIO | None
+) -> Iterator[Record]:
+    if task.path == STDIN:
+        return read_stream(stdin if stdin is not None else sys.stdin.buffer, STDIN_NAME, stats, pf)
     if task.end is None:
         return read_file(task.path, stats, pf)
     return read_range(task.path, task.start, task.end, stats, pf)
 
 
-def run_task(engine: Engine, task: Task, pf: Prefilter | None) -> TaskResult:
-    """Read and match one task (in a worker process, or in the parent with one worker)."""
+def run_task(
+    engine: Engine, task: Task, pf: Prefilter | None, stdin: BinaryIO | None = None
+) -> TaskResult:
+    """Read and match one task (in a worker process, or in the parent with one worker;
+    standard input, ``stdin`` or ``sys.stdin.buffer``, always in the parent)."""
     result = TaskResult(task)
     stats = result.stats
     if task.is_range and task.start == 0:
         stats.files += 1  # a split file is counted once, by its first range
-    records = _records(task, stats, pf)
+    records = _records(task, stats, pf, stdin)
     matches = result.matches
     while True:
         try:

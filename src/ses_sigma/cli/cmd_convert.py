@@ -13,9 +13,10 @@ from pathlib import Path
 import click
 
 from ses_sigma.cli.output import rules_option
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.convert.base import Refusal, all_targets
 from ses_sigma.convert.build import build_dist, convert_rules, stale_files, write_output
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack
+from ses_sigma.pack import PackLoadError
 
 __all__ = ["command"]
 
@@ -81,10 +82,12 @@ def command(
         for tgt in all_targets():
             click.echo(f"{tgt.name}\t{', '.join(tgt.formats)}\t{tgt.description}")
         return
+    source = resolve(rules)
     try:
-        pack = load_pack(rules or (DEFAULT_RULES_DIR,))
+        pack = source.load()
     except PackLoadError as exc:
         raise click.exceptions.Exit(_fail(f"rules do not load:\n{exc}")) from None
+    announce(source, len(pack))
 
     if everything:
         if target or fmt or names or output is None:

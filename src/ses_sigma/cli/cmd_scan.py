@@ -12,10 +12,11 @@ import click
 
 from ses_sigma.alerts import Alert
 from ses_sigma.cli.output import json_line, print_table, rules_option
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.cli.progress import ScanProgress
 from ses_sigma.logs import Rejection
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
+from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, default_workers, scan
 
@@ -65,7 +66,9 @@ def _summary(result: ScanResult) -> str:
 
 
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
+)
 @rules_option
 @click.option(
     "--format",
@@ -105,13 +108,17 @@ def command(
     no_prefilter: bool,
     verbose: bool,
 ) -> None:
-    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
+    - for standard input)."""
     stream = fmt == "json"
+    source = resolve(rules)
     try:
+        pack = source.load()
+        announce(source, len(pack))
         with ScanProgress() as progress:
             result = scan(
                 paths,
-                rules or (DEFAULT_RULES_DIR,),
+                pack,
                 on_rejection=_report_rejection,
                 skip_unsupported=skip_unsupported,
                 workers=workers or default_workers(),

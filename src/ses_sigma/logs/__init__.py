@@ -101,7 +101,7 @@ def read_file(
 
 def read_stream(
     fh: IO[bytes],
-    name: str,
+    name: str = "<stdin>",
     stats: ReadStats | None = None,
     prefilter: Prefilter | None = None,
 ) -> Iterator[Record]:
