@@ -29,6 +29,7 @@ from pathlib import Path
 from ses_sigma import __version__
 from ses_sigma.bundled import bundled_dir
 from ses_sigma.pack import RULE_SUFFIXES, Pack, load_pack, rule_files
+from ses_sigma.pack_skip import PackCheck, load_pack_skipping
 from ses_sigma.yamlfile import load_documents, read_text
 
 __all__ = [
@@ -84,6 +85,11 @@ class PackSource:
     def load(self) -> Pack:
         """The rules and the filters, loaded by pySigma (``pack.load_pack``; PackLoadError)."""
         return load_pack([*self.rules, *self.filters])
+
+    def load_skipping(self, check: PackCheck | None = None) -> tuple[Pack, list[str]]:
+        """Like ``load``, leaving out (with the reason) every rule file that does not load or
+        fails ``check`` (``--skip-unsupported``; ``pack_skip.load_pack_skipping``)."""
+        return load_pack_skipping([*self.rules, *self.filters], check)
 
     def describe(self, rules: int) -> str:
         """``pack: <origin>, <n> rule(s)``: the line every command prints on stderr."""

@@ -80,6 +80,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "matcher_unsupported": {
         "ses_matcher": "not supported by the matcher: placeholder %root_arns% (|expand)"
     },
+    "regex_unsupported": {
+        "ses_regex": "regular expression '^(aws)-cli-\\\\1' cannot run in linear time with its "
+        "meaning: RE2 cannot run it (invalid escape sequence: \\1)"
+    },
     "correlation_not_evaluable": {"ses_correlation": "condition operator 'lte' is not supported"},
     "unknown_attribute": {"sigmahq_unknown_field": "unknown field (fieldname: severity)"},
     "bad_fixture": {

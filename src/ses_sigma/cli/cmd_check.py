@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.output import terminal_text
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.lint import PackPaths, PathsError, check_pack
 from ses_sigma.lint.report import FORMATS, github_lines, summary, text_lines, write_junit
@@ -53,7 +54,7 @@ def command(ctx: click.Context, paths: tuple[Path, ...], fmt: str, junit: Path |
     announce(source, len(result.rule_files))
     lines = github_lines(result) if fmt == "github" else text_lines(result)
     for line in lines:
-        click.echo(line)
+        click.echo(terminal_text(line))  # rule text may hold control characters
     if junit is not None:
         try:
             write_junit(result, junit)

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ses_sigma.bundled import bundled_dir
+from ses_sigma.cli.output import echo_err
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.docs import DocsError
 from ses_sigma.docs.build import build_docs, stale_docs, write_docs
@@ -52,7 +53,7 @@ def command(output: Path | None, check: bool) -> None:
     try:
         pack = source.load()
     except PackLoadError as exc:
-        click.echo(f"error: rules do not load:\n{exc}", err=True)
+        echo_err(f"error: rules do not load:\n{exc}")
         raise click.exceptions.Exit(EXIT_RULES) from None
     announce(source, len(pack))
     root = source.root if source.root is not None else Path.cwd()
@@ -60,7 +61,7 @@ def command(output: Path | None, check: bool) -> None:
         bundled = bundled_dir("rules").parent if source.bundled else None  # type: ignore[union-attr]
         files = build_docs(pack, source.fixtures, root, source.ignored_fixtures, bundled)
     except DocsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo_err(f"error: {exc}")
         raise click.exceptions.Exit(EXIT_DOCS) from None
     if check:
         problems = stale_docs(files, output)

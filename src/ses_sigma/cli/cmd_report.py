@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.output import echo_err
 from ses_sigma.pack import rule_files
 from ses_sigma.review import GitError, review_refs
 from ses_sigma.review.report import GITHUB_COMMENT_LIMIT
@@ -86,7 +87,7 @@ def command(
     try:
         result = review_refs(pack_dir, base, head, max_chars, use_merge_base)
     except GitError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo_err(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
     if output is not None:
         try:
@@ -97,6 +98,6 @@ def command(
     else:
         click.echo(result.markdown, nl=False)
     for error in result.review.errors:
-        click.echo(f"error: {error}", err=True)
+        echo_err(f"error: {error}")
     if not result.review.complete:
         ctx.exit(EXIT_INCOMPLETE)

@@ -11,7 +11,13 @@ from pathlib import Path
 import click
 
 from ses_sigma.alerts import Alert
-from ses_sigma.cli.output import json_line, print_table, rules_option
+from ses_sigma.cli.output import (
+    echo_err,
+    json_line,
+    print_table,
+    rules_option,
+    terminal_text,
+)
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.cli.progress import ScanProgress
 from ses_sigma.logs import Rejection
@@ -29,13 +35,14 @@ ALERT_COLUMNS = ("time", "level", "rule", "group", "events")
 
 
 def _alert_row(alert: Alert) -> tuple[str, ...]:
-    group = "\n".join(f"{k}={v}" for k, v in alert.group)
+    # One line per value, each escaped: a value cannot fake another line of the cell.
+    group = "\n".join(terminal_text(f"{k}={v}") for k, v in alert.group)
     return (
         format_time(alert.time),
-        alert.level,
-        alert.rule_name,
+        terminal_text(alert.level),
+        terminal_text(alert.rule_name),
         group,
-        "\n".join(alert.event_ids),
+        "\n".join(terminal_text(e) for e in alert.event_ids),
     )
 
 
@@ -44,10 +51,10 @@ def _write_alert(alert: Alert) -> None:
 
 
 def _report_rejection(rejection: Rejection) -> None:
-    click.echo(f"rejected: {rejection}", err=True)
+    echo_err(f"rejected: {rejection}", newlines=False)
 
 
-def _summary(result: ScanResult) -> str:
+def _summary(result: ScanResult, left_out: list[str]) -> str:
     read = result.read
     text = (
         f"scanned {read.files} file(s), {read.records} record(s): "
@@ -60,8 +67,13 @@ def _summary(result: ScanResult) -> str:
     text += ")"
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
+    parts = []
     if result.skipped_rules:
-        text += f"; {len(result.skipped_rules)} rule(s) left out (--skip-unsupported)"
+        parts.append(f"{len(result.skipped_rules)} rule(s)")
+    if left_out:
+        parts.append(f"{len({reason.partition(': ')[0] for reason in left_out})} rule file(s)")
+    if parts:
+        text += f"; {' and '.join(parts)} left out (--skip-unsupported)"
     return text
 
 
@@ -81,7 +93,8 @@ def _summary(result: ScanResult) -> str:
 @click.option(
     "--skip-unsupported",
     is_flag=True,
-    help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
+    help="Leave out (with a warning) rule files that do not load and rules the matcher cannot "
+    "evaluate, instead of stopping.",
 )
 @click.option(
     "--workers",
@@ -112,9 +125,15 @@ def command(
     - for standard input)."""
     stream = fmt == "json"
     source = resolve(rules)
+    left_out: list[str] = []
     try:
-        pack = source.load()
+        if skip_unsupported:  # rule files that do not load are left out too, with the reason
+            pack, left_out = source.load_skipping()
+        else:
+            pack = source.load()
         announce(source, len(pack))
+        for reason in left_out:
+            echo_err(f"warning: rule file left out: {reason}")
         with ScanProgress() as progress:
             result = scan(
                 paths,
@@ -128,20 +147,20 @@ def command(
                 on_progress=progress.update,
             )
     except PackLoadError as exc:
-        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
-        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
-        click.echo(f"warning: rule left out: {reason}", err=True)
+        echo_err(f"warning: rule left out: {reason}")
     if not stream:
         print_table(
             ALERT_COLUMNS, (_alert_row(a) for a in result.alerts), no_wrap=("time", "level", "rule")
         )
     if verbose:
         for skipped in result.read.skipped:
-            click.echo(f"skipped: {skipped}", err=True)
-    click.echo(_summary(result), err=True)
+            echo_err(f"skipped: {skipped}", newlines=False)
+    click.echo(_summary(result, left_out), err=True)
     if not result.ok:
         ctx.exit(EXIT_REJECTED)

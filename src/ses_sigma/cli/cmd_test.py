@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from ses_sigma.cli.output import print_table
+from ses_sigma.cli.output import echo_err, print_table
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.harness import (
     CoverageProblem,
@@ -111,10 +111,10 @@ def command(
         pack = source.load()
         engine = Engine(pack)
     except PackLoadError as exc:
-        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
-        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
         ctx.exit(EXIT_RULES)
     announce(source, len(pack))
     names = [rule_key(r) for r in pack]
@@ -134,9 +134,9 @@ def command(
 
     print_table(COLUMNS, (_row(v) for v in verdicts), no_wrap=("result",))
     for problem in problems:
-        click.echo(f"fixture error: {problem}", err=True)
+        echo_err(f"fixture error: {problem}")
     for gap in coverage:
-        click.echo(f"coverage: {gap}", err=True)
+        echo_err(f"coverage: {gap}")
     click.echo(_summary(verdicts, problems, coverage, len(wanted)))
     if problems or coverage or not all(v.passed for v in verdicts):
         ctx.exit(EXIT_FAILED)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sigma.rule import SigmaRuleBase
 
+from ses_sigma.convert.names import UnsafeRuleName, output_name
 from ses_sigma.docs.attack_map import RuleAttack, rule_attack
 from ses_sigma.docs.calls import WatchedCall, rule_calls
 from ses_sigma.docs.errors import DocsError
@@ -69,6 +70,11 @@ def collect(
     ``fixtures_dir``: one fixture directory or several; ``ignored``: fixture files not read;
     ``bundled_root``: the bundled pack's root, for a pack that includes it (see repo_path).
     """
+    for rule in pack:
+        try:
+            output_name(rule)  # a rule's name becomes its page's file name: a slug, or an error
+        except UnsafeRuleName as exc:
+            raise DocsError(str(exc)) from None
     names = [rule_key(r) for r in pack]
     dirs = [fixtures_dir] if isinstance(fixtures_dir, Path) else list(fixtures_dir)
     cases, problems = collect_fixture_dirs(dirs, names, ignored)
