@@ -114,7 +114,8 @@ def _record_key(event_id: str, ts: float) -> int:
     """A 64-bit digest of (eventID, eventTime): the set of matched records stays small (about
     60 bytes a record). Two different records share one with odds of about n²/2⁶⁵ (1e-9 for
     200,000 matched records)."""
-    digest = hashlib.blake2b(f"{ts!r}\0{event_id}".encode(), digest_size=8).digest()
+    key = f"{ts!r}\0{event_id}".encode("utf-8", "surrogatepass")  # lone surrogates too
+    digest = hashlib.blake2b(key, digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
 
