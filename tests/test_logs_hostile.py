@@ -17,7 +17,7 @@ from ses_sigma.scan import scan_with_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-DEMO_ALERTS = 22
+DEMO_ALERTS = 23  # examples/README.md
 
 
 @pytest.fixture(scope="module")

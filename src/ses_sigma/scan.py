@@ -28,7 +28,9 @@ from typing import BinaryIO
 
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import ReadStats, Rejection
+from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine, RunStats
+from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.scan_spill import CandidateSpill
@@ -59,6 +61,8 @@ class ScanResult:
     duplicates: int = 0
     #: Alerts produced (also when ``alerts`` is not kept).
     alert_count: int = 0
+    #: Baseline (``state``) rules whose saved state could not be used, and why.
+    state_warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -75,13 +79,13 @@ def default_workers() -> int:
 
 
 # Set in the parent before the worker pool forks, inherited by the workers.
-_WORKER: tuple[Engine, Prefilter | None] | None = None
+_WORKER: tuple[Engine, Prefilter | None, bool] | None = None
 
 
 def _worker_task(task: Task) -> TaskResult:
     assert _WORKER is not None
-    engine, pf = _WORKER
-    return run_task(engine, task, pf)
+    engine, pf, suppress = _WORKER
+    return run_task(engine, task, pf, None, suppress)
 
 
 def _results(
@@ -90,22 +94,26 @@ def _results(
     pf: Prefilter | None,
     workers: int,
     stdin: BinaryIO | None,
+    suppress: bool,
 ) -> Iterator[TaskResult]:
     """Task results in task order, computed by ``workers`` processes (standard input is
     always read by this process, where it stands in the order)."""
     files = [t for t in tasks if t.path != STDIN]
     if workers <= 1 or len(files) <= 1:
         for task in tasks:
-            yield run_task(engine, task, pf, stdin)
+            yield run_task(engine, task, pf, stdin, suppress)
         return
     global _WORKER
-    _WORKER = (engine, pf)
+    _WORKER = (engine, pf, suppress)
     ctx = multiprocessing.get_context("fork")
     try:
         with ctx.Pool(min(workers, len(files))) as pool:
             done = pool.imap(_worker_task, files, chunksize=1)
             for task in tasks:
-                yield run_task(engine, task, pf, stdin) if task.path == STDIN else next(done)
+                if task.path == STDIN:
+                    yield run_task(engine, task, pf, stdin, suppress)
+                else:
+                    yield next(done)
     finally:
         _WORKER = None
 
@@ -143,6 +151,8 @@ def scan_with_engine(
     on_progress: Callable[[int, int], None] | None = None,
     range_bytes: int = RANGE_BYTES,
     stdin: BinaryIO | None = None,
+    state: str | Path | None = None,
+    suppress: bool = False,
 ) -> ScanResult:
     """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
 
@@ -150,10 +160,16 @@ def scan_with_engine(
     soon as it is final; all of them are also in the result (alerts sorted, unless
     ``keep_alerts`` is False). ``workers`` processes share the work; ``prefilter`` (default)
     decodes only the records that could match. ``on_progress(done, total)`` gets input bytes;
+    ``state`` (a first-seen baseline file, ``match/baseline.py``) is loaded before reading any
+    log (``BaselineError`` if it is not a valid baseline) and written back after the scan;
+    ``suppress`` applies the rules' suppression attributes (``match/suppression.py``), which
+    needs every alert: ``on_alert`` then sees them at the end.
     JSON Lines files larger than ``range_bytes`` are split into ranges of that size. A path
     ``-`` is standard input (``stdin``, default ``sys.stdin.buffer``), gzipped or not.
     The alerts are the same for any ``workers`` and with or without the pre-filter.
     """
+    baseline = Baseline.load_or_new(state) if state is not None else None
+    groups: list[tuple[Alert, GroupValues | None]] | None = [] if suppress else None
     stats = ReadStats(on_rejection=on_rejection)
     tasks = plan_tasks(paths, stats, range_bytes)
     pf = engine.prefilter() if prefilter else None
@@ -166,13 +182,15 @@ def scan_with_engine(
     line_offsets: dict[str, int] = {}
 
     def emit(alert: Alert) -> None:
+        if groups is not None:
+            return  # suppression: every alert is decided at the end
         result.alert_count += 1
         if keep_alerts:
             alerts.append(alert)
         if on_alert is not None:
             on_alert(alert)
 
-    for part in _results(engine, tasks, pf, workers, stdin):
+    for part in _results(engine, tasks, pf, workers, stdin, suppress):
         task = part.task
         offset = line_offsets.get(task.path, 0) if task.is_range else 0
         if task.is_range:
@@ -195,6 +213,8 @@ def scan_with_engine(
                 result.matched += 1
                 for alert in match.alerts:
                     emit(alert)
+                if groups is not None:
+                    groups.extend(match.groups)
             for rule in match.stateful:
                 assert match.data is not None
                 spill.add(match.time, match.event_id, rule, match.data, counted)
@@ -205,11 +225,20 @@ def scan_with_engine(
     run = RunStats(records=stats.records_read, candidates=spill.count)
     run.first_time = stats.first_time
     if spill.count:
-        assert stats.first_time is not None
-        for alert in engine.run_stateful(spill.sorted(), data_start=stats.first_time):
+        for alert in engine.run_stateful(spill.sorted(), run, baseline, groups):
             emit(alert)
         result.matched += spill.matched
         result.duplicates += spill.duplicates
+    elif baseline is not None:
+        engine.touch_baseline(baseline)
+    if groups is not None:
+        suppressed = engine.suppress(groups)
+        groups = None
+        for alert in suppressed:
+            emit(alert)
+    if baseline is not None and state is not None:
+        baseline.save(state)
+        result.state_warnings = list(baseline.warnings)
     engine.stats = run
     result.run = run
     result.skipped_rules = list(engine.skipped)
@@ -222,16 +251,18 @@ def scan(
     rules: Iterable[str | Path] | Pack = (DEFAULT_RULES_DIR,),
     on_rejection: Callable[[Rejection], None] | None = None,
     skip_unsupported: bool = False,
+    filters: Iterable[str | Path] = (),
     **options: object,
 ) -> ScanResult:
-    """Load the pack (rule paths, or an already loaded Pack), compile it and scan ``paths``.
+    """Load the pack (rule paths and ``filters``, or an already loaded Pack), compile it and
+    scan ``paths``.
 
     Raises ``PackLoadError`` (a rule file does not load) or ``RuleCompileError`` (a rule the
     matcher cannot evaluate faithfully) before reading any log; with ``skip_unsupported`` the
     latter are left out instead and listed in ``ScanResult.skipped_rules``. ``options`` are
     passed to ``scan_with_engine`` (workers, prefilter, on_alert, keep_alerts, on_progress,
-    range_bytes, stdin: a path ``-`` is standard input).
+    range_bytes, stdin: a path ``-`` is standard input; state, suppress).
     """
-    pack = rules if isinstance(rules, Pack) else load_pack(rules)
+    pack = rules if isinstance(rules, Pack) else load_pack(rules, filters=filters)
     engine = Engine(pack, skip_unsupported=skip_unsupported)
     return scan_with_engine(engine, paths, on_rejection, **options)  # type: ignore[arg-type]

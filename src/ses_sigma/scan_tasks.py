@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import RECORD, ReadStats, iter_log_files, read_file, read_range, read_stream
@@ -61,6 +61,8 @@ class Match:
     alerts: list[Alert]
     stateful: list[str]
     data: bytes | None = None
+    #: The alerts with their suppression groups (only when suppressing).
+    groups: list[tuple[Alert, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -133,7 +135,11 @@ def _records(
 
 
 def run_task(
-    engine: Engine, task: Task, pf: Prefilter | None, stdin: BinaryIO | None = None
+    engine: Engine,
+    task: Task,
+    pf: Prefilter | None,
+    stdin: BinaryIO | None = None,
+    suppress: bool = False,
 ) -> TaskResult:
     """Read and match one task (in a worker process, or in the parent with one worker;
     standard input, ``stdin`` or ``sys.stdin.buffer``, always in the parent)."""
@@ -150,13 +156,14 @@ def run_task(
             result.lines = stop.value or 0
             break
         alerts: list[Alert] = []
+        groups: list[tuple[Alert, Any]] | None = [] if suppress else None
         try:
-            stateful = engine.match_record(rec, alerts)
+            stateful = engine.match_record(rec, alerts, groups)
         except RecursionError:
             stats.records -= 1
             stats.reject(rec.origin, "nested too deeply for the matcher: not matched", RECORD)
             continue
         if alerts or stateful:
             data = pickle.dumps(rec.data, pickle.HIGHEST_PROTOCOL) if stateful else None
-            matches.append(Match(rec.event_id, rec.time, alerts, stateful, data))
+            matches.append(Match(rec.event_id, rec.time, alerts, stateful, data, groups or []))
     return result

@@ -1,7 +1,8 @@
 """``ses-sigma scan``: match CloudTrail logs against the rule pack and print the alerts.
 
 Exit codes: 0 when every input was read, 1 when some input was rejected (the alerts of the
-rest are still printed), 2 for usage errors and for a rule pack that does not load or compile.
+rest are still printed), 2 for usage errors, for a rule pack that does not load or compile and
+for a ``--state`` file that is not a valid baseline.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import click
 from ses_sigma.alerts import Alert
 from ses_sigma.cli.output import (
     echo_err,
+    filters_option,
     json_line,
+    no_filters_option,
     print_table,
     rules_option,
     terminal_text,
+    with_filters,
 )
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.cli.progress import ScanProgress
 from ses_sigma.logs import Rejection
+from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
@@ -82,6 +87,8 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     "paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
 )
 @rules_option
+@filters_option
+@no_filters_option
 @click.option(
     "--format",
     "fmt",
@@ -109,22 +116,38 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     help="Decode and check every record instead of only those the raw-bytes pre-filter "
     "cannot rule out (same alerts; slower; reports malformed records no rule could match).",
 )
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="First-seen baseline: loaded before the scan if the file exists, saved after it "
+    "(versioned JSON), so that a scan of a short export still knows earlier principals.",
+)
+@click.option(
+    "--suppress",
+    is_flag=True,
+    help="Apply the rules' suppression attribute: one alert per group and period, carrying "
+    "every event id (without it: one alert per match; alerts then print at the end).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.pass_context
 def command(
     ctx: click.Context,
     paths: tuple[Path, ...],
     rules: tuple[Path, ...],
+    filters: tuple[Path, ...],
+    no_filters: bool,
     fmt: str,
     skip_unsupported: bool,
     workers: int,
     no_prefilter: bool,
+    state: Path | None,
+    suppress: bool,
     verbose: bool,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
     - for standard input)."""
     stream = fmt == "json"
-    source = resolve(rules)
+    source = with_filters(resolve(rules), filters, no_filters)
     left_out: list[str] = []
     try:
         if skip_unsupported:  # rule files that do not load are left out too, with the reason
@@ -145,7 +168,12 @@ def command(
                 on_alert=_write_alert if stream else None,
                 keep_alerts=not stream,
                 on_progress=progress.update,
+                state=state,
+                suppress=suppress,
             )
+    except BaselineError as exc:
+        echo_err(f"error: --state: {exc}")
+        ctx.exit(EXIT_RULES)
     except PackLoadError as exc:
         echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
@@ -154,6 +182,13 @@ def command(
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
         echo_err(f"warning: rule left out: {reason}")
+    for reason in result.state_warnings:
+        echo_err(f"warning: --state: {reason}")
+    for rule, origin, when in result.run.implausible:
+        echo_err(
+            f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
+            f"future): it takes no part in the first-seen rule {rule}"
+        )
     if not stream:
         print_table(
             ALERT_COLUMNS, (_alert_row(a) for a in result.alerts), no_wrap=("time", "level", "rule")

@@ -11,17 +11,20 @@ delivers them out of order, within a file and across files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRuleBase
 
 from ses_sigma.alerts import Alert, make_alert
+from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, compile_detection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
+from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
@@ -52,23 +55,34 @@ class RunStats:
     candidates: int = 0
     first_time: float | None = None
     last_time: float | None = None
+    #: First-seen matches left out for an implausible eventTime: (rule name, record origin or
+    #: eventID, eventTime).
+    implausible: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Engine:
     """A pack compiled for matching. Build once, ``run`` many times (state is per run)."""
 
-    def __init__(self, pack: Pack, skip_unsupported: bool = False):
+    def __init__(
+        self,
+        pack: Pack,
+        skip_unsupported: bool = False,
+        clock: Callable[[], float] = time.time,
+    ):
         """Compile every rule of ``pack``.
 
         A rule the matcher cannot evaluate faithfully raises RuleCompileError (naming its file,
         the rule and the construct), unless ``skip_unsupported``: then it is left out, with
         every correlation over it, and the reasons are kept in ``self.skipped``. A base rule of
         a left-out ``generate: false`` correlation still does not alert on its own (pySigma's
-        output setting is the rule's, whatever happens to the correlation).
+        output setting is the rule's, whatever happens to the correlation). ``clock`` is the
+        wall clock that bounds plausible eventTimes for first-seen rules.
         """
         errors: list[str] = []
         self.pack = pack
+        self._clock = clock
         self._singles: dict[str, _Single] = {}
+        self._suppression: dict[str, SuppressionSpec] = {}
 
         def where(rule: SigmaRuleBase) -> str:
             path = pack.file_of(rule)
@@ -78,6 +92,7 @@ class Engine:
             try:
                 compiled = compile_detection(rule)
                 spec = FirstSeenSpec.from_rule(rule)
+                suppression = SuppressionSpec.from_rule(rule)
             except RuleCompileError as exc:
                 errors.append(f"{where(rule)}{exc}")
                 continue
@@ -89,10 +104,13 @@ class Engine:
                 alerts=rule._output and spec is None,
                 first_seen=spec,
             )
+            if suppression is not None:
+                self._suppression[name] = suppression
         self._correlations: list[SigmaCorrelationRule] = []
         for corr in pack.correlations:
             try:
                 CorrelationEngine.check(corr)
+                corr_suppression = SuppressionSpec.from_rule(corr)
             except RuleCompileError as exc:
                 errors.append(f"{where(corr)}{exc}")
                 continue
@@ -108,6 +126,8 @@ class Engine:
             for target in targets:
                 self._singles[target].feeds.append(rule_key(corr))
             self._correlations.append(corr)
+            if corr_suppression is not None:
+                self._suppression[rule_key(corr)] = corr_suppression
         #: Why each left-out rule was left out (only with ``skip_unsupported``).
         self.skipped: list[str] = []
         if errors:
@@ -143,8 +163,19 @@ class Engine:
         )
         return found
 
-    def run(self, records: Iterable[Record]) -> list[Alert]:
-        """Match every record; return all alerts sorted by time, rule and event ids."""
+    def run(
+        self,
+        records: Iterable[Record],
+        baseline: Baseline | None = None,
+        suppress: bool = False,
+    ) -> list[Alert]:
+        """Match every record; return all alerts sorted by time, rule and event ids.
+
+        ``baseline``: first-seen state of earlier runs; the first-seen rules start from it and
+        it is updated in place (save it to carry the state on). ``suppress``: apply the rules'
+        ``suppression`` attributes (match/suppression.py); otherwise one alert per match.
+        """
+        groups: list[tuple[Alert, GroupValues | None]] | None = [] if suppress else None
         stats = RunStats()
         alerts: list[Alert] = []
         pending: list[tuple[tuple[float, str], str, Record]] = []
@@ -154,45 +185,79 @@ class Engine:
                 stats.first_time = rec.time
             if stats.last_time is None or rec.time > stats.last_time:
                 stats.last_time = rec.time
-            for name in self.match_record(rec, alerts):
+            for name in self.match_record(rec, alerts, groups):
                 pending.append((rec.sort_key, name, rec))
         stats.candidates = len(pending)
         self.stats = stats
         if pending:
-            assert stats.first_time is not None
-            pending.sort(key=lambda item: (item[0], item[1]))
-            alerts.extend(
-                self.run_stateful(((n, r) for _, n, r in pending), data_start=stats.first_time)
-            )
+            alerts.extend(self._run_stateful(pending, stats, baseline, groups))
+        elif baseline is not None:
+            self.touch_baseline(baseline)  # known to the baseline, even unmatched
+        if groups is not None:
+            return Suppressor(self._suppression).apply(groups)
         alerts.sort(key=lambda a: a.sort_key)
         return alerts
 
+    def _group(self, name: str, rec: Record) -> GroupValues | None:
+        spec = self._suppression.get(name)
+        return group_of(spec, rec.data) if spec is not None else None
+
+    def _run_stateful(
+        self,
+        pending: list[tuple[tuple[float, str], str, Record]],
+        stats: RunStats,
+        baseline: Baseline | None,
+        groups: list[tuple[Alert, GroupValues | None]] | None,
+    ) -> list[Alert]:
+        """Feed the stateful engines; with ``groups``, also record each alert's group."""
+        pending.sort(key=lambda item: (item[0], item[1]))
+        matches = ((name, rec) for _, name, rec in pending)
+        return list(self.run_stateful(matches, stats, baseline, groups))
+
     # --- the streaming surface (ses_sigma.scan): match records one by one, stateful later ---
 
-    def match_record(self, rec: Record, alerts: list[Alert]) -> list[str]:
+    def match_record(
+        self,
+        rec: Record,
+        alerts: list[Alert],
+        groups: list[tuple[Alert, GroupValues | None]] | None = None,
+    ) -> list[str]:
         """Match one record against the single-event rules.
 
-        Appends the alerts of single-event rules to ``alerts`` and returns the names of the
-        rules whose matches feed a stateful rule (to give, sorted, to ``run_stateful``).
+        Appends the alerts of single-event rules to ``alerts`` (and, with ``groups``, each with
+        its suppression group) and returns the names of the rules whose matches feed a stateful
+        rule (to give, sorted, to ``run_stateful``).
         """
         stateful: list[str] = []
         for single in self._candidates(rec.data):
             if not single.compiled.predicate(rec.data):
                 continue
             if single.alerts:
-                alerts.append(make_alert(single.compiled.rule, [rec]))
+                alert = make_alert(single.compiled.rule, [rec])
+                alerts.append(alert)
+                if groups is not None:
+                    groups.append((alert, self._group(single.name, rec)))
             if single.stateful:
                 stateful.append(single.name)
         return stateful
 
     def run_stateful(
-        self, matches: Iterable[tuple[str, Record]], data_start: float
+        self,
+        matches: Iterable[tuple[str, Record]],
+        stats: RunStats,
+        baseline: Baseline | None = None,
+        groups: list[tuple[Alert, GroupValues | None]] | None = None,
     ) -> Iterator[Alert]:
         """Feed (rule name, record) matches, sorted by (eventTime, eventID, rule name), to
-        fresh stateful engines; yield their alerts. ``data_start`` is the earliest eventTime
-        of every record of the run (first-seen learning period)."""
+        fresh stateful engines (first-seen ones from ``baseline``); yield their alerts (with
+        ``groups``, also recorded there with their suppression groups)."""
         first_seen = {
-            name: FirstSeenEngine(s.compiled.rule, s.first_seen, data_start=data_start)
+            name: FirstSeenEngine(
+                s.compiled.rule,
+                s.first_seen,
+                state=baseline.state_for(name, s.first_seen) if baseline is not None else None,
+                clock=self._clock,
+            )
             for name, s in self._singles.items()
             if s.first_seen is not None
         }
@@ -200,23 +265,41 @@ class Engine:
         for name, rec in matches:
             single = self._singles[name]
             if single.first_seen is not None:
-                yield from first_seen[name].feed(rec)
+                found = first_seen[name].feed(rec)
+                if groups is not None:
+                    groups.extend((a, self._group(name, rec)) for a in found)
+                yield from found
             for corr_name in single.feeds:
-                yield from correlations[corr_name].feed(name, rec)
+                found = correlations[corr_name].feed(name, rec)
+                if groups is not None:
+                    groups.extend((a, None) for a in found)
+                yield from found
         for engine in correlations.values():
-            yield from engine.flush()
+            found = engine.flush()
+            if groups is not None:
+                groups.extend((a, None) for a in found)
+            yield from found
+        for name, fs in first_seen.items():
+            stats.implausible.extend(
+                (name, r.origin or r.event_id, r.data.get("eventTime", "")) for r in fs.implausible
+            )
 
-    @property
-    def needs_data_start(self) -> bool:
-        """True when some rule needs the run's earliest eventTime (first-seen rules)."""
-        return any(s.first_seen is not None for s in self._singles.values())
+    def touch_baseline(self, baseline: Baseline) -> None:
+        """Make every first-seen rule known to ``baseline``, even when it matched nothing."""
+        for single in self._singles.values():
+            if single.first_seen is not None:
+                baseline.state_for(single.name, single.first_seen)
+
+    def suppress(self, groups: list[tuple[Alert, GroupValues | None]]) -> list[Alert]:
+        """The rules' suppression attributes applied to (alert, group) pairs."""
+        return Suppressor(self._suppression).apply(groups)
 
     def prefilter(self) -> Prefilter | None:
         """The raw-bytes pre-filter for this pack, or None when a rule does not pin
         eventSource to plain values (then every record must be decoded)."""
         return Prefilter.for_rules(
             [(s.compiled.event_sources, s.compiled.event_names) for s in self._singles.values()],
-            need_times=self.needs_data_start,
+            need_times=False,
         )
 
     @property
