@@ -1,5 +1,10 @@
 """``ses-sigma test``: run the fixture cases of the pack through the matcher.
 
+With ``--target T`` the cases run instead through the rules as converted for ``T``, on ``T``'s
+engine (``ses_sigma.verify.proof``), and each rule's alerts are compared with the matcher's:
+one row per case, the refused rules with their reasons, the engine and its version in the
+summary; exit 1 on any disagreement, 2 when the engine is not available.
+
 Prints one table row per case (rule, case, expected alerts, alerts got, result), then the
 fixture problems and coverage gaps, then a summary. Exit codes: 0 when every case passes and
 every rule has a case that fires and one that must not; 1 on any mismatch, malformed fixture
@@ -14,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.cmd_test_target import run_target_proof
 from ses_sigma.cli.output import print_table
 from ses_sigma.harness import (
     DEFAULT_FIXTURES_DIR,
@@ -29,6 +35,7 @@ from ses_sigma.harness import (
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack, rule_key
+from ses_sigma.verify.proof import PROVERS
 
 __all__ = ["command"]
 
@@ -93,10 +100,22 @@ def _summary(
     show_default="the pack's fixtures/",
     help="Fixture directory (with _base.yml and one <rule name>.yml per rule).",
 )
+@click.option(
+    "--target",
+    "target",
+    type=click.Choice(sorted(PROVERS)),
+    default=None,
+    help="Run the cases through the rules converted for this target, on its engine, and "
+    "compare with the matcher.",
+)
 @click.argument("selected", nargs=-1, metavar="[RULE]...")
 @click.pass_context
 def command(
-    ctx: click.Context, rules_dir: Path, fixtures_dir: Path, selected: tuple[str, ...]
+    ctx: click.Context,
+    rules_dir: Path,
+    fixtures_dir: Path,
+    target: str | None,
+    selected: tuple[str, ...],
 ) -> None:
     """Run the fixture cases of every rule (or of each RULE) and compare the alerts."""
     try:
@@ -120,6 +139,9 @@ def command(
     cases, problems = collect_fixtures(fixtures_dir, names)
     cases = [c for c in cases if c.rule in wanted]
     problems = [p for p in problems if not selected or _concerns(p, selected)]
+    if target is not None:
+        run_target_proof(ctx, target, pack, cases, problems)
+        return
     verdicts = run_cases(engine, cases)
     coverage = check_coverage(wanted, cases)
 

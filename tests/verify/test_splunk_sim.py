@@ -24,7 +24,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from ses_sigma.convert.splunk import SplunkSearch, convert_rule
-from ses_sigma.convert.splunk_sim import (
+from ses_sigma.verify.splunk_sim import (
     Context,
     SimAlert,
     SplError,
