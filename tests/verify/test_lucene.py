@@ -17,6 +17,7 @@ from sigma.processing.transformations import FieldMappingTransformation
 from ses_sigma.pack import load_pack
 from ses_sigma.verify.ecs import to_ecs
 from ses_sigma.verify.lucene import LuceneQueryError, compile_query
+
 pytestmark = pytest.mark.usefixtures("lucene")
 
 
