@@ -7,6 +7,7 @@ rest are still printed), 2 for usage errors and for a rule pack that does not lo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,6 +18,7 @@ from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, scan
+from ses_sigma.verify.spark_session import SparkUnavailable
 
 __all__ = ["command"]
 
@@ -54,8 +56,19 @@ def _summary(result: ScanResult) -> str:
     return text
 
 
+class _LogPath(click.ParamType):
+    """An existing local path, or a URI (``s3://...``) for ``--engine spark``."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if "://" in str(value):
+            return str(value)
+        return click.Path(exists=True, path_type=Path).convert(value, param, ctx)
+
+
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=_LogPath())
 @rules_option
 @click.option(
     "--format",
@@ -71,28 +84,51 @@ def _summary(result: ScanResult) -> str:
     help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded", "spark"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: this process; spark: Apache Spark reads and matches (local[*], or the "
+    "cluster of MASTER / SPARK_REMOTE / spark-submit); PATHs may then be s3:// URIs.",
+)
+@click.option("--spark-master", default=None, help="Spark master URL (overrides MASTER).")
 @click.pass_context
 def command(
     ctx: click.Context,
-    paths: tuple[Path, ...],
+    paths: tuple[Path | str, ...],
     rules: tuple[Path, ...],
     fmt: str,
     skip_unsupported: bool,
     verbose: bool,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    if engine == "embedded" and any(isinstance(p, str) for p in paths):
+        raise click.BadParameter("URIs (s3://...) are read with --engine spark", param_hint="PATH")
+    run = scan
+    extra: dict[str, Any] = {}
+    if engine == "spark":
+        from ses_sigma.scan_spark import scan_spark
+
+        run, extra = scan_spark, {"master": spark_master}
     try:
-        result = scan(
+        result = run(
             paths,
             rules or (DEFAULT_RULES_DIR,),
             on_rejection=_report_rejection,
             skip_unsupported=skip_unsupported,
+            **extra,
         )
     except PackLoadError as exc:
         click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
         click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        ctx.exit(EXIT_RULES)
+    except SparkUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
         click.echo(f"warning: rule left out: {reason}", err=True)

@@ -10,6 +10,7 @@ driver memory, 2 shuffle partitions, no UI. Both set the session time zone to UT
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 __all__ = ["SparkUnavailable", "local_session", "spark_engine_name", "spark_session"]
@@ -30,8 +31,14 @@ def _builder() -> Any:
 
 
 def _start(builder: Any) -> Any:
+    # Local Python workers run this interpreter (where ses-sigma is installed), not "python3".
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
-        session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        session = (
+            builder.config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
     except Exception as exc:  # py4j / JVM start-up errors have no common base class
         raise SparkUnavailable(f"Spark does not start: {exc}") from None
     if not os.environ.get("SPARK_REMOTE"):
@@ -56,7 +63,6 @@ def local_session() -> Any:
         .config("spark.driver.memory", "1g")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "false")
     )
     return _start(builder)
