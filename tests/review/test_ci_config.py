@@ -41,8 +41,6 @@ def _makefile_targets() -> set[str]:
     return set(re.findall(r"^([A-Za-z][\w.-]*):", text, re.M))
 
 
-
-
 def _steps(workflow: dict[Any, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(job, step) for job, spec in workflow["jobs"].items() for step in spec["steps"]]
 
