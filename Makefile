@@ -10,13 +10,13 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,lucene]'
 	touch $(STAMP)
 
 ## test: lint, then the whole suite (unit tests, every fixture case, conversion proofs)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 ## convert: every rule x target x format into dist/ (committed; a test fails when it is stale)
 convert: $(STAMP)

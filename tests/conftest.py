@@ -1,15 +1,24 @@
 """Shared fixtures for tests that need a real engine (Lucene, Spark).
 
 A test that needs an engine which is not installed is skipped with the reason (``-ra`` prints
-it in the summary); ``.ci/run`` installs both, so CI always runs them.
+it in the summary). Under CI (``CI=true``) a missing engine fails instead: ``.ci/run`` installs
+both, so a skip there would hide a broken install.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+
+def _missing(what: str, exc: Exception) -> None:
+    message = f"ENGINE MISSING: {what} is not available: {exc}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI must prove every target: see .ci/run)")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +29,7 @@ def lucene() -> str:
     try:
         return lucene_version()
     except LuceneUnavailable as exc:
-        pytest.skip(f"ENGINE MISSING: Apache Lucene is not available: {exc}")
+        _missing("Apache Lucene", exc)
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +40,6 @@ def spark() -> Iterator[Any]:
     try:
         session = local_session()
     except SparkUnavailable as exc:
-        pytest.skip(f"ENGINE MISSING: Apache Spark is not available: {exc}")
+        _missing("Apache Spark", exc)
     yield session
     session.stop()

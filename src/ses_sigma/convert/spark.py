@@ -85,8 +85,8 @@ def field_value(field: str) -> str:
             dotted = [*parts[:i], ".".join(parts[i:j])]
             checks.append(f"variant_get(record, '{_path(dotted)}') IS NOT NULL")
     message = sql_string(
-        f"ses-sigma: field {field} is an array or an object, or is stored under a dotted key, "
-        "in this record; the Spark SQL query does not evaluate it (the ses-sigma matcher does)"
+        f"ses-sigma: {field} is an array, an object or under a dotted key in this record "
+        "(not evaluated in SQL; the ses-sigma matcher does)"
     )
     value = f"variant_get(record, '{_path(parts)}', 'string')"
     return f"CASE WHEN {' OR '.join(checks)} THEN raise_error({message}) ELSE {value} END"
