@@ -121,7 +121,7 @@ def test_ambiguous_fields_raise_instead_of_answering(
 ) -> None:
     pack = _pack(tmp_path, {"t_arn": "  sel:\n    userIdentity.arn: a\n  condition: sel"})
     with pytest.raises(
-        Exception, match="userIdentity.arn is an array, an object or under a dotted"
+        Exception, match=r"userIdentity\.arn is an array, an object or under a dotted"
     ):
         _run(spark, pack, "t_arn", [_rec(1, **record)])
     assert word in "an array, an object, a dotted key"
