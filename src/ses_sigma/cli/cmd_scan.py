@@ -90,7 +90,7 @@ class _LogPath(click.ParamType):
     default="embedded",
     show_default=True,
     help="embedded: this process; spark: Apache Spark reads and matches (local[*], or the "
-    "cluster of MASTER / SPARK_REMOTE / spark-submit); PATHs may then be s3:// URIs.",
+    "cluster of --spark-master / MASTER / spark-submit); PATHs may then be s3:// URIs.",
 )
 @click.option("--spark-master", default=None, help="Spark master URL (overrides MASTER).")
 @click.pass_context

@@ -1,8 +1,8 @@
 """A Spark session for the Spark target's proof and ``scan --engine spark``.
 
-``spark_session()`` uses Spark's usual settings: ``SPARK_REMOTE`` (Spark Connect), ``MASTER``
-or ``PYSPARK_SUBMIT_ARGS`` / ``spark-defaults.conf`` (a cluster), else ``local[*]`` (pyspark's
-default). ``local_session()`` is the small local session the tests share: ``local[2]``, 1 GB of
+``spark_session()`` uses Spark's usual settings: ``MASTER`` or ``PYSPARK_SUBMIT_ARGS`` /
+``spark-defaults.conf`` (a cluster), else ``local[*]`` (pyspark's default); ``SPARK_REMOTE``
+gives a Spark Connect session, on which the SQL proof runs but not the scan (RDD API). ``local_session()`` is the small local session the tests share: ``local[2]``, 1 GB of
 driver memory, 2 shuffle partitions, no UI. Both set the session time zone to UTC, so that an
 ``eventTime`` without an offset means UTC, as it does to the matcher.
 """
