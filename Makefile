@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo convert docs bench lint check format format-rules report clean
+.PHONY: test demo convert docs bench eval lint check format format-rules report clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: $(STAMP)
 ## bench: matcher / scanner throughput (records/s) on generated CloudTrail
 bench: $(STAMP)
 	$(BIN)/python -m ses_sigma.bench
+
+## eval: the pack on the campaign replays and the benign corpus; fails when scenarios/claims.yml does not hold
+eval: $(STAMP)
+	$(BIN)/ses-sigma eval --claims scenarios/claims.yml
 
 ## check: lint the rule pack (pySigma + SigmaHQ validators offline, pack conventions, fixture coverage)
 check: $(STAMP)

@@ -23,12 +23,22 @@ def _register() -> None:
         cmd_check_format,
         cmd_convert,
         cmd_docs,
+        cmd_eval,
         cmd_report,
         cmd_scan,
         cmd_test,
     )
 
-    commands = (cmd_scan, cmd_test, cmd_convert, cmd_check, cmd_check_format, cmd_report, cmd_docs)
+    commands = (
+        cmd_scan,
+        cmd_test,
+        cmd_convert,
+        cmd_check,
+        cmd_check_format,
+        cmd_report,
+        cmd_docs,
+        cmd_eval,
+    )
     for module in commands:
         main.add_command(module.command)
 

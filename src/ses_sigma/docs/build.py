@@ -14,11 +14,15 @@ from pathlib import Path
 
 from ses_sigma.convert.build import stale_files, write_output
 from ses_sigma.docs.coverage import COVERAGE_FILE, coverage_page
+from ses_sigma.docs.errors import DocsError
 from ses_sigma.docs.model import collect
 from ses_sigma.docs.navigator import LAYER_FILE, layer_json
 from ses_sigma.docs.pages import INDEX_FILE, PAGES_DIR, index_page, page_path, rule_page
 from ses_sigma.docs.queries import convert_pack
+from ses_sigma.evaluate.default import default_evaluation
+from ses_sigma.evaluate.run import EvalError
 from ses_sigma.harness import DEFAULT_FIXTURES_DIR
+from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack
 
 __all__ = ["DEFAULT_DOCS_DIR", "REPO_ROOT", "build_docs", "stale_docs", "write_docs"]
@@ -36,7 +40,11 @@ def build_docs(
     conversions = convert_pack(pack)
     files = {page_path(d.name): rule_page(d, conversions) for d in docs}
     files[INDEX_FILE] = index_page(docs)
-    files[COVERAGE_FILE] = coverage_page(docs)
+    try:
+        evaluation = default_evaluation(pack)
+    except (EvalError, RuleCompileError) as exc:
+        raise DocsError(f"coverage page: the campaign replays cannot be evaluated: {exc}") from exc
+    files[COVERAGE_FILE] = coverage_page(docs, evaluation)
     files[LAYER_FILE] = layer_json(docs)
     return dict(sorted(files.items()))
 

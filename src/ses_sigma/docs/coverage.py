@@ -4,7 +4,8 @@ API calls: every call of the SES abuse chain (``ses_api.STAGES``) with the rules
 (a rule watches a call when its detection, or a referenced rule's, matches that eventSource and
 eventName; values compare case-insensitively, as in Sigma), or "not covered"; then the calls
 the pack watches outside the chain, each rule's calls, the ATT&CK techniques with their rules,
-and the stages of the chain left uncovered.
+the stages of the chain left uncovered, and (given an evaluation) the stages of the campaign
+replays each rule detects (``ses-sigma eval``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from ses_sigma.docs.markdown import header, link, table
 from ses_sigma.docs.model import RuleDoc
 from ses_sigma.docs.pages import page_path
 from ses_sigma.docs.ses_api import ORIGIN, STAGES, all_calls
+from ses_sigma.evaluate.report import duration
+from ses_sigma.evaluate.run import EvalResult, StageOutcome
 
-__all__ = ["COVERAGE_FILE", "NOT_COVERED", "coverage_page", "watchers"]
+__all__ = ["COVERAGE_FILE", "NOT_COVERED", "campaign_section", "coverage_page", "watchers"]
 
 COVERAGE_FILE = "coverage.md"
 NOT_COVERED = "not covered"
@@ -47,8 +50,42 @@ def _call_cells(call: ApiCall) -> list[str]:
     return [f"`{call.event_source}`", f"`{call.event_name}`"]
 
 
-def coverage_page(docs: list[RuleDoc]) -> str:
-    """The Markdown coverage page of the pack."""
+def _detected(stage: StageOutcome, docs: dict[str, RuleDoc]) -> str:
+    if not stage.rules:
+        return "missed"
+    names = [_rule_link(docs[r]) if r in docs else f"`{r}`" for r in stage.rules]
+    return ", ".join(names) + f" ({duration(stage.delay)})"
+
+
+def campaign_section(result: EvalResult, docs: list[RuleDoc]) -> str:
+    """The campaign replays: per campaign and stage, the rules that detect it, both modes."""
+    by_name = {d.name: d for d in docs}
+    total = result.stages_total
+    out = "\n## Campaign replays\n\n"
+    out += (
+        f"Measured by `ses-sigma eval` on the {len(result.campaigns)} campaign replays of "
+        f"{link('scenarios/', '../scenarios/README.md')} and "
+        f"{result.benign.records} benign records over "
+        f"{(result.benign.last - result.benign.first) / 86400:.0f} days: "
+        f"{result.covered('alone')} of {total} stages detected with each campaign scanned "
+        f"alone, {result.covered('history')} of {total} after the benign history; "
+        f"{result.with_high('alone')} of {len(result.campaigns)} campaigns raise a high alert "
+        f"alone; the benign days give {sum(result.benign.alerts.values())} alerts, "
+        f"{result.benign.at_least('medium')} of level medium or above and "
+        f"{result.benign.at_least('high')} high. A stage is detected when an alert holds one "
+        "of its records; the time is from the stage's first record to that alert.\n\n"
+    )
+    rows = []
+    for c in result.campaigns:
+        for alone, later in zip(c.alone.stages, c.history.stages, strict=True):
+            rows.append([f"`{c.name}`", alone.stage, _detected(alone, by_name),
+                         _detected(later, by_name)])  # fmt: skip
+    out += table(("campaign", "stage", "alone", "after the benign history"), rows)
+    return out
+
+
+def coverage_page(docs: list[RuleDoc], evaluation: EvalResult | None = None) -> str:
+    """The Markdown coverage page of the pack (with the campaign replays, if evaluated)."""
     watched = watchers(docs)
     chain = all_calls()
     chain_keys = {c.key for _, c in chain}
@@ -139,6 +176,8 @@ def coverage_page(docs: list[RuleDoc]) -> str:
         out += "No rule watches any call of these stages:\n\n" + "".join(missing)
     if partial:
         out += ("\n" if missing else "") + "Partly covered stages:\n\n" + "".join(partial)
+    if evaluation is not None:
+        out += campaign_section(evaluation, docs)
     return out
 
 
