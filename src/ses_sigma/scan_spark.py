@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -79,7 +80,7 @@ def _predicates(texts: dict[str, str]) -> list[Callable[[Any], bool]]:
 def _scan_file(path: str, content: bytes, texts: dict[str, str]) -> Iterator[tuple[Any, ...]]:
     """Read one file as the embedded scanner does; yield what the driver needs."""
     predicates = _predicates(texts)
-    name = path.removeprefix("file:")
+    name = unquote(path.removeprefix("file:"))  # Spark gives local files as file: URIs
     suffix = next((s for s in LOG_SUFFIXES if name.lower().endswith(s)), ".json")
     stats = ReadStats()
     fd, tmp = tempfile.mkstemp(prefix="ses-sigma-", suffix=suffix)
@@ -102,11 +103,12 @@ def _scan_file(path: str, content: bytes, texts: dict[str, str]) -> Iterator[tup
     yield ("counts", name, stats.files, stats.records)
 
 
-def _input_paths(paths: Iterable[str | Path], stats: ReadStats) -> tuple[list[str], list[str]]:
-    """(local files to read, remote URIs to list with Spark); local problems go to ``stats``."""
+def _input_paths(paths: Iterable[str | Path], stats: ReadStats) -> tuple[dict[str, str], list[str]]:
+    """(local files to read: absolute path -> the name the embedded scan gives it, remote URIs
+    to list with Spark); problems with local paths go to ``stats``."""
     local = [p for p in paths if not is_remote(p)]
     remote = [str(p) for p in paths if is_remote(p)]
-    files = [str(Path(p).resolve()) for p in iter_log_files(local, stats)]
+    files = {str(Path(p).resolve()): str(p) for p in iter_log_files(local, stats)}
     return files, remote
 
 
@@ -135,7 +137,7 @@ def scan_spark(
     frames = []
     reader = session.read.format("binaryFile")
     if files:
-        frames.append(reader.load(files))
+        frames.append(reader.load(list(files)))
     if remote:
         frames.append(
             reader.option("recursiveFileLookup", "true")
@@ -149,7 +151,16 @@ def scan_spark(
             .rdd.flatMap(lambda row: _scan_file(row[0], bytes(row[1]), texts))
             .collect()
         )
-    return _finish(engine, rows, stats)
+    return _finish(engine, [_renamed(row, files) for row in rows], stats)
+
+
+def _renamed(row: tuple[Any, ...], names: dict[str, str]) -> tuple[Any, ...]:
+    """A row whose origin names a local file as the user named it (as the embedded scan does)."""
+    origin = row[1]
+    for absolute, given in names.items():
+        if origin == absolute or origin.startswith((absolute + ":", absolute + "[")):
+            return (row[0], given + origin[len(absolute) :], *row[2:])
+    return row
 
 
 def _finish(engine: Engine, rows: list[tuple[Any, ...]], stats: ReadStats) -> ScanResult:

@@ -150,10 +150,13 @@ def _scenario(tmp: Path) -> Path:
     return root
 
 
-def test_scan_engine_spark_equals_the_embedded_scan(spark: Any, tmp_path: Path) -> None:
-    root = _scenario(tmp_path)
-    embedded = scan([root])
-    distributed = scan_spark([root], session=spark)
+def test_scan_engine_spark_equals_the_embedded_scan(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _scenario(tmp_path)
+    monkeypatch.chdir(tmp_path)  # a relative path: rejections must name files the same way
+    embedded = scan(["logs"])
+    distributed = scan_spark(["logs"], session=spark)
     assert [a.to_dict() for a in distributed.alerts] == [a.to_dict() for a in embedded.alerts]
     kinds = {a.rule_name for a in embedded.alerts}
     assert {"aws_ses_identity_added_then_deleted", "aws_ses_enumeration_new_principal"} <= kinds

@@ -2,8 +2,9 @@
 
 ``spark_session()`` uses Spark's usual settings: ``MASTER`` or ``PYSPARK_SUBMIT_ARGS`` /
 ``spark-defaults.conf`` (a cluster), else ``local[*]`` (pyspark's default); ``SPARK_REMOTE``
-gives a Spark Connect session, on which the SQL proof runs but not the scan (RDD API). ``local_session()`` is the small local session the tests share: ``local[2]``, 1 GB of
-driver memory, 2 shuffle partitions, no UI. Both set the session time zone to UTC, so that an
+gives a Spark Connect session (not tested here; the scan needs the RDD API, which it lacks).
+``local_session()`` is the small local session the tests share: ``local[2]``, 1 GB of driver
+memory, 2 shuffle partitions, no UI. Both set the session time zone to UTC, so that an
 ``eventTime`` without an offset means UTC, as it does to the matcher.
 """
 
