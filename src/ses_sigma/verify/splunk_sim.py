@@ -1,11 +1,10 @@
 """A small SPL interpreter for the searches the splunk target emits, to check them offline.
 
-Here: commands, pipelines, scheduled runs, results as alerts; events, tokens and search
-expressions in ``splunk_search``, eval/where expressions in ``splunk_eval``.
-
-Splunk cannot run here, so the emitted SPL is *executed* over CloudTrail records, stage by
-stage, with Splunk's documented semantics (never a restatement of a rule's logic); it is a
-simulator, not Splunk, and ``ses-sigma test --target splunk`` says so.
+Here: commands, pipelines, scheduled runs, results as alerts (events, tokens and search
+expressions: ``splunk_search``; eval/where: ``splunk_eval``). Splunk cannot run here, so the
+emitted SPL is *executed* over CloudTrail records, stage by stage, with Splunk's documented
+semantics (never a restatement of a rule's logic); a simulator, not Splunk, as ``ses-sigma test
+--target splunk`` says.
 
 Supported (exactly what the target emits; anything else raises :class:`SplError`):
 
