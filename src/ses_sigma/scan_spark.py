@@ -56,30 +56,56 @@ def _rule_texts(pack: Pack) -> dict[str, str]:
     }
 
 
-_PREDICATES: dict[int, list[Callable[[Any], bool]]] = {}
+class _Detections:
+    """The pack's single-event detections, dispatched on ``eventSource``/``eventName`` like the
+    Engine does (a record is only tested against rules that can match its source and name)."""
+
+    def __init__(self, pack: Pack):
+        self.by_source: dict[str, list[Any]] = {}
+        self.any_source: list[Any] = []
+        for rule in pack.rules:
+            try:
+                compiled = compile_detection(rule)
+            except RuleCompileError:
+                continue  # the driver's Engine refuses or skips it (skip_unsupported)
+            if compiled.event_sources is None:
+                self.any_source.append(compiled)
+            else:
+                for source in compiled.event_sources:
+                    self.by_source.setdefault(source, []).append(compiled)
+        self.all = [c for cs in self.by_source.values() for c in cs] + self.any_source
+
+    def match(self, data: dict[str, Any]) -> bool:
+        """Whether some detection matches the record."""
+        source, name = data.get("eventSource"), data.get("eventName")
+        if not isinstance(source, str) or not isinstance(name, str):
+            candidates = self.all
+        else:
+            candidates = [*self.by_source.get(source.lower(), ()), *self.any_source]
+            lowered = name.lower()
+            candidates = [
+                c for c in candidates if c.event_names is None or lowered in c.event_names
+            ]
+        return any(c.predicate(data) for c in candidates)
 
 
-def _predicates(texts: dict[str, str]) -> list[Callable[[Any], bool]]:
-    """The detections of the pack's single-event rules, compiled once per executor process."""
+_DETECTIONS: dict[int, _Detections] = {}
+
+
+def _detections(texts: dict[str, str]) -> _Detections:
+    """The pack's detections, compiled once per executor process."""
     key = hash(tuple(sorted(texts.items())))
-    if key not in _PREDICATES:
+    if key not in _DETECTIONS:
         with tempfile.TemporaryDirectory(prefix="ses-sigma-rules-") as tmp:
             for name, text in texts.items():
                 Path(tmp, name).write_text(text, encoding="utf-8")
-            pack = load_pack([tmp])
-        preds = []
-        for rule in pack.rules:
-            try:
-                preds.append(compile_detection(rule).predicate)
-            except RuleCompileError:
-                continue  # the driver's Engine refuses or skips it (skip_unsupported)
-        _PREDICATES[key] = preds
-    return _PREDICATES[key]
+            _DETECTIONS[key] = _Detections(load_pack([tmp]))
+    return _DETECTIONS[key]
 
 
 def _scan_file(path: str, content: bytes, texts: dict[str, str]) -> Iterator[tuple[Any, ...]]:
     """Read one file as the embedded scanner does; yield what the driver needs."""
-    predicates = _predicates(texts)
+    detections = _detections(texts)
     name = unquote(path.removeprefix("file:"))  # Spark gives local files as file: URIs
     suffix = next((s for s in LOG_SUFFIXES if name.lower().endswith(s)), ".json")
     stats = ReadStats()
@@ -92,7 +118,7 @@ def _scan_file(path: str, content: bytes, texts: dict[str, str]) -> Iterator[tup
             origin = rec.origin.replace(tmp, name, 1)
             if earliest is None or rec.time < earliest.time:
                 earliest = rec
-            if any(p(rec.data) for p in predicates):
+            if detections.match(rec.data):
                 yield ("match", origin, orjson.dumps(rec.data))
         if earliest is not None:
             yield ("first", earliest.origin.replace(tmp, name, 1), orjson.dumps(earliest.data))
