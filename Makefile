@@ -5,9 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo convert docs bench eval lint check format format-rules report clean
+.PHONY: test fuzz demo convert docs bench eval lint check format format-rules report clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,lucene]'
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest -q -n auto --dist loadgroup
+
+## fuzz: the Hypothesis property tests (tests/fuzz) with a long example budget; `make test` runs
+## them too, with a small fixed budget (profiles in tests/fuzz/conftest.py)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -n auto tests/fuzz
 
 ## convert: every rule x target x format into dist/ (committed; a test fails when it is stale)
 convert: $(STAMP)

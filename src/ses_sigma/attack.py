@@ -13,6 +13,7 @@ bundle directly; they do not depend on pySigma's global state.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import os
 import re
 import tempfile
@@ -42,8 +43,9 @@ __all__ = [
     "use_vendored_attack",
 ]
 
-BUNDLE_PATH = (
-    Path(__file__).resolve().parent / "data" / "enterprise-attack-17.0-pysigma-0.11.23.json"
+#: The vendored ATT&CK bundle, package data of ses_sigma.data (importlib.resources).
+BUNDLE_PATH = Path(
+    str(importlib.resources.files("ses_sigma.data") / "enterprise-attack-17.0-pysigma-0.11.23.json")
 )
 
 #: ATT&CK v16 sub-techniques missing from the vendored copy (ATT&CK 17.0 has them); checked

@@ -27,8 +27,10 @@ from typing import Any
 import yaml
 
 from ses_sigma.alerts import Alert
+from ses_sigma.bundled import bundled_dir
 from ses_sigma.match.engine import Engine
 from ses_sigma.records import Record, RecordError
+from ses_sigma.yamlfile import load_single, read_text
 
 __all__ = [
     "BASE_FILE",
@@ -44,6 +46,7 @@ __all__ = [
     "OrderResult",
     "Verdict",
     "check_coverage",
+    "collect_fixture_dirs",
     "collect_fixtures",
     "expand_event",
     "fixture_files",
@@ -56,8 +59,9 @@ __all__ = [
     "run_cases",
 ]
 
-#: The pack's own fixtures, at the top of the repository (next to ``rules/``).
-DEFAULT_FIXTURES_DIR = Path(__file__).resolve().parents[2] / "fixtures"
+#: The bundled pack's fixtures (package data; the repository's fixtures/ in a checkout).
+#: Commands choose their pack with ``ses_sigma.workspace.resolve_pack``.
+DEFAULT_FIXTURES_DIR: Path = bundled_dir("fixtures")  # type: ignore[assignment]
 
 #: Shared principals and base records; not a rule's fixture file.
 BASE_FILE = "_base.yml"
@@ -104,51 +108,13 @@ class FixtureError(Exception):
 # --------------------------------------------------------------------------- YAML loading
 
 
-class _FixtureLoader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings and refuses duplicate mapping keys.
-
-    CloudTrail's ``eventTime`` is a string; YAML 1.1 would turn an unquoted
-    ``2026-11-20T10:00:00Z`` into a datetime. A duplicate key would silently keep the last
-    value (an override that quietly does nothing), so it is an error here.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"unhashable mapping key {key!r}", key_node.start_mark
-                ) from None
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_FixtureLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Parse one fixture YAML document: (data, node tree for line numbers).
 
-    Timestamps stay strings and duplicate keys raise (yaml.YAMLError), see _FixtureLoader.
+    Read with ``ses_sigma.yamlfile``: timestamps stay strings; duplicate keys, anchors and
+    aliases, oversized files and deep nesting raise ``yaml.YAMLError`` with the line.
     """
-    text = path.read_text(encoding="utf-8")
-    loader = _FixtureLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-    return data, node
+    return load_single(read_text(path), timestamps=False)
 
 
 def _yaml_problem(path: Path, exc: Exception) -> FixtureProblem:
@@ -531,11 +497,13 @@ def load_fixture_file(
 def collect_fixtures(
     fixtures_dir: str | Path = DEFAULT_FIXTURES_DIR,
     rule_names: Collection[str] = (),
+    ignore: Collection[Path] = (),
 ) -> tuple[list[Case], list[FixtureProblem]]:
     """Every well-formed case in ``fixtures_dir`` and every problem found, without raising.
 
     A broken ``_base.yml`` (or a missing directory) leaves no cases, only problems; a broken
-    case or file only loses itself. ``load_fixtures`` is the raising form.
+    case or file only loses itself. ``load_fixtures`` is the raising form. Fixture files in
+    ``ignore`` (those of bundled rules a pack leaves out) are not read.
     """
     root = Path(fixtures_dir)
     if not root.is_dir():
@@ -546,8 +514,27 @@ def collect_fixtures(
         return [], list(exc.problems)
     cases: list[Case] = []
     problems: list[FixtureProblem] = []
+    skipped = {Path(p).resolve() for p in ignore}
     for path in fixture_files(root):
+        if path.resolve() in skipped:
+            continue
         found, bad = load_fixture_file(path, bases, rule_names)
+        cases.extend(found)
+        problems.extend(bad)
+    return cases, problems
+
+
+def collect_fixture_dirs(
+    fixtures_dirs: Iterable[str | Path],
+    rule_names: Collection[str] = (),
+    ignore: Collection[Path] = (),
+) -> tuple[list[Case], list[FixtureProblem]]:
+    """``collect_fixtures`` over several directories (each with its own ``_base.yml``), in
+    order: a pack's own fixtures and the bundled pack's."""
+    cases: list[Case] = []
+    problems: list[FixtureProblem] = []
+    for directory in fixtures_dirs:
+        found, bad = collect_fixtures(directory, rule_names, ignore)
         cases.extend(found)
         problems.extend(bad)
     return cases, problems

@@ -21,13 +21,14 @@ Nothing is dropped silently: every problem becomes a ``Rejection(origin, message
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -41,6 +42,7 @@ __all__ = [
     "iter_log_files",
     "read_file",
     "read_records",
+    "read_stream",
 ]
 
 #: Suffixes of files read when walking a directory (explicitly named files are always read).
@@ -169,6 +171,28 @@ def read_file(path: str | Path, stats: ReadStats | None = None) -> Iterator[Reco
     except OSError as exc:
         stats.reject(name, f"cannot read: {_os_message(exc)}")
         return
+    yield from _read_stream(name, path, stream, stats)
+
+
+def read_stream(
+    fh: BinaryIO, name: str = "<stdin>", stats: ReadStats | None = None
+) -> Iterator[Record]:
+    """Yield the CloudTrail records of a binary stream (standard input), gzipped or not, in
+    any shape ``read_file`` reads; origins are ``name:line`` / ``name[index]``."""
+    stats = stats if stats is not None else ReadStats()
+    stats.files += 1
+    if not hasattr(fh, "peek"):  # gzip is told by its first bytes: they must stay readable
+        fh = io.BufferedReader(fh)  # type: ignore[arg-type]
+    try:
+        magic = fh.peek(2)[:2]
+    except OSError as exc:
+        stats.reject(name, f"cannot read: {_os_message(exc)}")
+        return
+    chunks = _gzip_chunks(fh) if magic == _GZIP_MAGIC else _plain_chunks(fh)
+    yield from _read_stream(name, Path(name), _Lines(chunks), stats)
+
+
+def _read_stream(name: str, path: Path, stream: _Lines, stats: ReadStats) -> Iterator[Record]:
     yielded = 0
     with stream:
         peeked = stream.peek_nonblank(2)

@@ -6,10 +6,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule, SigmaRuleBase
+
+from ses_sigma.bundled import bundled_dir
+from ses_sigma.yamlfile import error_line, load_documents, read_text
 
 __all__ = [
     "DEFAULT_RULES_DIR",
@@ -20,8 +24,9 @@ __all__ = [
     "rule_key",
 ]
 
-#: The pack's own rules, at the top of the repository.
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+#: The bundled pack's rules (package data; the repository's rules/ in a checkout). Commands
+#: choose their pack with ``ses_sigma.workspace.resolve_pack``.
+DEFAULT_RULES_DIR: Path = bundled_dir("rules")  # type: ignore[assignment]
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -62,6 +67,8 @@ class Pack:
 
     collection: SigmaCollection
     files: dict[str, Path] = field(default_factory=dict)
+    #: Files of the Sigma filter documents applied to the rules.
+    filter_files: list[Path] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[SigmaRuleBase]:
         return iter(self.collection.rules)
@@ -86,6 +93,10 @@ class Pack:
                 return r
         raise KeyError(key)
 
+    def source_files(self) -> list[Path]:
+        """Every file the pack was loaded from (rules and filters): what reloads it."""
+        return sorted({*self.files.values(), *self.filter_files})
+
     def file_of(self, rule: SigmaRuleBase) -> Path | None:
         """The file a rule was loaded from."""
         return self.files.get(rule_key(rule))
@@ -100,21 +111,33 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
     problems: list[tuple[str, str]] = []
     collections: list[SigmaCollection] = []
     files: dict[str, Path] = {}
+    filter_files: list[Path] = []
     for path in rule_files(paths):
         try:
-            text = path.read_text(encoding="utf-8")
+            # The project's YAML reader (duplicate keys, aliases, size and depth refused),
+            # then pySigma on the data, as SigmaCollection.from_yaml does after safe_load_all.
+            documents = load_documents(read_text(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append((str(path), str(exc)))
+            continue
+        except yaml.YAMLError as exc:
+            line = error_line(exc)
+            where = f"line {line}: " if line is not None else ""
+            problems.append((str(path), f"{where}invalid YAML: {_yaml_message(exc)}"))
+            continue
+        try:
             # References between files are resolved once the whole pack is loaded.
-            coll = SigmaCollection.from_yaml(
-                text,
+            coll = SigmaCollection.from_dicts(
+                documents,
                 collect_errors=True,
                 source=SigmaRuleLocation(path),
                 resolve_references=False,
             )
             problems.extend((str(path), f"{type(e).__name__}: {e}") for e in coll.errors)
-        except (OSError, UnicodeDecodeError, SigmaError) as exc:
+        except SigmaError as exc:
             problems.append((str(path), str(exc)))
             continue
-        except Exception as exc:  # yaml.YAMLError and friends raised by the YAML parser
+        except Exception as exc:  # pySigma on data it does not expect (a list, a number...)
             problems.append((str(path), f"{type(exc).__name__}: {exc}"))
             continue
         for rule in coll.rules:
@@ -124,6 +147,8 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
             if key in files:
                 problems.append((str(path), f"rule name {key!r} also used in {files[key]}"))
             files[key] = path
+        if coll.filters:
+            filter_files.append(path)
         collections.append(coll)
     known = set(files) | {str(r.id) for c in collections for r in c.rules if r.id}
     for coll in collections:
@@ -147,7 +172,15 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
         collection.resolve_rule_references()
     except SigmaError as exc:
         raise PackLoadError([(str(_source_path(exc) or "rules"), str(exc))]) from None
-    return Pack(collection=collection, files=files)
+    return Pack(collection=collection, files=files, filter_files=filter_files)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line, without PyYAML's ``in "<unicode string>"`` position."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        parts = [exc.context, exc.problem]
+        return ", ".join(p for p in parts if p) or "malformed"
+    return " ".join(str(exc).split())
 
 
 def _source_path(exc: SigmaError) -> Path | None:

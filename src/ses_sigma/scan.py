@@ -8,16 +8,22 @@ rejection included.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ses_sigma.alerts import Alert
-from ses_sigma.logs import ReadStats, Rejection, read_records
+from ses_sigma.logs import ReadStats, Rejection, read_records, read_stream
 from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
+from ses_sigma.records import Record
 
-__all__ = ["ScanResult", "scan", "scan_with_engine"]
+__all__ = ["STDIN", "ScanResult", "scan", "scan_with_engine"]
+
+#: The path that means standard input.
+STDIN = "-"
 
 
 @dataclass
@@ -40,16 +46,31 @@ def scan_with_engine(
     engine: Engine,
     paths: Iterable[str | Path],
     on_rejection: Callable[[Rejection], None] | None = None,
+    stdin: BinaryIO | None = None,
 ) -> ScanResult:
     """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
 
+    A path ``-`` is standard input (``stdin``, default ``sys.stdin.buffer``), gzipped or not.
     ``on_rejection`` sees each problem as it is met; all of them are also in the result.
     """
     stats = ReadStats(on_rejection=on_rejection)
-    alerts = engine.run(read_records(paths, stats))
+    alerts = engine.run(_records(list(paths), stats, stdin))
     return ScanResult(
         alerts=alerts, read=stats, run=engine.stats, skipped_rules=list(engine.skipped)
     )
+
+
+def _records(paths: list[str | Path], stats: ReadStats, stdin: BinaryIO | None) -> Iterator[Record]:
+    """The records of ``paths`` in order; ``-`` reads standard input."""
+    pending: list[str | Path] = []
+    for path in paths:
+        if str(path) != STDIN:
+            pending.append(path)
+            continue
+        yield from read_records(pending, stats)
+        pending = []
+        yield from read_stream(stdin if stdin is not None else sys.stdin.buffer, "<stdin>", stats)
+    yield from read_records(pending, stats)
 
 
 def scan(
@@ -57,6 +78,7 @@ def scan(
     rules: Iterable[str | Path] | Pack = (DEFAULT_RULES_DIR,),
     on_rejection: Callable[[Rejection], None] | None = None,
     skip_unsupported: bool = False,
+    stdin: BinaryIO | None = None,
 ) -> ScanResult:
     """Load the pack (rule paths, or an already loaded Pack), compile it and scan ``paths``.
 
@@ -65,4 +87,5 @@ def scan(
     latter are left out instead and listed in ``ScanResult.skipped_rules``.
     """
     pack = rules if isinstance(rules, Pack) else load_pack(rules)
-    return scan_with_engine(Engine(pack, skip_unsupported=skip_unsupported), paths, on_rejection)
+    engine = Engine(pack, skip_unsupported=skip_unsupported)
+    return scan_with_engine(engine, paths, on_rejection, stdin)

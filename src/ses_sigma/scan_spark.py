@@ -49,8 +49,8 @@ def is_remote(path: str | Path) -> bool:
 
 
 def _rule_texts(pack: Pack) -> dict[str, str]:
-    """The text of every rule file of the pack, by a unique relative name."""
-    files = sorted({str(p) for p in pack.files.values() if p is not None})
+    """The text of every file of the pack (rules, filters), by a unique relative name."""
+    files = sorted(str(p) for p in pack.source_files())  # rules and Sigma filters
     return {
         f"{i:04d}_{Path(f).name}": Path(f).read_text(encoding="utf-8") for i, f in enumerate(files)
     }

@@ -104,3 +104,14 @@ def test_ordered_query_shape(tmp_path: Path) -> None:
     assert "FROM cloudtrail" in query
     partitioned = spark_query(pack, pack.get("t_seq"), partition=["_case"])
     assert "PARTITION BY _case, k0" in partitioned
+
+
+def test_rule_text_cannot_leave_a_comment(tmp_path: Path) -> None:
+    text = SINGLE.format(name="t_a", n=1, body=A).replace(
+        "title: t_a", 'title: "x\\nDROP TABLE cloudtrail; --\\u2028y"'
+    )
+    (tmp_path / "t_a.yml").write_text(text)
+    pack = load_pack([tmp_path])
+    header, second = spark_query(pack, pack.get("t_a")).split("\n")[:2]
+    assert header == "-- t_a: x\\u000aDROP TABLE cloudtrail; --\\u2028y"
+    assert second.startswith("WITH ct AS")

@@ -80,6 +80,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "matcher_unsupported": {
         "ses_matcher": "not supported by the matcher: placeholder %root_arns% (|expand)"
     },
+    "regex_unsupported": {
+        "ses_regex": "regular expression '^(aws)-cli-\\\\1' cannot run in linear time with its "
+        "meaning: RE2 cannot run it (invalid escape sequence: \\1)"
+    },
     "correlation_not_evaluable": {"ses_correlation": "condition operator 'lte' is not supported"},
     "unknown_attribute": {"sigmahq_unknown_field": "unknown field (fieldname: severity)"},
     "bad_fixture": {
@@ -165,9 +169,12 @@ def test_the_pack_passes() -> None:
     assert len(listed) == excuse_count() > 0
     # ... and listed as excused, with its reason.
     assert all("(excused: the fields list is intended" in f[3] for f in listed)
-    assert result.stderr.strip() == (
-        f"ses-sigma check passed: 0 finding(s), {len(listed)} excused, "
-        f"{len(list(DEFAULT_RULES_DIR.glob('*.yml')))} rule file(s)"
+    rule_count = len(list(DEFAULT_RULES_DIR.glob("*.yml")))
+    pack_line, summary_line = result.stderr.strip().splitlines()
+    # Which pack (the repository's ses-sigma.toml, found from the working directory).
+    assert re.fullmatch(rf"pack: .+ses-sigma\.toml, {rule_count} rule\(s\)", pack_line)
+    assert summary_line == (
+        f"ses-sigma check passed: 0 finding(s), {len(listed)} excused, {rule_count} rule file(s)"
     )
 
 
@@ -357,15 +364,25 @@ def test_paths_as_rules_and_fixtures_directories(in_tmp: Path) -> None:
     [
         (["no/such/dir"], "does not exist"),
         (["--format", "sarif"], "Invalid value for '--format'"),
-        (["RULES_ONLY"], "exactly one fixture directory"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, in_tmp: Path) -> None:
-    pack = build_pack(in_tmp)
-    args = [str(pack / "rules") if a == "RULES_ONLY" else a for a in args]
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_rules_without_fixtures_are_linted(in_tmp: Path) -> None:
+    """A third-party rule set without fixtures: every rule is linted, and the missing cases
+    are one summary finding, not a refusal (nor one finding per rule)."""
+    pack = build_pack(in_tmp, "no_technique_tag")
+    result = run(str(pack / "rules"))
+    assert result.exit_code == 1, result.output
+    codes = sorted(f[2] for f in failing(result.stdout))
+    assert codes == ["ses_no_fixtures", "ses_technique_tag"]
+    (no_fixtures,) = [f for f in failing(result.stdout) if f[2] == "ses_no_fixtures"]
+    rules = len(list((pack / "rules").glob("*.yml")))
+    assert f"the {rules} rule(s) have no fixture cases" in no_fixtures[3]
 
 
 def test_no_rule_files_is_a_usage_error(in_tmp: Path) -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import click
 
-from ses_sigma.lint import PathsError, check_pack, split_paths
+from ses_sigma.cli.output import terminal_text
+from ses_sigma.cli.packs import announce, resolve
+from ses_sigma.lint import PackPaths, PathsError, check_pack
 from ses_sigma.lint.report import FORMATS, github_lines, summary, text_lines, write_junit
 
 __all__ = ["command"]
@@ -40,16 +42,19 @@ EXIT_USAGE = 2
 )
 @click.pass_context
 def command(ctx: click.Context, paths: tuple[Path, ...], fmt: str, junit: Path | None) -> None:
-    """Lint the rule pack: the pack's rules/ and fixtures/, or PATH... (rule files or
-    directories, a fixture directory holding _base.yml, or a directory with rules/ and
-    fixtures/)."""
+    """Lint the rule pack (ses-sigma.toml here or above, else the bundled pack), or PATH...
+    (rule files or directories, fixture directories holding _base.yml, a directory with
+    rules/ and fixtures/, or one with a ses-sigma.toml). Rules without fixtures are linted
+    too: the missing cases are one finding."""
+    source = resolve(paths)
     try:
-        result = check_pack(split_paths(list(paths)))
+        result = check_pack(PackPaths.of(source))
     except PathsError as exc:
         raise click.UsageError(str(exc)) from None
+    announce(source, len(result.rule_files))
     lines = github_lines(result) if fmt == "github" else text_lines(result)
     for line in lines:
-        click.echo(line)
+        click.echo(terminal_text(line))  # rule text may hold control characters
     if junit is not None:
         try:
             write_junit(result, junit)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.output import terminal_text
 from ses_sigma.lint.fileformat import check_paths
 
 __all__ = ["command"]
@@ -24,7 +25,7 @@ def command(paths: tuple[Path, ...]) -> None:
         raise click.UsageError("no PATH given and no rules/ or fixtures/ here")
     findings, count = check_paths(chosen)
     for finding in findings:
-        click.echo(str(finding))
+        click.echo(terminal_text(finding))
     click.echo(f"format: {len(findings)} finding(s) in {count} file(s)", err=True)
     if findings:
         raise SystemExit(1)

@@ -1,8 +1,9 @@
 """``ses-sigma convert``: the pack (or some rules) as Splunk / Elastic artefacts.
 
-Exit codes: 0 when every rule converted (or, with ``--skip-unsupported``, was refused with a
-warning), 1 when a target refused a rule, 2 for usage errors and for rules that do not load,
-3 when ``--all --check`` finds the output directory out of date.
+Exit codes: 0 when every rule converted (or, with ``--skip-unsupported``, was refused or left
+out with a warning), 1 when a target refused a rule, 2 for usage errors, for rules that do not
+load and for rule names that cannot be file names, 3 when ``--all --check`` finds the output
+directory out of date.
 """
 
 from __future__ import annotations
@@ -12,10 +13,18 @@ from pathlib import Path
 
 import click
 
-from ses_sigma.cli.output import rules_option
+from ses_sigma.cli.output import echo_err, rules_option
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.convert.base import Refusal, all_targets
-from ses_sigma.convert.build import build_dist, convert_rules, stale_files, write_output
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack
+from ses_sigma.convert.build import (
+    build_dist,
+    convert_rules,
+    stale_files,
+    unsafe_names,
+    write_output,
+)
+from ses_sigma.pack import Pack, PackLoadError
+from ses_sigma.workspace import PackSource
 
 __all__ = ["command"]
 
@@ -31,7 +40,26 @@ def _target_help() -> str:
 def _report(refusals: list[Refusal], skip: bool) -> None:
     for refusal in refusals:
         label = "warning: skipped" if skip else "error"
-        click.echo(f"{label}: {refusal}", err=True)
+        echo_err(f"{label}: {refusal}", newlines=False)
+
+
+def _load(source: PackSource, skip: bool) -> Pack:
+    """The pack to convert. A rule file that does not load, or a rule whose name cannot be a
+    file name, stops the run (exit 2) naming it; with ``skip`` it is left out with a warning."""
+    try:
+        if skip:
+            pack, left_out = source.load_skipping(check=unsafe_names)
+            for reason in left_out:
+                echo_err(f"warning: skipped rule file: {reason}")
+            return pack
+        pack = source.load()
+    except PackLoadError as exc:
+        raise click.exceptions.Exit(_fail(f"rules do not load:\n{exc}")) from None
+    problems = unsafe_names(pack)
+    if problems:
+        text = "\n".join(f"{path}: {message}" for path, message in problems)
+        raise click.exceptions.Exit(_fail(f"rules cannot be converted:\n{text}"))
+    return pack
 
 
 @click.command("convert")
@@ -58,7 +86,8 @@ def _report(refusals: list[Refusal], skip: bool) -> None:
 @click.option(
     "--skip-unsupported",
     is_flag=True,
-    help="A rule a target cannot express is skipped with a warning instead of failing.",
+    help="A rule a target cannot express, a rule file that does not load, or a rule whose name "
+    "cannot be a file name is skipped with a warning instead of failing.",
 )
 @rules_option
 @click.option("--list", "list_targets", is_flag=True, help="List targets and formats, then exit.")
@@ -81,10 +110,9 @@ def command(
         for tgt in all_targets():
             click.echo(f"{tgt.name}\t{', '.join(tgt.formats)}\t{tgt.description}")
         return
-    try:
-        pack = load_pack(rules or (DEFAULT_RULES_DIR,))
-    except PackLoadError as exc:
-        raise click.exceptions.Exit(_fail(f"rules do not load:\n{exc}")) from None
+    source = resolve(rules)
+    pack = _load(source, skip_unsupported)
+    announce(source, len(pack))
 
     if everything:
         if target or fmt or names or output is None:
@@ -140,5 +168,5 @@ def _print(files: dict[str, str | bytes]) -> None:
 
 
 def _fail(message: str) -> int:
-    click.echo(f"error: {message}", err=True)
+    echo_err(f"error: {message}")
     return EXIT_USAGE

@@ -13,9 +13,13 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.bundled import bundled_dir
+from ses_sigma.cli.output import echo_err
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.docs import DocsError
-from ses_sigma.docs.build import DEFAULT_DOCS_DIR, build_docs, stale_docs, write_docs
-from ses_sigma.pack import PackLoadError, load_pack
+from ses_sigma.docs.build import build_docs, stale_docs, write_docs
+from ses_sigma.pack import PackLoadError
+from ses_sigma.workspace import find_config
 
 __all__ = ["command"]
 
@@ -29,8 +33,8 @@ EXIT_STALE = 3
     "-o",
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DOCS_DIR,
-    show_default="the repository's docs/",
+    default=None,
+    show_default="docs/ next to the pack's ses-sigma.toml",
     help="Docs directory to write (rules/ in it is replaced).",
 )
 @click.option(
@@ -38,17 +42,26 @@ EXIT_STALE = 3
     is_flag=True,
     help="Compare with --output instead of writing; exit 3 listing the stale files.",
 )
-def command(output: Path, check: bool) -> None:
-    """Generate the rule pages, the coverage page and the ATT&CK Navigator layer."""
+def command(output: Path | None, check: bool) -> None:
+    """Generate the rule pages, the coverage page and the ATT&CK Navigator layer of the pack
+    (ses-sigma.toml here or above, else the bundled pack)."""
+    source = resolve()
+    if output is None:
+        if find_config() is None or source.root is None:
+            raise click.UsageError("no ses-sigma.toml here or above: give --output DIR")
+        output = source.root / "docs"
     try:
-        pack = load_pack()
+        pack = source.load()
     except PackLoadError as exc:
-        click.echo(f"error: rules do not load:\n{exc}", err=True)
+        echo_err(f"error: rules do not load:\n{exc}")
         raise click.exceptions.Exit(EXIT_RULES) from None
+    announce(source, len(pack))
+    root = source.root if source.root is not None else Path.cwd()
     try:
-        files = build_docs(pack)
+        bundled = bundled_dir("rules").parent if source.bundled else None  # type: ignore[union-attr]
+        files = build_docs(pack, source.fixtures, root, source.ignored_fixtures, bundled)
     except DocsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo_err(f"error: {exc}")
         raise click.exceptions.Exit(EXIT_DOCS) from None
     if check:
         problems = stale_docs(files, output)

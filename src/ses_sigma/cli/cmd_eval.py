@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ses_sigma.cli.output import print_table, rules_option
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.evaluate.benign import DEFAULT_DAYS, DEFAULT_SEED, benign_corpus
 from ses_sigma.evaluate.campaigns import CampaignError, load_campaigns
 from ses_sigma.evaluate.claims import (
@@ -26,7 +27,7 @@ from ses_sigma.evaluate.export import export
 from ses_sigma.evaluate.report import benign_rows, duration, stage_rows, summary_lines
 from ses_sigma.evaluate.run import EvalError, evaluate, scan_accepts, scan_benign
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack
+from ses_sigma.pack import PackLoadError
 
 __all__ = ["command"]
 
@@ -99,12 +100,14 @@ def command(
         if not scan_accepts("suppress"):
             raise _fail("--suppress: this build's scan has no suppression")
         options["suppress"] = True
+    source = resolve(rules)
     try:
-        pack = load_pack(rules or (DEFAULT_RULES_DIR,))
+        pack = source.load()
         campaigns = load_campaigns(scenarios)
         claims = load_claims(claims_path) if claims_path else None
     except (PackLoadError, CampaignError, ClaimsError) as exc:
         raise _fail(str(exc)) from None
+    announce(source, len(pack))
     benign = benign_corpus(seed=seed, days=days)
     try:
         result = evaluate(pack, campaigns, benign, options)

@@ -12,8 +12,12 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.output import echo_err
+from ses_sigma.pack import rule_files
 from ses_sigma.review import GitError, review_refs
 from ses_sigma.review.report import GITHUB_COMMENT_LIMIT
+from ses_sigma.review.snapshot import FIXTURES_DIR, RULES_DIR
+from ses_sigma.workspace import find_config
 
 __all__ = ["command"]
 
@@ -48,8 +52,8 @@ EXIT_USAGE = 2
     "--pack",
     "pack_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default="the current directory",
+    default=None,
+    show_default="the directory of ses-sigma.toml here or above, else the current directory",
     help="Directory holding rules/ and fixtures/, inside a git work tree.",
 )
 @click.option(
@@ -65,16 +69,25 @@ def command(
     head: str | None,
     use_merge_base: bool,
     output: Path | None,
-    pack_dir: Path,
+    pack_dir: Path | None,
     max_chars: int | None,
 ) -> None:
     """Markdown summary of the rule changes between --base REF and the working tree (or
     --head REF): rules added, changed and removed, Sigma and query diffs per target, fixture
     results, lint findings, ATT&CK coverage before and after."""
+    if pack_dir is None:
+        config = find_config()
+        pack_dir = config.parent if config is not None else Path(".")
+    rules = rule_files([pack_dir / RULES_DIR]) if (pack_dir / RULES_DIR).is_dir() else []
+    click.echo(
+        f"pack: {pack_dir.resolve()} ({RULES_DIR}/ and {FIXTURES_DIR}/), {len(rules)} rule "
+        "file(s) in the working tree",
+        err=True,
+    )
     try:
         result = review_refs(pack_dir, base, head, max_chars, use_merge_base)
     except GitError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo_err(f"error: {exc}")
         ctx.exit(EXIT_USAGE)
     if output is not None:
         try:
@@ -85,6 +98,6 @@ def command(
     else:
         click.echo(result.markdown, nl=False)
     for error in result.review.errors:
-        click.echo(f"error: {error}", err=True)
+        echo_err(f"error: {error}")
     if not result.review.complete:
         ctx.exit(EXIT_INCOMPLETE)

@@ -12,10 +12,17 @@ from typing import Any
 import click
 
 from ses_sigma.alerts import Alert
-from ses_sigma.cli.output import print_table, rules_option, write_json_lines
+from ses_sigma.cli.output import (
+    echo_err,
+    print_table,
+    rules_option,
+    terminal_text,
+    write_json_lines,
+)
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.logs import Rejection
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError
+from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, scan
 from ses_sigma.verify.spark_session import SparkUnavailable
@@ -29,21 +36,22 @@ ALERT_COLUMNS = ("time", "level", "rule", "group", "events")
 
 
 def _alert_row(alert: Alert) -> tuple[str, ...]:
-    group = "\n".join(f"{k}={v}" for k, v in alert.group)
+    # One line per value, each escaped: a value cannot fake another line of the cell.
+    group = "\n".join(terminal_text(f"{k}={v}") for k, v in alert.group)
     return (
         format_time(alert.time),
-        alert.level,
-        alert.rule_name,
+        terminal_text(alert.level),
+        terminal_text(alert.rule_name),
         group,
-        "\n".join(alert.event_ids),
+        "\n".join(terminal_text(e) for e in alert.event_ids),
     )
 
 
 def _report_rejection(rejection: Rejection) -> None:
-    click.echo(f"rejected: {rejection}", err=True)
+    echo_err(f"rejected: {rejection}", newlines=False)
 
 
-def _summary(result: ScanResult) -> str:
+def _summary(result: ScanResult, left_out: list[str]) -> str:
     read = result.read
     text = (
         f"scanned {read.files} file(s), {read.records} record(s): "
@@ -51,8 +59,13 @@ def _summary(result: ScanResult) -> str:
     )
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
+    parts = []
     if result.skipped_rules:
-        text += f"; {len(result.skipped_rules)} rule(s) left out (--skip-unsupported)"
+        parts.append(f"{len(result.skipped_rules)} rule(s)")
+    if left_out:
+        parts.append(f"{len({reason.partition(': ')[0] for reason in left_out})} rule file(s)")
+    if parts:
+        text += f"; {' and '.join(parts)} left out (--skip-unsupported)"
     return text
 
 
@@ -64,7 +77,7 @@ class _LogPath(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if "://" in str(value):
             return str(value)
-        return click.Path(exists=True, path_type=Path).convert(value, param, ctx)
+        return click.Path(exists=True, allow_dash=True, path_type=Path).convert(value, param, ctx)
 
 
 @click.command("scan")
@@ -81,7 +94,8 @@ class _LogPath(click.ParamType):
 @click.option(
     "--skip-unsupported",
     is_flag=True,
-    help="Leave out (with a warning) rules the matcher cannot evaluate, instead of stopping.",
+    help="Leave out (with a warning) rule files that do not load and rules the matcher cannot "
+    "evaluate, instead of stopping.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.option(
@@ -104,34 +118,46 @@ def command(
     engine: str,
     spark_master: str | None,
 ) -> None:
-    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz)."""
+    """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
+    - for standard input)."""
     if engine == "embedded" and any(isinstance(p, str) for p in paths):
         raise click.BadParameter("URIs (s3://...) are read with --engine spark", param_hint="PATH")
-    run = scan
+    if engine == "spark" and any(str(p) == "-" for p in paths):
+        raise click.BadParameter("standard input is read by the embedded engine", param_hint="PATH")
+    run: Any = scan
     extra: dict[str, Any] = {}
     if engine == "spark":
         from ses_sigma.scan_spark import scan_spark
 
         run, extra = scan_spark, {"master": spark_master}
+    source = resolve(rules)
+    left_out: list[str] = []
     try:
+        if skip_unsupported:  # rule files that do not load are left out too, with the reason
+            pack, left_out = source.load_skipping()
+        else:
+            pack = source.load()
+        announce(source, len(pack))
+        for reason in left_out:
+            echo_err(f"warning: rule file left out: {reason}")
         result = run(
             paths,
-            rules or (DEFAULT_RULES_DIR,),
+            pack,
             on_rejection=_report_rejection,
             skip_unsupported=skip_unsupported,
             **extra,
         )
     except PackLoadError as exc:
-        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
-        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
         ctx.exit(EXIT_RULES)
     except SparkUnavailable as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo_err(f"error: {exc}")
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
-        click.echo(f"warning: rule left out: {reason}", err=True)
+        echo_err(f"warning: rule left out: {reason}")
     if fmt == "json":
         write_json_lines(alert.to_dict() for alert in result.alerts)
     else:
@@ -140,7 +166,7 @@ def command(
         )
     if verbose:
         for skipped in result.read.skipped:
-            click.echo(f"skipped: {skipped}", err=True)
-    click.echo(_summary(result), err=True)
+            echo_err(f"skipped: {skipped}", newlines=False)
+    click.echo(_summary(result, left_out), err=True)
     if not result.ok:
         ctx.exit(EXIT_REJECTED)

@@ -15,26 +15,27 @@ does not load or compile (as ``ses-sigma scan``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from ses_sigma.cli.cmd_test_target import run_target_proof
-from ses_sigma.cli.output import print_table
+from ses_sigma.cli.output import echo_err, print_table
+from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.harness import (
-    DEFAULT_FIXTURES_DIR,
     CoverageProblem,
     ExpectedAlert,
     FixtureProblem,
     GotAlert,
     Verdict,
     check_coverage,
-    collect_fixtures,
+    collect_fixture_dirs,
     run_cases,
 )
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.pack import DEFAULT_RULES_DIR, PackLoadError, load_pack, rule_key
+from ses_sigma.pack import PackLoadError, rule_key
 from ses_sigma.verify.proof import PROVERS
 
 __all__ = ["command"]
@@ -88,16 +89,16 @@ def _summary(
     "--rules",
     "rules_dir",
     type=click.Path(exists=True, path_type=Path),
-    default=DEFAULT_RULES_DIR,
-    show_default="the pack's rules/",
+    default=None,
+    show_default="the pack's rules (ses-sigma.toml here or above, else the bundled pack)",
     help="Rule file or directory.",
 )
 @click.option(
     "--fixtures",
     "fixtures_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=DEFAULT_FIXTURES_DIR,
-    show_default="the pack's fixtures/",
+    default=None,
+    show_default="the pack's fixtures",
     help="Fixture directory (with _base.yml and one <rule name>.yml per rule).",
 )
 @click.option(
@@ -112,21 +113,29 @@ def _summary(
 @click.pass_context
 def command(
     ctx: click.Context,
-    rules_dir: Path,
-    fixtures_dir: Path,
+    rules_dir: Path | None,
+    fixtures_dir: Path | None,
     target: str | None,
     selected: tuple[str, ...],
 ) -> None:
     """Run the fixture cases of every rule (or of each RULE) and compare the alerts."""
+    # Explicit paths win; what is not given comes from the pack of this directory.
+    source = resolve([rules_dir] if rules_dir is not None else [])
+    if fixtures_dir is not None:
+        source = replace(source, fixtures=(fixtures_dir,), ignored_fixtures=())
+    elif rules_dir is not None and not source.fixtures:
+        here = resolve()
+        source = replace(source, fixtures=here.fixtures, ignored_fixtures=here.ignored_fixtures)
     try:
-        pack = load_pack([rules_dir])
+        pack = source.load()
         engine = Engine(pack)
     except PackLoadError as exc:
-        click.echo(f"error: the rule pack does not load:\n{exc}", err=True)
+        echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
-        click.echo(f"error: a rule cannot be evaluated faithfully:\n{exc}", err=True)
+        echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
         ctx.exit(EXIT_RULES)
+    announce(source, len(pack))
     names = [rule_key(r) for r in pack]
     unknown = [s for s in selected if s not in names]
     if unknown:
@@ -136,7 +145,7 @@ def command(
             param_hint="RULE",
         )
     wanted = [n for n in names if not selected or n in selected]
-    cases, problems = collect_fixtures(fixtures_dir, names)
+    cases, problems = collect_fixture_dirs(source.fixtures, names, source.ignored_fixtures)
     cases = [c for c in cases if c.rule in wanted]
     problems = [p for p in problems if not selected or _concerns(p, selected)]
     if target is not None:
@@ -147,9 +156,9 @@ def command(
 
     print_table(COLUMNS, (_row(v) for v in verdicts), no_wrap=("result",))
     for problem in problems:
-        click.echo(f"fixture error: {problem}", err=True)
+        echo_err(f"fixture error: {problem}")
     for gap in coverage:
-        click.echo(f"coverage: {gap}", err=True)
+        echo_err(f"coverage: {gap}")
     click.echo(_summary(verdicts, problems, coverage, len(wanted)))
     if problems or coverage or not all(v.passed for v in verdicts):
         ctx.exit(EXIT_FAILED)

@@ -1,12 +1,19 @@
-"""Rendering helpers shared by the CLI commands: JSON Lines and rich tables.
+"""Rendering helpers shared by the CLI commands: JSON Lines, rich tables, terminal text.
 
-Data is printed as plain text: rich markup is never interpreted in values (a CloudTrail origin
-such as ``file.json[3]`` would otherwise be read as a markup tag).
+Log fields and rule files are attacker input, and so is every message that quotes them. Data
+is printed as plain text: rich markup is never interpreted in values (a CloudTrail origin such
+as ``file.json[3]``, or a ``userAgent`` of ``[link=...]``, would otherwise be read as a markup
+tag), and control characters (ANSI escape sequences, carriage returns, backspaces, C1 controls,
+bidirectional overrides) are shown as escapes (``\\x1b``) instead of reaching the terminal:
+table cells, warnings, rejections and errors all go through :func:`terminal_text` or
+:func:`echo_err`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,17 +27,52 @@ from rich.text import Text
 
 __all__ = [
     "console",
+    "echo_err",
     "json_line",
     "make_table",
     "print_table",
     "rules_option",
+    "terminal_text",
     "write_json_lines",
 ]
 
+#: Characters never written raw to a terminal: C0 controls (tab and newline are decided by the
+#: caller), DEL, C1 controls, and the Unicode format characters that reorder or hide text.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_text(text: object, newlines: bool = False) -> str:
+    """``text`` safe for a terminal: control characters as ``\\xNN`` / ``\\uNNNN`` escapes.
+
+    ``newlines``: keep line feeds (a message of several lines of our own); by default they are
+    escaped too, so a value cannot fake a line of output.
+    """
+    out = _CONTROL.sub(lambda m: "\n" if newlines and m.group() == "\n" else _escape(m), str(text))
+    return out
+
+
+def echo_err(message: object, newlines: bool = True) -> None:
+    """Print a message on stderr through :func:`terminal_text`."""
+    click.echo(terminal_text(message, newlines=newlines), err=True)
+
 
 def json_line(obj: Any) -> str:
-    """One compact JSON document on one line (orjson; keys kept in insertion order)."""
-    return orjson.dumps(obj).decode("utf-8")
+    """One compact JSON document on one line (orjson; keys kept in insertion order).
+
+    Text that is not valid Unicode (a lone surrogate, from a ``\\ud800`` escape in a log or
+    rule) is written as a JSON ``\\uXXXX`` escape, where orjson would raise.
+    """
+    try:
+        return orjson.dumps(obj).decode("utf-8")
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=True, separators=(",", ":"))
 
 
 def write_json_lines(items: Iterable[Mapping[str, Any]], err: bool = False) -> int:
@@ -64,7 +106,9 @@ def make_table(
     for name in columns:
         table.add_column(name, overflow="fold", no_wrap=name in no_wrap)
     for row in rows:
-        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
+        table.add_row(
+            *(Text("" if cell is None else terminal_text(cell, newlines=True)) for cell in row)
+        )
     return table
 
 

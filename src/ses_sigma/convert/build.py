@@ -16,6 +16,7 @@ from pathlib import Path
 from sigma.rule import SigmaRuleBase
 
 from ses_sigma.convert.base import ConversionOutput, Refusal, all_targets, get_target
+from ses_sigma.convert.names import UnsafeRuleName, invalid_text, output_name, safe_path, show
 from ses_sigma.pack import Pack, rule_key
 
 __all__ = [
@@ -25,8 +26,31 @@ __all__ = [
     "matrix_markdown",
     "select_rules",
     "stale_files",
+    "unsafe_names",
     "write_output",
 ]
+
+
+def unsafe_names(pack: Pack, rules: Iterable[SigmaRuleBase] | None = None) -> list[tuple[str, str]]:
+    """(file, reason) for every rule of ``pack`` (or of ``rules``) whose name cannot be a file
+    name, or whose text cannot be written at all (``names.invalid_text``)."""
+    problems = []
+    for rule in sorted(pack if rules is None else rules, key=rule_key):
+        try:
+            output_name(rule)
+        except UnsafeRuleName as exc:
+            problems.append((str(pack.file_of(rule) or "rules"), str(exc)))
+            continue
+        reason = invalid_text(rule)
+        if reason:
+            problems.append((str(pack.file_of(rule) or "rules"), reason))
+    return problems
+
+
+def _check_names(pack: Pack, rules: Iterable[SigmaRuleBase] | None = None) -> None:
+    problems = unsafe_names(pack, rules)
+    if problems:
+        raise UnsafeRuleName("\n".join(f"{path}: {message}" for path, message in problems))
 
 
 def select_rules(pack: Pack, names: Iterable[str]) -> list[SigmaRuleBase]:
@@ -50,14 +74,19 @@ def select_rules(pack: Pack, names: Iterable[str]) -> list[SigmaRuleBase]:
 def convert_rules(
     pack: Pack, target: str, fmt: str | None, names: Sequence[str] = ()
 ) -> ConversionOutput:
-    """Convert the named rules (all if none) of ``pack`` with one target and format."""
+    """Convert the named rules (all if none) of ``pack`` with one target and format.
+
+    Raises ``UnsafeRuleName`` (naming each rule) when a rule's name cannot be a file name.
+    """
     tgt = get_target(target)
     fmt = fmt or tgt.formats[0]
     if fmt not in tgt.formats:
         raise ValueError(
             f"target {target!r} has no format {fmt!r}; formats: {', '.join(tgt.formats)}"
         )
-    return tgt.convert(pack, select_rules(pack, names), fmt)
+    rules = select_rules(pack, names)
+    _check_names(pack, rules)
+    return tgt.convert(pack, rules, fmt)
 
 
 @dataclass
@@ -69,7 +98,11 @@ class DistBuild:
 
 
 def build_dist(pack: Pack) -> DistBuild:
-    """Every target in every format, under ``<target>/<format>/``, plus ``MATRIX.md``."""
+    """Every target in every format, under ``<target>/<format>/``, plus ``MATRIX.md``.
+
+    Raises ``UnsafeRuleName`` (naming each rule) when a rule's name cannot be a file name.
+    """
+    _check_names(pack)
     out = DistBuild()
     rules = select_rules(pack, ())
     for tgt in all_targets():
@@ -103,10 +136,23 @@ def matrix_markdown(pack: Pack, refusals: Iterable[Refusal]) -> str:
 
 
 def write_output(files: dict[str, str | bytes], directory: Path) -> list[Path]:
-    """Write ``files`` under ``directory`` (text as UTF-8 with LF); return the paths written."""
+    """Write ``files`` under ``directory`` (text as UTF-8 with LF); return the paths written.
+
+    Every path is checked before anything is written (``names.safe_path``: slugs joined by
+    ``/``, inside ``directory``; no two paths equal but for case): ``UnsafeRuleName`` otherwise.
+    """
+    paths = {rel: safe_path(directory, rel) for rel in files}
+    folded: dict[str, str] = {}
+    for rel in sorted(files):
+        other = folded.setdefault(rel.casefold(), rel)
+        if other != rel:
+            raise UnsafeRuleName(
+                f"refusing to write {show(rel)} and {show(other)}: they differ only in case "
+                "(one would overwrite the other on a case-insensitive file system)"
+            )
     written = []
     for rel, content in sorted(files.items()):
-        path = directory / rel
+        path = paths[rel]
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             path.write_bytes(content)

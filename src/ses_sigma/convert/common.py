@@ -45,11 +45,11 @@ DEFAULT_DELAY = 900
 
 
 def fresh_pack(pack: Pack) -> Pack:
-    """The same rule files loaded again, with new (unconverted) rule objects.
+    """The same rule (and filter) files loaded again, with new (unconverted) rule objects.
 
     Raises ``ValueError`` for a pack that was not loaded from files (nothing to reload).
     """
-    paths = sorted(set(pack.files.values()))
+    paths = pack.source_files()
     if not paths:
         raise ValueError("the pack has no rule files to reload")
     return load_pack(paths)

@@ -26,6 +26,7 @@ Time: the queries carry no time range; whoever runs them picks it (the kibana ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -52,6 +53,7 @@ from ses_sigma.convert.elastic_common import (
     strip_rule_prefix,
     user_name_fields,
 )
+from ses_sigma.convert.names import output_name
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import Pack, rule_key
 
@@ -157,7 +159,33 @@ def _correlation_query(lang: _Language, corr: SigmaCorrelationRule) -> str:
     return queries[0]
 
 
+#: Control characters but tab, and Unicode line/paragraph separators. The Lucene backend
+#: refuses them in values, patterns and field names (``LUCENE_CONTROL``); EQL and ES|QL string
+#: literals escape LF, CR and tab and refuse the others. This is the last check of the whole
+#: query: the only line feeds left are the structural ones (EQL sequence stages, ES|QL
+#: commands, and the ``[^\n]`` / ``(\n)?`` the Lucene regex translation writes for ``.``
+#: and ``$``), never one escaped by a backslash.
+_QUERY_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]" + r"|\\\n")
+
+
+def _check_controls(lang: _Language, query: str) -> str:
+    """Refuse a query holding a control character anywhere but a structural line feed."""
+    found = _QUERY_CONTROL.search(query)
+    if found:
+        raise Refused(
+            f"control character {found.group()[-1]!r} in the query: {lang.name} has no escape "
+            "for it in a value"
+        )
+    return query
+
+
 def _convert(lang: _Language, pack: Pack, rule: SigmaRuleBase, allow_first_seen: bool) -> str:
+    return _check_controls(lang, _convert_unchecked(lang, pack, rule, allow_first_seen))
+
+
+def _convert_unchecked(
+    lang: _Language, pack: Pack, rule: SigmaRuleBase, allow_first_seen: bool
+) -> str:
     name = rule_key(rule)
     reason = matcher_refusal(rule)
     if reason is not None:
@@ -218,7 +246,7 @@ class _QueryTarget(Target):
             except Refused as exc:
                 out.refusals.append(Refusal(name, self.name, exc.reason))
                 continue
-            out.files[f"{name}.{self.extension}"] = text + "\n"
+            out.files[f"{output_name(rule)}.{self.extension}"] = text + "\n"
         out.refusals.sort()
         return out
 

@@ -38,6 +38,7 @@ ES|QL before 9.5 can read them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
@@ -84,6 +85,7 @@ from ses_sigma.convert.elastic_regex import (
 
 __all__ = [
     "EQL_CORRELATION_REFUSALS",
+    "LUCENE_CONTROL",
     "SesEqlBackend",
     "SesEsqlBackend",
     "SesLuceneBackend",
@@ -91,6 +93,10 @@ __all__ = [
 ]
 
 Cond = ConditionFieldEqualsValueExpression
+
+#: Control characters (C0, DEL, C1) and Unicode line/paragraph separators, which Lucene
+#: values cannot carry (no escape form).
+LUCENE_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _under_not(cond: Any) -> bool:
@@ -276,8 +282,36 @@ class SesLuceneBackend(_ValueSemantics, LuceneBackend):
     refused.
     """
 
+    def convert_condition_field_eq_val(self, cond: Cond, state: ConversionState) -> Any:
+        """Refuse control characters in a value, a pattern or a field name first: Lucene has
+        no escape form for them (a tab or U+001C..U+001F splits a term, a backslash before a
+        raw line feed does not parse)."""
+        texts = [cond.field]
+        value = cond.value
+        if isinstance(value, SigmaString):
+            texts.extend(p for p in sigma_string_parts(value) if isinstance(p, str))
+        elif isinstance(value, SigmaRegularExpression):
+            texts.append(str(value.regexp))
+        for text in texts:
+            found = LUCENE_CONTROL.search(text)
+            if found:
+                raise Refused(
+                    f"{cond.field}: control character {found.group()!r} in {text!r}: Lucene "
+                    "has no escape for it"
+                )
+        return super().convert_condition_field_eq_val(cond, state)
+
+    @staticmethod
+    def _quote_apostrophes(term: str) -> str:
+        """``'`` escaped outside a phrase: Elasticsearch reads ``\\'`` as ``'`` (any escaped
+        character is itself), and luqum, the parser the tests use, rejects a term starting
+        with ``'`` (a luqum limitation, not Elasticsearch's)."""
+        return term if term.startswith('"') else term.replace("'", "\\'")
+
     def _term(self, value: SigmaString) -> str:
-        return LuceneBackend.convert_value_str(self, value, ConversionState())
+        return self._quote_apostrophes(
+            LuceneBackend.convert_value_str(self, value, ConversionState())
+        )
 
     def _flattened_terms(self, value: SigmaString, cased: bool) -> list[str]:
         parts = sigma_string_parts(value)
@@ -300,7 +334,11 @@ class SesLuceneBackend(_ValueSemantics, LuceneBackend):
             sigma = SigmaString(escaped + suffix)
             # TextQueryBackend's form: reserved characters and spaces escaped, no phrase quotes
             # (a phrase cannot carry a prefix wildcard).
-            terms.append(TextQueryBackend.convert_value_str(self, sigma, ConversionState()))
+            terms.append(
+                self._quote_apostrophes(
+                    TextQueryBackend.convert_value_str(self, sigma, ConversionState())
+                )
+            )
         return terms
 
     def _value_terms(self, field: str, value: SigmaString, cased: bool) -> list[str]:

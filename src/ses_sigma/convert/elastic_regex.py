@@ -251,8 +251,8 @@ class _Translator:
     @staticmethod
     def category_reason(cat: object) -> str:
         return (
-            f"class {cat} (\\d, \\w, \\s...) is Unicode-aware in the matcher (Python) and "
-            "ASCII-only in Lucene; write an explicit class such as [0-9]"
+            f"class {cat} (\\d, \\w, \\s...) is not in the Lucene regular expression syntax "
+            "this translation targets; write an explicit class such as [0-9]"
         )
 
     def literal(self, ch: str, ci: bool) -> str:

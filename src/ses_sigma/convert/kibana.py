@@ -369,9 +369,17 @@ def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
     return obj
 
 
+#: Characters JSON allows raw inside strings that some line readers take as line breaks
+#: (``str.splitlines``; JavaScript before ES2019): written as ``\\u`` escapes instead.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def dumps_rule(obj: dict[str, Any]) -> str:
-    """One NDJSON line: sorted keys, no spaces, UTF-8 text."""
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    """One NDJSON line: sorted keys, no spaces, UTF-8 text, nothing any reader splits."""
+    line = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    for char, escape in _LINE_BREAKS.items():
+        line = line.replace(char, escape)  # only ever inside a JSON string
+    return line
 
 
 class KibanaTarget(Target):

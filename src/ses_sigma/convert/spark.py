@@ -45,6 +45,7 @@ from ses_sigma.convert.elastic_common import (
     matcher_refusal,
     strip_rule_prefix,
 )
+from ses_sigma.convert.names import output_name
 from ses_sigma.convert.spark_backend import SparkSqlBackend, column, sql_string
 from ses_sigma.convert.splunk_correlation import provably_disjoint
 from ses_sigma.match.errors import RuleCompileError
@@ -127,8 +128,13 @@ def _single(rule: SigmaRule) -> tuple[str, set[str]]:
     return cond, backend.fields
 
 
+def _comment(text: str) -> str:
+    """Text for a ``--`` comment: anything that is not printable (line breaks) as an escape."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 def _header(rule: SigmaRuleBase) -> str:
-    return f"-- {rule_key(rule)}: {rule.title}\n"
+    return f"-- {_comment(rule_key(rule))}: {_comment(rule.title or '')}\n"
 
 
 def _single_query(rule: SigmaRule, partition: Sequence[str]) -> str:
@@ -150,8 +156,8 @@ def _single_query(rule: SigmaRule, partition: Sequence[str]) -> str:
         f"min({_TIME}) OVER ({'PARTITION BY ' + ', '.join(partition) if partition else ''})"
     )
     return (
-        f"{_header(rule)}-- first seen: {', '.join(keys)}; learning {spec.learning_period:g}s, "
-        f"forget after {spec.forget_after:g}s\n"
+        f"{_header(rule)}-- first seen: {_comment(', '.join(keys))}; "
+        f"learning {spec.learning_period:g}s, forget after {spec.forget_after:g}s\n"
         f"WITH {_fields_cte([*fields, *keys], partition)},\n"
         f"timed AS (\n  SELECT *, {data_start} AS data_start\n  FROM ct\n"
         f"  WHERE {_TIME} IS NOT NULL AND {_ID} IS NOT NULL\n),\n"
@@ -223,8 +229,9 @@ def _ordered_query(corr: SigmaCorrelationRule, partition: Sequence[str]) -> str:
     group_expr = f"map({groups}) AS group_values" if group_by else _NO_GROUP
     span = _micros(corr.timespan.seconds)
     return (
-        f"{_header(corr)}-- temporal_ordered: {rule_key(first)} then {rule_key(second)} "
-        f"within {corr.timespan.seconds}s by {', '.join(group_by) or '(no group)'}\n"
+        f"{_header(corr)}-- temporal_ordered: {_comment(rule_key(first))} then "
+        f"{_comment(rule_key(second))} within {corr.timespan.seconds}s by "
+        f"{_comment(', '.join(group_by)) or '(no group)'}\n"
         f"WITH {_fields_cte(sorted(fields), partition)},\n"
         f"steps AS (\n{chr(10).join([selects[0], '  UNION ALL', selects[1]])}\n),\n"
         f"chained AS (\n  SELECT *, lag(step) {over} AS previous_step,\n"
@@ -278,7 +285,7 @@ class SparkTarget(Target):
             if not alerts_on_its_own(rule):
                 continue
             try:
-                out.files[f"{rule_key(rule)}.sql"] = spark_query(pack, rule) + "\n"
+                out.files[f"{output_name(rule)}.sql"] = spark_query(pack, rule) + "\n"
             except Refused as exc:
                 out.refusals.append(Refusal(rule_key(rule), TARGET, exc.reason))
         return out

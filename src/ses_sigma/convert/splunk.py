@@ -33,6 +33,7 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.convert.base import ConversionOutput, Refusal, Target, register
 from ses_sigma.convert.common import Schedule, fresh_pack, level_rank, schedule_for
+from ses_sigma.convert.names import output_name
 from ses_sigma.convert.splunk_app import (
     APP_ID,
     SEVERITY,
@@ -41,7 +42,7 @@ from ses_sigma.convert.splunk_app import (
     render_savedsearches,
     tgz,
 )
-from ses_sigma.convert.splunk_backend import SesSplunkBackend
+from ses_sigma.convert.splunk_backend import SesSplunkBackend, spl_text_problem
 from ses_sigma.convert.splunk_correlation import quote_field
 from ses_sigma.convert.splunk_firstseen import first_seen_spl, learning_precondition
 from ses_sigma.match.detection import compile_detection
@@ -71,10 +72,10 @@ class SplunkSearch:
         return rule_key(self.rule)
 
     def saved_search(self) -> SavedSearch:
-        """The saved search stanza of this rule."""
+        """The saved search stanza of this rule (named by its safe output name)."""
         return SavedSearch(
-            name=self.name,
-            title=self.rule.title,
+            name=output_name(self.rule),
+            title=_one_line(self.rule.title),
             description=_description(self.rule, self.notes),
             search=self.scheduled,
             schedule=self.schedule,
@@ -88,19 +89,26 @@ class _Refused(Exception):
         self.reason = reason
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())
+    """Prose on one line: whitespace runs (CR, VT, FF, NEL, U+2028... too) become one space,
+    any other control character its visible escape (``\\x08``)."""
+    flat = " ".join((text or "").split())
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", flat)
 
 
 def _description(rule: SigmaRuleBase, notes: Sequence[str]) -> str:
     level = rule.level.name.lower() if rule.level else "medium"
     tags = ", ".join(str(t) for t in rule.tags)
-    parts = [f"{rule.title}.", _one_line(rule.description), f"Level: {level}."]
+    parts = [f"{_one_line(rule.title)}.", _one_line(rule.description), f"Level: {level}."]
     if tags:
         parts.append(f"Tags: {tags}.")
     parts.extend(notes)
     parts.append(f"Sigma rule {rule_key(rule)} ({rule.id}), converted by ses-sigma.")
-    return " ".join(p for p in parts if p)
+    # str.split() also splits on CR, VT, FF, U+001C..U+001F, U+0085, U+2028/9: one line.
+    return _one_line(" ".join(p for p in parts if p))
 
 
 _WHILE = re.compile(r"\s*\(while [^()]* rule .*\)\s*$", re.DOTALL)
@@ -180,6 +188,20 @@ def _correlation(
     return SplunkSearch(corr, spl, spl + "\n" + window_filter(schedule.interval), schedule, (note,))
 
 
+def _check_search(search: SplunkSearch) -> None:
+    """The whole search, once more: no backtick, no control character but the line feeds
+    between its commands (each line after the first is a ``| command`` or a multisearch
+    ``[ search ...`` subsearch)."""
+    for spl in (search.spl, search.scheduled):
+        lines = spl.split("\n")
+        for line in lines:
+            problem = spl_text_problem(line)
+            if problem:
+                raise _Refused(problem)
+        if any(not line.startswith(("| ", "[ search ")) for line in lines[1:]):
+            raise _Refused("a value spans lines in the search")
+
+
 def convert_rule(pack: Pack, rule: SigmaRuleBase) -> SplunkSearch | Refusal:
     """Convert one rule of ``pack`` (from a fresh copy of the pack), or refuse it."""
     fresh = fresh_pack(pack)
@@ -190,10 +212,13 @@ def convert_rule(pack: Pack, rule: SigmaRuleBase) -> SplunkSearch | Refusal:
     try:
         schedule = schedule_for(target)
         if isinstance(target, SigmaCorrelationRule):
-            return _correlation(backend, target, schedule)
-        if isinstance(target, SigmaRule):
-            return _single(backend, target, schedule)
-        raise _Refused(f"unknown rule type {type(target).__name__}")
+            search = _correlation(backend, target, schedule)
+        elif isinstance(target, SigmaRule):
+            search = _single(backend, target, schedule)
+        else:
+            raise _Refused(f"unknown rule type {type(target).__name__}")
+        _check_search(search)
+        return search
     except _Refused as exc:
         return Refusal(name, TARGET, exc.reason)
     except RuleCompileError as exc:
@@ -236,7 +261,7 @@ class SplunkTarget(Target):
                 done.append(result)
         if fmt == "spl":
             for s in done:
-                out.files[f"{s.name}.spl"] = s.spl + "\n"
+                out.files[f"{output_name(s.rule)}.spl"] = s.spl + "\n"
         elif fmt == "savedsearches":
             out.files["savedsearches.conf"] = render_savedsearches([s.saved_search() for s in done])
         else:

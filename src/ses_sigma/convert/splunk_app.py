@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ses_sigma import __version__
 from ses_sigma.convert.common import Schedule
+from ses_sigma.convert.names import is_slug
 
 __all__ = [
     "ALERT_ACTIONS",
@@ -86,8 +87,21 @@ def relative_time(seconds_ago: int, round_up: bool = False) -> str:
     return "now" if minutes == 0 else f"-{minutes}m@m"
 
 
+#: What some .conf reader takes as the end of a line (Python's str.splitlines, for one) or is
+#: not text at all; only LF is written, as a backslash continuation.
+_CONF_BREAKS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _conf_value(value: str) -> str:
-    """A .conf value: each inner newline becomes a backslash continuation."""
+    """A .conf value: each inner newline becomes a backslash continuation.
+
+    Raises ValueError for any other line break or control character (CR, VT, FF, U+001C..1E,
+    NEL, U+2028/9...): a reader that honours it would start a new line there, so a value could
+    add keys (``action.script = 1``) or stanzas. The targets refuse such values before.
+    """
+    found = _CONF_BREAKS.search(value)
+    if found:
+        raise ValueError(f"control character {found.group()!r} in a .conf value: {value[:80]!r}")
     lines = value.split("\n")
     # A line ending in a backslash would read as a continuation: a space keeps it literal.
     lines = [line + " " if line.endswith("\\") else line for line in lines]
@@ -113,7 +127,7 @@ def _stanza(search: SavedSearch) -> list[str]:
         ("alert.track", "1"),
         *((f"action.{a}", "0") for a in ALERT_ACTIONS),
     ]
-    if "[" in search.name or "]" in search.name or "\n" in search.name:
+    if not is_slug(search.name):
         raise ValueError(f"not a stanza name: {search.name!r}")
     return [f"[{search.name}]", *(f"{k} = {_conf_value(v)}" for k, v in keys)]
 
@@ -174,6 +188,11 @@ export = system
 """
 
 
+def _md_cell(text: str) -> str:
+    """Text for one Markdown table cell: one line, ``|`` and backticks escaped."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+
+
 def _readme(searches: Sequence[SavedSearch]) -> str:
     lines = [
         "# SES Sigma detections for Splunk",
@@ -192,7 +211,7 @@ def _readme(searches: Sequence[SavedSearch]) -> str:
     for s in sorted(searches, key=lambda s: s.name):
         sched = s.schedule
         lines.append(
-            f"| `{s.name}` | {s.title} | `{cron_for(sched.interval)}` | "
+            f"| `{s.name}` | {_md_cell(s.title)} | `{cron_for(sched.interval)}` | "
             f"`{relative_time(sched.delay + sched.lookback, round_up=True)}` to "
             f"`{relative_time(sched.delay)}` |"
         )

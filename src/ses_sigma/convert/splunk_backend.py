@@ -25,7 +25,10 @@ detection is the backend's. What the subclass changes:
   - timestamp parts (``|minute``...), keywords, unknown value types;
   - a plain string that reads as a CIDR network (``0.0.0.0/0``): SPL's search matches it as a
     network, not as the literal text;
-  - cased non-ASCII letters in a plain string: Splunk's case folding of them is not verified.
+  - cased non-ASCII letters in a plain string: Splunk's case folding of them is not verified;
+  - a backtick (macro expansion, no documented escape) or a control character in a value, a
+    regular expression or a field name (``spl_text_problem``); the target checks the whole
+    search once more.
 
   Allowed and faithful: plain strings with ``*`` (case-insensitive whole value: SPL's ``=`` and
   ``IN``), ``|contains``/``|startswith``/``|endswith``/``|all``, ``|base64``/``|base64offset``/
@@ -55,6 +58,7 @@ target can turn each into a refusal naming the rule.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, ClassVar
 
 from sigma.backends.splunk import SplunkBackend
@@ -87,7 +91,7 @@ from sigma.types import (
 
 from ses_sigma.convert.splunk_correlation import temporal_ordered_spl
 
-__all__ = ["SesSplunkBackend", "check_faithful"]
+__all__ = ["SesSplunkBackend", "check_faithful", "spl_text_problem"]
 
 _FIXED_BUCKETS = (
     "pySigma's Splunk backend converts it to `| bin _time span=<timespan> | stats`, fixed "
@@ -123,6 +127,9 @@ def _check_string(field: str, value: SigmaString) -> None:
             "'*', which matches any run of characters"
         )
     text = "".join(p for p in parts if isinstance(p, str))
+    problem = spl_text_problem(text)
+    if problem:
+        raise _refuse(f"{field}: {problem}")
     if "*" in text:
         raise _refuse(f"{field}: a literal '*' cannot be escaped in SPL's search command")
     if not parts or (not text and not value.contains_special()):
@@ -142,8 +149,40 @@ def _check_string(field: str, value: SigmaString) -> None:
         )
 
 
+#: Characters SPL cannot carry in a quoted value (no escape for them) and that
+#: savedsearches.conf readers take as line breaks: C0/C1 controls but tab, DEL, U+2028/U+2029.
+_SPL_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def spl_text_problem(text: str) -> str | None:
+    """Why ``text`` (a value or field name) cannot go into SPL, or None.
+
+    A backtick: Splunk reads `` `name` `` as a search macro, expanded before the search is
+    parsed; no documented escape keeps a backtick literal, quoted or not. A control character:
+    SPL strings have no escape for it, and in savedsearches.conf a CR (or another line break)
+    starts a new line.
+    """
+    if "`" in text:
+        return (
+            f"a backtick in {text!r}: Splunk reads `...` as a search macro, expanded before "
+            "the search is parsed, and documents no escape for it; in a regular expression "
+            "write \\x60"
+        )
+    found = _SPL_CONTROL.search(text)
+    if found:
+        return (
+            f"control character {found.group()!r} in {text!r}: SPL strings cannot escape it "
+            "and savedsearches.conf readers take it as a line break or garbage"
+        )
+    return None
+
+
 def _check_leaf(cond: ConditionFieldEqualsValueExpression, context: tuple[type, ...]) -> None:
     field, value = cond.field, cond.value
+    for text in (field, str(value.regexp) if isinstance(value, SigmaRegularExpression) else ""):
+        problem = spl_text_problem(text)
+        if problem:
+            raise _refuse(f"{field}: {problem}")
     if isinstance(value, SigmaExpansion):  # |windash, |base64offset: an OR of plain strings
         for item in value.values:
             _check_leaf(ConditionFieldEqualsValueExpression(field, item), (*context, ConditionOR))

@@ -10,6 +10,7 @@ generated; elsewhere only the generated files are written and compared.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ses_sigma.convert.build import stale_files, write_output
@@ -27,16 +28,25 @@ from ses_sigma.pack import DEFAULT_RULES_DIR, Pack
 
 __all__ = ["DEFAULT_DOCS_DIR", "REPO_ROOT", "build_docs", "stale_docs", "write_docs"]
 
-#: The repository (links in the pages are relative to it) and its docs directory.
+#: The bundled pack's root (the repository in a checkout; links in the pages are relative to
+#: it) and its docs directory. ``ses-sigma docs`` uses the resolved pack's root instead.
 REPO_ROOT = DEFAULT_RULES_DIR.parent
 DEFAULT_DOCS_DIR = REPO_ROOT / "docs"
 
 
 def build_docs(
-    pack: Pack, fixtures_dir: Path = DEFAULT_FIXTURES_DIR, repo_root: Path = REPO_ROOT
+    pack: Pack,
+    fixtures_dir: Path | Sequence[Path] = DEFAULT_FIXTURES_DIR,
+    repo_root: Path = REPO_ROOT,
+    ignored: Collection[Path] = (),
+    bundled_root: Path | None = None,
 ) -> dict[str, str]:
-    """Every generated file of the pack's docs (path -> text); DocsError if one cannot be."""
-    docs = collect(pack, fixtures_dir, repo_root)
+    """Every generated file of the pack's docs (path -> text); DocsError if one cannot be.
+
+    Links are relative to ``repo_root``: every rule and fixture file must be below it, or
+    below ``bundled_root`` (bundled rules are named, not linked).
+    """
+    docs = collect(pack, fixtures_dir, repo_root, ignored, bundled_root)
     conversions = convert_pack(pack)
     files = {page_path(d.name): rule_page(d, conversions) for d in docs}
     files[INDEX_FILE] = index_page(docs)

@@ -20,7 +20,7 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.docs.calls import base_rules, other_conditions, outcome
 from ses_sigma.docs.markdown import cell, code_block, header, link, table
-from ses_sigma.docs.model import RuleDoc
+from ses_sigma.docs.model import BUNDLED_PREFIX, RuleDoc
 from ses_sigma.docs.queries import PackConversions, TargetResult
 from ses_sigma.docs.strategy import (
     RuleKind,
@@ -95,8 +95,8 @@ def _facts(doc: RuleDoc) -> str:
         ("author", cell(r.author or "not set")),
         ("date", _date(r.date)),
         ("modified", _date(r.modified)),
-        ("rule file", link(doc.rule_file, TO_ROOT + doc.rule_file)),
-        ("fixtures", link(doc.fixture_file, TO_ROOT + doc.fixture_file)),
+        ("rule file", _file_link(doc.rule_file)),
+        ("fixtures", _file_link(doc.fixture_file)),
     ]
     return table(("", ""), rows)
 
@@ -314,7 +314,7 @@ def _example(doc: RuleDoc) -> str:
     ex = doc.example
     case = ex.case
     anchor = f"#L{case.line}" if case.line else ""
-    out = f"Fixture case {link(case.name, TO_ROOT + doc.fixture_file + anchor)}: {case.why}\n\n"
+    out = f"Fixture case {_file_link(doc.fixture_file, anchor, case.name)}: {case.why}\n\n"
     count = len(ex.events)
     what = "event" if count == 1 else f"{count} events"
     out += f"The alert holds the {what} below"
@@ -331,10 +331,17 @@ def _example(doc: RuleDoc) -> str:
     return out
 
 
+def _file_link(rel: str, anchor: str = "", text: str | None = None) -> str:
+    """A link to a file of the repository; a bundled pack's file is named, not linked."""
+    if rel.startswith(BUNDLED_PREFIX):
+        return f"{text} (`{rel}`)" if text is not None else f"`{rel}` (bundled with ses-sigma)"
+    return link(text if text is not None else rel, TO_ROOT + rel + anchor)
+
+
 def _files(doc: RuleDoc) -> str:
     return (
-        f"- Rule: {link(doc.rule_file, TO_ROOT + doc.rule_file)}\n"
-        f"- Fixture cases: {link(doc.fixture_file, TO_ROOT + doc.fixture_file)} "
+        f"- Rule: {_file_link(doc.rule_file)}\n"
+        f"- Fixture cases: {_file_link(doc.fixture_file)} "
         f"(`ses-sigma test {doc.name}`)\n"
         f"- Index of the rules: {link('README.md', 'README.md')}; coverage of the pack: "
         f"{link('coverage.md', '../coverage.md')}\n"

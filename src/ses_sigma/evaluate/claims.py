@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from ses_sigma.bundled import bundled_dir
 from ses_sigma.evaluate.campaigns import STAGES
 from ses_sigma.evaluate.run import LEVELS, EvalResult
-from ses_sigma.pack import DEFAULT_RULES_DIR
 
 __all__ = [
     "DEFAULT_CLAIMS",
@@ -31,8 +31,9 @@ __all__ = [
     "unclaimed",
 ]
 
-#: The repository's scenarios directory (campaign replays and the claims file).
-DEFAULT_SCENARIOS_DIR = DEFAULT_RULES_DIR.parent / "scenarios"
+#: The scenarios directory (campaign replays and the claims file): the repository's
+#: scenarios/, shipped in the wheel as package data (``ses_sigma.bundled``).
+DEFAULT_SCENARIOS_DIR: Path = bundled_dir("scenarios")  # type: ignore[assignment]
 DEFAULT_CLAIMS = DEFAULT_SCENARIOS_DIR / "claims.yml"
 _MODES = {"alone": "alone", "with_history": "history"}
 

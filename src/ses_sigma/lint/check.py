@@ -11,63 +11,76 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ses_sigma.harness import BASE_FILE, DEFAULT_FIXTURES_DIR
+from ses_sigma.harness import BASE_FILE
 from ses_sigma.lint.conventions import check_conventions
 from ses_sigma.lint.coverage import check_fixtures
 from ses_sigma.lint.excuses import apply_excuses, read_excuses
 from ses_sigma.lint.fileformat import check_file as check_file_format
-from ses_sigma.lint.findings import Finding, LintResult, Problem, display_path
+from ses_sigma.lint.findings import Finding, LintResult, Problem, Severity, display_path
 from ses_sigma.lint.loading import CODE_LOAD, load_rules
 from ses_sigma.lint.validators import ValidatorConfig, run_validators
 from ses_sigma.lint.yamlcheck import YamlLines, compose_file, line_of
-from ses_sigma.pack import DEFAULT_RULES_DIR, rule_files
+from ses_sigma.pack import rule_files
+from ses_sigma.workspace import ConfigError, PackSource, resolve_pack
 
-__all__ = ["PackPaths", "PathsError", "check_pack", "split_paths"]
+__all__ = ["CODE_NO_FIXTURES", "PackPaths", "PathsError", "check_pack", "split_paths"]
+
+CODE_NO_FIXTURES = "ses_no_fixtures"
 
 
 class PathsError(ValueError):
-    """The paths given do not make a pack (no rules, no or several fixture directories)."""
+    """The paths given do not make a pack (no rule files, or a bad ses-sigma.toml)."""
 
 
 @dataclass(frozen=True)
 class PackPaths:
-    """What to check: rule files and directories, and the fixture directory."""
+    """What to check: rule (and filter) files and directories, the fixture directories.
+
+    ``fixtures`` may be one directory or several (a single Path is accepted); none: the rules
+    are checked without fixtures, and the missing cases are one summary finding. ``ignored``:
+    fixture files not to read (bundled rules a pack leaves out). ``subset``: the rules are a
+    selection of a pack (default: when rule *files* are among ``rules``).
+    """
 
     rules: tuple[Path, ...]
-    fixtures: Path
+    fixtures: tuple[Path, ...] | Path = ()
+    ignored: tuple[Path, ...] = ()
+    subset: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fixtures, Path):
+            object.__setattr__(self, "fixtures", (self.fixtures,))
+        if self.subset is None:
+            object.__setattr__(self, "subset", any(p.is_file() for p in self.rules))
+
+    @classmethod
+    def of(cls, source: PackSource) -> PackPaths:
+        """The paths of a resolved pack (``ses_sigma.workspace``), filters with the rules."""
+        return cls(
+            rules=(*source.rules, *source.filters),
+            fixtures=source.fixtures,
+            ignored=source.ignored_fixtures,
+            subset=source.selection,
+        )
 
 
 def split_paths(paths: Sequence[Path]) -> PackPaths:
-    """Sort PATH arguments into rule paths and the fixture directory.
+    """Sort PATH arguments into rule paths and fixture directories (``workspace`` rules).
 
-    A directory holding ``_base.yml`` is the fixture directory; a directory with a ``rules/``
-    subdirectory is a pack root (its ``rules/``, and its ``fixtures/`` if that holds
-    ``_base.yml``); anything else is a rule file or directory. No paths: the pack's own
-    ``rules/`` and ``fixtures/``. Rule *files* among the paths make the check a selection:
-    only their fixture files are checked (see ``coverage.check_fixtures``).
+    A directory holding ``ses-sigma.toml`` is that pack; a directory holding ``_base.yml`` is
+    a fixture directory; a directory with a ``rules/`` subdirectory is a pack root (its
+    ``rules/``, its ``fixtures/`` if that holds ``_base.yml``, its ``filters/``); anything else
+    is a rule file or directory. No paths: the pack of the current directory, else the bundled
+    pack. Rule *files* among the paths make the check a selection: only their fixture files
+    are checked (see ``coverage.check_fixtures``).
     """
-    if not paths:
-        return PackPaths((DEFAULT_RULES_DIR,), DEFAULT_FIXTURES_DIR)
-    rules: list[Path] = []
-    fixtures: list[Path] = []
-    for path in paths:
-        if path.is_dir() and (path / BASE_FILE).is_file():
-            fixtures.append(path)
-        elif path.is_dir() and (path / "rules").is_dir():
-            rules.append(path / "rules")
-            if (path / "fixtures" / BASE_FILE).is_file():
-                fixtures.append(path / "fixtures")
-        else:
-            rules.append(path)
-    if not rules:
+    try:
+        source = resolve_pack(paths)
+    except ConfigError as exc:
+        raise PathsError(str(exc)) from None
+    if not source.rules:
         raise PathsError("no rule file or directory among the paths")
-    if len(set(fixtures)) != 1:
-        found = ", ".join(map(str, fixtures)) or "none"
-        raise PathsError(
-            f"exactly one fixture directory (a directory holding {BASE_FILE}) is needed among "
-            f"the paths, found {found}"
-        )
-    return PackPaths(tuple(rules), fixtures[0])
+    return PackPaths.of(source)
 
 
 def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintResult:
@@ -86,9 +99,17 @@ def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintR
         findings.extend(yaml_findings)
         if found is not None:  # a file that is not YAML has its yaml_syntax finding already
             findings.extend(check_file_format(path, display_path(path)))
-    for path in sorted(paths.fixtures.glob("*.yml")):
-        findings.extend(check_file_format(path, display_path(path)))
-    broken_yaml = {p for p, found in lines.items() if found is None}
+    ignored = {p.resolve() for p in paths.ignored}
+    for directory in paths.fixtures:
+        for path in sorted(directory.glob("*.yml")):
+            if path.resolve() not in ignored:
+                findings.extend(check_file_format(path, display_path(path)))
+    # A file that is not YAML, or has a duplicate key, has its yaml_* finding; pySigma's (or
+    # the loader's) refusal of it would only repeat it.
+    yaml_flagged = {p.resolve() for p in files} & {
+        Path(f.file).resolve() for f in findings if f.code.startswith("yaml_")
+    }
+    broken_yaml = {p for p, found in lines.items() if found is None} | yaml_flagged
 
     def to_finding(problem: Problem) -> Finding:
         where_lines = lines.get(problem.path.resolve())
@@ -111,11 +132,27 @@ def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintR
         unloaded = [p.stem for p in files if p.resolve() not in loaded]
         problems.extend(run_validators(list(pack), config))
         problems.extend(check_conventions(pack))
-        subset = any(p.is_file() for p in paths.rules)
-        problems.extend(check_fixtures(pack, paths.fixtures, unloaded, subset))
+        if paths.fixtures:
+            problems.extend(
+                check_fixtures(pack, paths.fixtures, unloaded, bool(paths.subset), paths.ignored)
+            )
+        else:
+            findings.append(_no_fixtures(paths, len(pack)))
         excuses, excuse_problems = read_excuses(pack)
         problems.extend(excuse_problems)
     findings.extend(to_finding(p) for p in problems)
     findings, stale = apply_excuses(findings, excuses, display_path)
     findings.extend(to_finding(p) for p in stale)
     return LintResult.build(findings, [display_path(p) for p in files])
+
+
+def _no_fixtures(paths: PackPaths, rules: int) -> Finding:
+    """The one finding of a pack without fixtures (third-party rule sets): not a refusal."""
+    return Finding(
+        display_path(paths.rules[0]),
+        1,
+        CODE_NO_FIXTURES,
+        f"no fixture directory: the {rules} rule(s) have no fixture cases, so nothing proves "
+        f"they fire or stay quiet (give a directory holding {BASE_FILE} to check them)",
+        Severity.WARNING,
+    )

@@ -21,6 +21,7 @@ from sigma.types import SigmaFieldReference
 
 from ses_sigma.attack import attack_tag_problem
 from ses_sigma.lint.findings import Problem, Where
+from ses_sigma.lint.regexes import CODE_REGEX, regex_problems
 from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.engine import Engine
@@ -243,10 +244,13 @@ def _fields(rule: SigmaRuleBase) -> Iterator[Problem]:
 def _matcher(rule: SigmaRuleBase) -> Iterator[Problem]:
     path = _path(rule)
     if isinstance(rule, SigmaRule):
+        regexes = list(regex_problems(rule, path))
+        yield from regexes
         try:
             compiled = compile_detection(rule)
         except RuleCompileError as exc:
-            yield Problem(path, CODE_MATCHER, str(exc), Where(keys=("detection",)))
+            if not regexes:  # the same refusal, already reported on the pattern's line
+                yield Problem(path, CODE_MATCHER, str(exc), Where(keys=("detection",)))
         else:
             if compiled.event_sources is None:
                 yield Problem(
@@ -301,6 +305,7 @@ def check_conventions(pack: Pack) -> list[Problem]:
         problems.extend(_fields(rule))
         matcher.extend(_matcher(rule))
     problems.extend(matcher)
-    if not any(p.code in (CODE_MATCHER, CODE_FIRST_SEEN, CODE_CORRELATION) for p in matcher):
+    refusals = (CODE_MATCHER, CODE_REGEX, CODE_FIRST_SEEN, CODE_CORRELATION)
+    if not any(p.code in refusals for p in matcher):
         problems.extend(_engine(pack))
     return problems

@@ -15,6 +15,7 @@ same loop): a validator that raises then costs only its own result, reported as 
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -46,7 +47,8 @@ __all__ = [
     "run_validators",
 ]
 
-CONFIG_PATH = Path(__file__).resolve().with_name("validators.yml")
+#: Package data of ses_sigma.lint (importlib.resources; a real file in every install).
+CONFIG_PATH = Path(str(importlib.resources.files("ses_sigma.lint") / "validators.yml"))
 CODE_VALIDATOR_ERROR = "validator_error"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from ses_sigma.lint.findings import Finding, Where
+from ses_sigma.yamlfile import compose_documents, read_text
 
 __all__ = [
     "CODE_DUPLICATE_KEY",
@@ -189,11 +190,14 @@ def compose_file(path: Path, shown: str) -> tuple[YamlLines | None, list[Finding
     its line and no lines; each repeated key a ``yaml_duplicate_key`` finding at the repeat.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Finding(shown, 1, CODE_SYNTAX, f"cannot read the file: {exc}")]
+    except yaml.YAMLError as exc:  # larger than yamlfile.MAX_BYTES
+        return None, [Finding(shown, 1, CODE_SYNTAX, f"refused: {_syntax_error(exc)[1]}")]
     try:
-        documents = [d for d in yaml.compose_all(text, Loader=yaml.SafeLoader) if d is not None]
+        # ses_sigma.yamlfile: anchors, aliases and deep nesting are refused with their line.
+        documents = compose_documents(text)
     except yaml.YAMLError as exc:
         line, message = _syntax_error(exc)
         return None, [Finding(shown, line, CODE_SYNTAX, f"invalid YAML: {message}")]

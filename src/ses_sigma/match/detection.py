@@ -13,7 +13,9 @@ Semantics (docs/DESIGN.md, "Matching semantics", is the reference):
 * numbers and booleans in the record compare with their JSON text forms (``5`` matches ``'5'``,
   ``true`` matches ``'true'``); a Sigma number matches a JSON number or a numeric string of equal
   value; a Sigma boolean matches a JSON boolean or the string ``true``/``false`` in any case;
-* ``|re`` searches the value's text (case-sensitive unless ``|i``; ``|m``, ``|s`` flags);
+* ``|re`` searches the value's text (case-sensitive unless ``|i``; ``|m``, ``|s`` flags) with
+  RE2, in time linear in the value (``match.regex``: PCRE's ASCII ``\\d``/``\\w``/``\\b``;
+  a pattern RE2 cannot run with its meaning is a load error); wildcard patterns run on RE2 too;
 * ``|cidr`` matches string values that parse as an IP address inside the network;
 * ``|gt``/``|gte``/``|lt``/``|lte`` compare numerically; a non-numeric value never matches;
 * ``|fieldref`` compares with the value(s) of another field of the same record, exactly
@@ -70,6 +72,7 @@ from sigma.types import (
 
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.fields import field_getter, leaf_values
+from ses_sigma.match.regex import RegexRefused, compile_regex, compile_wildcard, re2_literal
 from ses_sigma.pack import rule_key
 
 __all__ = [
@@ -204,14 +207,17 @@ def _string_test(value: SigmaString) -> ValueTest:
         return lambda v: value_text(v) is not None
 
     pattern = "".join(
-        ".*" if p == multi else "." if p == SpecialChars.WILDCARD_SINGLE else re.escape(norm(p))
+        ".*" if p == multi else "." if p == SpecialChars.WILDCARD_SINGLE else re2_literal(norm(p))
         for p in parts
     )
-    rx = re.compile(pattern, re.DOTALL)
+    try:
+        fullmatch = compile_wildcard(pattern)  # RE2: linear in the value, whatever the pattern
+    except RegexRefused as exc:
+        raise _Unsupported(f"wildcard pattern {str(value)!r}: {exc}") from None
 
     def wildcard(v: Any) -> bool:
         t = value_text(v)
-        return t is not None and rx.fullmatch(norm(t)) is not None
+        return t is not None and fullmatch(norm(t))
 
     return wildcard
 
@@ -239,26 +245,25 @@ def _bool_test(value: SigmaBool) -> ValueTest:
 
 
 _RE_FLAGS = {
-    SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
-    SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
-    SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
 }
 
 
 def _regex_test(value: SigmaRegularExpression) -> ValueTest:
+    """``|re``: an RE2 search (linear time; ``match.regex`` lists the semantics), or refused."""
     if value.contains_placeholder():
         raise _Unsupported("regular expression with an unresolved |expand placeholder")
-    flags = 0
-    for flag in value.flags:
-        flags |= _RE_FLAGS[flag]
+    pattern = str(value.regexp)
     try:
-        rx = re.compile(str(value.regexp), flags)
-    except re.error as exc:  # pySigma compiled it already; keep the guard for Python's dialect
-        raise _Unsupported(f"regular expression {str(value.regexp)!r}: {exc}") from None
+        search = compile_regex(pattern, "".join(_RE_FLAGS[f] for f in value.flags))
+    except RegexRefused as exc:
+        raise _Unsupported(f"regular expression {pattern!r}: {exc}") from None
 
     def regex(v: Any) -> bool:
         t = value_text(v)
-        return t is not None and rx.search(t) is not None
+        return t is not None and search(t)
 
     return regex
 

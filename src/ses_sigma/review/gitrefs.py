@@ -148,6 +148,11 @@ def export_tree(checkout: Checkout, commit: str, subdirs: Sequence[str], dest: P
         relative = (
             str(PurePosixPath(path).relative_to(checkout.prefix)) if checkout.prefix else path
         )
+        if ".." in PurePosixPath(relative).parts or PurePosixPath(relative).is_absolute():
+            # git's own checks keep such paths out of trees; a crafted object must not write
+            # outside the snapshot directory all the same
+            notes.append(f"{relative!r}: a path leaving the pack directory, skipped")
+            continue
         if kind != "blob" or mode not in _FILE_MODES:
             notes.append(
                 f"{relative}: not a regular file at {commit[:12]} ({kind} {mode}), skipped"

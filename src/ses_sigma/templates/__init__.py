@@ -1,0 +1,1 @@
+"""Files ``ses-sigma init`` writes into a new team detection repository."""
