@@ -64,6 +64,7 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
         ("2025-03-11T14:52:19Z", "aws_ses_identity_added_then_deleted"),
         ("2025-03-11T14:52:19Z", "aws_ses_identity_deleted"),
         ("2025-03-11T14:52:19Z", "aws_ses_identity_modification_attempt"),
+        ("2025-03-11T14:53:02Z", "aws_ses_identity_added_then_deleted"),
         ("2025-03-11T14:53:02Z", "aws_ses_identity_deleted"),
         ("2025-03-11T14:53:02Z", "aws_ses_identity_modification_attempt"),
     ]
@@ -75,11 +76,19 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
     ]
     assert got == admin + attack
     by_rule = {a["rule_name"]: a for a in alert_lines(demo)}
-    assert by_rule["aws_ses_enumeration_new_principal"]["group"] == {"userIdentity.arn": CI_DEPLOY}
-    corr = by_rule["aws_ses_identity_added_then_deleted"]
-    assert corr["group"] == {"userIdentity.arn": CI_DEPLOY}
+    assert by_rule["aws_ses_enumeration_new_principal"]["group"] == {"sesPrincipal": CI_DEPLOY}
+    corrs = [
+        a for a in alert_lines(demo) if a["rule_name"] == "aws_ses_identity_added_then_deleted"
+    ]
+    assert [a["group"] for a in corrs] == [
+        {"userIdentity.arn": CI_DEPLOY, "sesIdentity": "billing@example.net"},
+        {"userIdentity.arn": CI_DEPLOY, "sesIdentity": "accounts@example.org"},
+    ]
     times = {r.event_id: r.data["eventTime"] for r in read_records([EXAMPLES])}
-    assert [times[e] for e in corr["event_ids"]] == ["2025-03-11T14:10:05Z", "2025-03-11T14:52:19Z"]
+    assert [[times[e] for e in a["event_ids"]] for a in corrs] == [
+        ["2025-03-11T14:09:41Z", "2025-03-11T14:52:19Z"],
+        ["2025-03-11T14:10:05Z", "2025-03-11T14:53:02Z"],
+    ]
     records = {r.event_id: r.data for r in read_records([EXAMPLES])}
     sandbox_exits = [
         records[a["event_ids"][0]]
@@ -92,7 +101,7 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
 
 def test_summary_on_stderr(demo: Result) -> None:
     assert demo.stderr.splitlines()[-1] == (
-        "scanned 3 file(s), 63 record(s): 22 alert(s), 0 rejected, "
+        "scanned 3 file(s), 63 record(s): 23 alert(s), 0 rejected, "
         "2 file(s) skipped (not CloudTrail logs; -v lists them)"
     )
     assert "rejected:" not in demo.stderr
@@ -119,7 +128,7 @@ def test_table_renders_every_alert() -> None:
     rows = [line for line in lines if "2025-03-" in line]
     assert len(rows) == len(alerts)
     assert f"userIdentity.arn={CI_DEPLOY}" in body
-    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 22 alert(s)")
+    assert result.stderr.splitlines()[-1].startswith("scanned 3 file(s), 63 record(s): 23 alert(s)")
 
 
 def test_table_fits_a_narrow_terminal_width() -> None:
@@ -302,3 +311,173 @@ def test_scan_library_result_matches_reading_order_independence(tmp_path: Path) 
     assert one.ok and many.ok
     assert [a.to_dict() for a in one.alerts] == [a.to_dict() for a in many.alerts]
     assert one.read.records == many.read.records == 63
+
+
+# --------------------------------------------------------------------------- --suppress
+
+
+def test_suppress_merges_repetition_and_keeps_every_event_id() -> None:
+    plain = alert_lines(run(str(EXAMPLES)))
+    result = run("--suppress", str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    got = alert_lines(result)
+    assert len(got) == 14 < len(plain) == 23
+
+    # Every event id of the unsuppressed alerts is still carried, rule by rule.
+    def ids(alerts: list[dict], rule: str) -> list[str]:
+        return sorted(e for a in alerts if a["rule_name"] == rule for e in a["event_ids"])
+
+    for rule in {a["rule_name"] for a in plain}:
+        assert ids(got, rule) == ids(plain, rule), rule
+    discovery = [a for a in got if a["rule_name"] == "aws_ses_discovery_long_term_key"]
+    assert [(a["time"], a["suppressed"], len(a["event_ids"])) for a in discovery] == [
+        ("2025-03-11T14:03:02Z", 3, 4)
+    ]
+    # Rules without the attribute are not suppressed (no "suppressed" key).
+    assert all("suppressed" not in a for a in got if a["rule_name"] == "aws_ses_sending_enabled")
+
+
+# --------------------------------------------------------------------------- --state
+
+
+def _enum_record(when: str, eid: str, arn: str) -> dict:
+    return {
+        "eventVersion": "1.08",
+        "eventTime": when,
+        "eventID": eid,
+        "eventSource": "ses.amazonaws.com",
+        "eventName": "GetSendQuota",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userIdentity": {"type": "IAMUser", "arn": arn, "accessKeyId": "ASIAEXAMPLE0000000001"},
+    }
+
+
+def test_state_lets_a_short_export_say_new(tmp_path: Path) -> None:
+    state = tmp_path / "baseline.json"
+    week = tmp_path / "week.jsonl"
+    week.write_text(
+        "\n".join(
+            json.dumps(
+                _enum_record(f"2026-11-0{d}T10:00:00Z", f"w{d}", "arn:aws:iam::1:user/known")
+            )
+            for d in range(1, 9)
+        )
+    )
+    first = run("--state", str(state), str(week))
+    assert first.exit_code == 0, first.stderr
+    assert not [
+        a for a in alert_lines(first) if a["rule_name"] == "aws_ses_enumeration_new_principal"
+    ]
+    saved = json.loads(state.read_text())
+    assert saved["format"] == "ses-sigma-baseline" and saved["version"] == 1
+    entry = saved["rules"]["aws_ses_enumeration_new_principal"]
+    assert entry["learning_start"] == "2026-11-01T10:00:00Z"
+    assert entry["seen"] == [
+        {"values": ["arn:aws:iam::1:user/known"], "last_seen": "2026-11-08T10:00:00Z"}
+    ]
+    export = tmp_path / "export.jsonl"
+    export.write_text(
+        json.dumps(_enum_record("2026-11-20T10:00:00Z", "x1", "arn:aws:iam::1:user/known"))
+        + "\n"
+        + json.dumps(_enum_record("2026-11-20T10:05:00Z", "x2", "arn:aws:iam::1:user/new"))
+    )
+    # Without the baseline, the short export is all learning: nothing is new.
+    alone = run(str(export))
+    assert not [
+        a for a in alert_lines(alone) if a["rule_name"] == "aws_ses_enumeration_new_principal"
+    ]
+    second = run("--state", str(state), str(export))
+    assert second.exit_code == 0, second.stderr
+    new = [a for a in alert_lines(second) if a["rule_name"] == "aws_ses_enumeration_new_principal"]
+    assert [(a["event_ids"], a["group"]) for a in new] == [
+        (["x2"], {"sesPrincipal": "arn:aws:iam::1:user/new"})
+    ]
+    assert (
+        len(json.loads(state.read_text())["rules"]["aws_ses_enumeration_new_principal"]["seen"])
+        == 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"format": "other", "version": 1, "rules": {}}', "format is 'other'"),
+        ('{"format": "ses-sigma-baseline", "version": 9, "rules": {}}', "version 9"),
+        (
+            '{"format": "ses-sigma-baseline", "version": 1, "rules": {"r": {"spec": {"fields": '
+            '["a"], "derived": {}, "forget_after": 60}, "learning_start": "yesterday", '
+            '"seen": []}}}',
+            "rules.r.learning_start",
+        ),
+        (
+            '{"format": "ses-sigma-baseline", "version": 1, "rules": {"r": {"spec": {"fields": '
+            '["a"], "derived": {}, "forget_after": 60}, "learning_start": null, "seen": '
+            '[{"values": ["x", "y"], "last_seen": "2026-11-01T00:00:00Z"}]}}}',
+            "rules.r.seen[0].values",
+        ),
+    ],
+)
+def test_a_bad_state_file_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    state = tmp_path / "baseline.json"
+    state.write_text(content)
+    result = run("--state", str(state), str(EXAMPLES))
+    assert result.exit_code == 2
+    assert str(state) in result.stderr and message in result.stderr
+    assert result.stdout == ""
+    assert state.read_text() == content  # left as it was
+
+
+def test_state_of_another_spec_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    state = tmp_path / "baseline.json"
+    state.write_text(
+        '{"format": "ses-sigma-baseline", "version": 1, "rules": {'
+        '"aws_ses_enumeration_new_principal": {"spec": {"fields": ["userIdentity.arn"], '
+        '"derived": {}, "forget_after": 2592000.0}, "learning_start": "2025-01-01T00:00:00Z", '
+        '"seen": []}}}'
+    )
+    result = run("--state", str(state), str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    assert "another first_seen spec" in result.stderr
+    saved = json.loads(state.read_text())["rules"]["aws_ses_enumeration_new_principal"]
+    assert saved["spec"]["fields"] == ["sesPrincipal"]
+    assert saved["learning_start"] == "2025-03-03T10:21:07Z"
+
+
+def test_implausible_event_time_is_reported(tmp_path: Path) -> None:
+    log = tmp_path / "odd.jsonl"
+    log.write_text(json.dumps(_enum_record("0001-01-01T00:00:00Z", "odd", "arn:aws:iam::1:user/x")))
+    result = run(str(log))
+    assert result.exit_code == 0, result.stderr
+    assert "eventTime 0001-01-01T00:00:00Z is implausible" in result.stderr
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def test_filters_option_applies_a_site_filter(tmp_path: Path) -> None:
+    example = ROOT / "filters" / "examples" / "known_monitoring_keys.yml.example"
+    log = tmp_path / "poll.jsonl"
+    record = {
+        **_enum_record(
+            "2026-11-20T10:00:00Z", "p1", "arn:aws:iam::111122223333:user/svc-ses-monitor"
+        ),
+        "eventName": "GetAccount",
+        "sourceIPAddress": "198.51.100.80",
+    }
+    record["userIdentity"]["accessKeyId"] = "AKIA3EXAMPLESESMON01"
+    log.write_text(json.dumps(record))
+    plain = alert_lines(run(str(log)))
+    assert [a["rule_name"] for a in plain] == ["aws_ses_discovery_long_term_key"]
+    assert alert_lines(run("--filters", str(example), str(log))) == []
+    assert alert_lines(run("--no-filters", str(log))) == plain
+
+
+def test_a_filter_naming_an_unknown_rule_stops_the_run(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    example = ROOT / "filters" / "examples" / "known_monitoring_keys.yml.example"
+    bad.write_text(example.read_text().replace("aws_ses_discovery_long_term_key", "no_such_rule"))
+    result = run("--filters", str(bad), str(EXAMPLES))
+    assert result.exit_code == 2
+    assert str(bad) in result.stderr and "'no_such_rule', which is not in the pack" in result.stderr

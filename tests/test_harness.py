@@ -153,7 +153,7 @@ def test_group_is_compared_when_given(engine: Engine, fixtures: Path) -> None:
             eventTime: "2026-11-20T10:10:00Z"
         expect:
           - event_ids: [00000000-0000-4000-8000-000000000001, 00000000-0000-4000-8000-000000000002]
-            group: {userIdentity.arn: "%s"}
+            group: {userIdentity.arn: "%s", sesIdentity: newsletter@example.com}
     """
     rule = "aws_ses_identity_added_then_deleted"
     right = one_case(fixtures, rule, text % ALICE)

@@ -21,7 +21,8 @@ class Alert:
     ``time`` is the eventTime (POSIX seconds) of the event that completed the detection;
     ``group`` holds the group-by (correlations) or first-seen field values, empty for
     single-event rules; ``event_ids`` are the eventIDs of the events that make the alert,
-    in time order.
+    in time order (a temporal_ordered chain: in step order, which is time order with events of
+    one second in the correlation's rule order).
     """
 
     rule_id: str
@@ -31,10 +32,13 @@ class Alert:
     time: float
     event_ids: tuple[str, ...]
     group: tuple[tuple[str, Any], ...] = field(default=())
+    #: With suppression applied (``scan --suppress``): how many later alerts of the same
+    #: group and period were merged into this one (their event ids are in ``event_ids``).
+    suppressed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form printed by ``ses-sigma scan``."""
-        return {
+        """JSON-ready form printed by ``ses-sigma scan`` (``suppressed`` only when applied)."""
+        out: dict[str, Any] = {
             "rule_id": self.rule_id,
             "rule_name": self.rule_name,
             "title": self.title,
@@ -43,6 +47,9 @@ class Alert:
             "group": dict(self.group),
             "event_ids": list(self.event_ids),
         }
+        if self.suppressed is not None:
+            out["suppressed"] = self.suppressed
+        return out
 
     @property
     def sort_key(self) -> tuple[float, str, tuple[str, ...]]:
@@ -54,15 +61,21 @@ def make_alert(
     rule: SigmaRuleBase,
     records: Iterable[Record],
     group: tuple[tuple[str, Any], ...] = (),
+    *,
+    keep_order: bool = False,
 ) -> Alert:
-    """An alert of ``rule`` made by ``records`` (timed by the latest of them)."""
-    recs = sorted(records, key=lambda r: r.sort_key)
+    """An alert of ``rule`` made by ``records`` (timed by the latest of them).
+
+    The event ids are sorted by (eventTime, eventID), unless ``keep_order``: a
+    temporal_ordered chain keeps its step order (time order, ties in rule order).
+    """
+    recs = list(records) if keep_order else sorted(records, key=lambda r: r.sort_key)
     return Alert(
         rule_id=str(rule.id) if rule.id else "",
         rule_name=rule_key(rule),
         title=rule.title,
         level=rule.level.name.lower() if rule.level else "",
-        time=recs[-1].time,
+        time=max(r.time for r in recs),
         event_ids=tuple(r.event_id for r in recs),
         group=group,
     )

@@ -29,6 +29,7 @@ import yaml
 from ses_sigma.alerts import Alert
 from ses_sigma.bundled import bundled_dir
 from ses_sigma.match.engine import Engine
+from ses_sigma.pack import load_pack
 from ses_sigma.records import Record, RecordError
 from ses_sigma.yamlfile import load_single, read_text
 
@@ -49,6 +50,7 @@ __all__ = [
     "collect_fixture_dirs",
     "collect_fixtures",
     "expand_event",
+    "filtered_engine",
     "fixture_files",
     "load_bases",
     "load_fixture_file",
@@ -73,6 +75,9 @@ ORDERS = ("given", "reversed", "shuffled")
 SHUFFLE_SEED = 20261125
 
 _CASE_KEYS = ("name", "why", "events", "expect")
+#: Optional case keys: ``filters`` (Sigma filter files, relative to the fixture file, applied
+#: on top of the pack's) and ``suppress`` (run with the rules' suppression, as scan --suppress).
+_OPTIONAL_CASE_KEYS = ("filters", "suppress")
 _EXPECT_KEYS = ("event_ids", "group")
 _EVENT_DIRECTIVES = ("base", "principal", "_remove")
 _BASE_SECTIONS = ("principals", "records")
@@ -341,6 +346,8 @@ class Case:
     expect: tuple[ExpectedAlert, ...]
     file: str
     line: int | None = None
+    filters: tuple[Path, ...] = ()
+    suppress: bool = False
 
     @property
     def id(self) -> str:
@@ -401,9 +408,20 @@ def _parse_case(raw: Any, rule: str, bases: Bases, file: str, line: int | None, 
     """One case mapping -> Case; ValueError with the reason (the caller adds file/case)."""
     if not isinstance(raw, dict):
         raise ValueError(f"case #{index} must be a mapping with keys {', '.join(_CASE_KEYS)}")
-    unknown = sorted(str(k) for k in raw if k not in _CASE_KEYS)
+    allowed = (*_CASE_KEYS, *_OPTIONAL_CASE_KEYS)
+    unknown = sorted(str(k) for k in raw if k not in allowed)
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(_CASE_KEYS)})")
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(allowed)})")
+    filters = raw.get("filters", [])
+    if not isinstance(filters, list) or not all(isinstance(f, str) and f for f in filters):
+        raise ValueError("filters must be a list of filter file paths (relative to this file)")
+    filter_paths = tuple((Path(file).parent / f) for f in filters)
+    for path in filter_paths:
+        if not path.is_file():
+            raise ValueError(f"filters: {path} is not a file")
+    suppress = raw.get("suppress", False)
+    if not isinstance(suppress, bool):
+        raise ValueError("suppress must be true or false")
     missing = [k for k in _CASE_KEYS if k not in raw]
     if missing:
         raise ValueError(f"missing key(s) {', '.join(missing)}")
@@ -438,6 +456,8 @@ def _parse_case(raw: Any, rule: str, bases: Bases, file: str, line: int | None, 
         expect=expect,
         file=file,
         line=line,
+        filters=filter_paths,
+        suppress=suppress,
     )
 
 
@@ -674,15 +694,34 @@ def run_case(engine: Engine, case: Case) -> Verdict:
     """Run one case in every order through a fresh ``engine.run``; the matcher's own errors
     propagate (use ``run_cases`` to turn them into failed verdicts)."""
     results: list[OrderResult] = []
+    if case.filters:
+        engine = filtered_engine(engine, case.filters)
     for order in ORDERS:
         records = [
             Record.from_dict(copy.deepcopy(data), origin=f"{case.file}: {case.id} [{i}]")
             for i, data in enumerate(order_events(case, order))
         ]
-        alerts = engine.run(records)
+        alerts = (
+            engine.run(records, suppress=case.suppress) if case.suppress else engine.run(records)
+        )
         got = tuple(GotAlert.from_alert(a) for a in alerts if a.rule_name == case.rule)
         results.append(OrderResult(order=order, got=got, passed=_matches(case.expect, got)))
     return Verdict(case=case, results=tuple(results))
+
+
+_FILTERED: dict[tuple[int, tuple[Path, ...]], Engine] = {}
+
+
+def filtered_engine(engine: Engine, filters: tuple[Path, ...]) -> Engine:
+    """``engine``'s pack loaded again with ``filters`` on top of its own (cached per engine)."""
+    key = (id(engine), filters)
+    found = _FILTERED.get(key)
+    if found is None:
+        pack = engine.pack
+        paths = sorted(set(pack.files.values()))
+        found = Engine(load_pack(paths, filters=[*pack.filter_files, *filters]))
+        _FILTERED[key] = found
+    return found
 
 
 def run_cases(engine: Engine, cases: Iterable[Case]) -> list[Verdict]:

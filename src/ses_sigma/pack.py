@@ -1,7 +1,18 @@
-"""Load and index a Sigma rule pack with pySigma (no home-made YAML-to-rule parsing)."""
+"""Load and index a Sigma rule pack with pySigma (no home-made YAML-to-rule parsing).
+
+Site tuning: Sigma filter documents (``filter:``, pySigma's ``SigmaFilter``) loaded with the
+rules (among ``paths``, or from ``filters=``) are applied to the rules they name: pySigma
+appends the filter's condition to the rule's (``(<rule condition>) and (<filter condition>)``),
+so the matcher and every target evaluate the filtered rule. A filter that names a rule the pack
+does not have, a correlation (pySigma never filters correlations: filter its base rules), or a
+rule of another log source is a load error naming the filter file, never a filter silently left
+unapplied.
+"""
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +21,7 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.bundled import bundled_dir
@@ -69,6 +81,8 @@ class Pack:
     files: dict[str, Path] = field(default_factory=dict)
     #: Files of the Sigma filter documents applied to the rules.
     filter_files: list[Path] = field(default_factory=list)
+    #: Which filters (by file) were applied to which rule.
+    applied_filters: dict[str, list[Path]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[SigmaRuleBase]:
         return iter(self.collection.rules)
@@ -102,17 +116,22 @@ class Pack:
         return self.files.get(rule_key(rule))
 
 
-def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
-    """Load every rule file under ``paths`` with pySigma and resolve correlation references.
+def load_pack(
+    paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,),
+    filters: Iterable[str | Path] = (),
+) -> Pack:
+    """Load every rule file under ``paths`` with pySigma and resolve correlation references;
+    apply the Sigma filter documents found there and under ``filters`` (module docstring).
 
     Raises PackLoadError listing every file that failed (YAML errors, Sigma errors, unknown
-    references), so that one bad file never passes silently.
+    references, filters that do not apply), so that one bad file never passes silently.
     """
     problems: list[tuple[str, str]] = []
     collections: list[SigmaCollection] = []
     files: dict[str, Path] = {}
     filter_files: list[Path] = []
-    for path in rule_files(paths):
+    filter_docs: list[tuple[Path, SigmaFilter]] = []
+    for path in rule_files([*paths, *filters]):
         try:
             # The project's YAML reader (duplicate keys, aliases, size and depth refused),
             # then pySigma on the data, as SigmaCollection.from_yaml does after safe_load_all.
@@ -132,6 +151,7 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
                 collect_errors=True,
                 source=SigmaRuleLocation(path),
                 resolve_references=False,
+                collect_filters=True,
             )
             problems.extend((str(path), f"{type(e).__name__}: {e}") for e in coll.errors)
         except SigmaError as exc:
@@ -149,6 +169,8 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
             files[key] = path
         if coll.filters:
             filter_files.append(path)
+            filter_docs.extend((path, f) for f in coll.filters)
+            coll.filters = []  # applied below, one copy per rule
         collections.append(coll)
     known = set(files) | {str(r.id) for c in collections for r in c.rules if r.id}
     for coll in collections:
@@ -163,8 +185,20 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
                                 f"{ref.reference!r}, which is not in the pack",
                             )
                         )
+    all_rules = [r for c in collections for r in c.rules]
+    for path, flt in filter_docs:
+        problems.extend((str(path), m) for m in _filter_problems(flt, all_rules))
     if problems:
         raise PackLoadError(problems)
+    applied: dict[str, list[Path]] = {}
+    for path, flt in filter_docs:
+        for rule in all_rules:
+            if isinstance(rule, SigmaRule) and flt._should_apply_on_rule(rule):
+                # Upstream (pySigma 1.5.1) puts the filter's own SigmaDetection objects into
+                # every rule it filters; processing pipelines rewrite detections in place, so
+                # each rule gets its own copy.
+                copy.deepcopy(flt).apply_on_rule(rule)
+                applied.setdefault(rule_key(rule), []).append(path)
     try:
         # merge() already resolves references (SigmaCollection.__post_init__), so an unknown
         # reference raises here, not only in resolve_rule_references().
@@ -172,7 +206,45 @@ def load_pack(paths: Iterable[str | Path] = (DEFAULT_RULES_DIR,)) -> Pack:
         collection.resolve_rule_references()
     except SigmaError as exc:
         raise PackLoadError([(str(_source_path(exc) or "rules"), str(exc))]) from None
-    return Pack(collection=collection, files=files, filter_files=filter_files)
+    return Pack(
+        collection=collection, files=files, filter_files=filter_files, applied_filters=applied
+    )
+
+
+def _filter_problems(flt: SigmaFilter, rules: list[SigmaRule | SigmaCorrelationRule]) -> list[str]:
+    """Why a filter would not apply as written (its named rules must exist, be single-event
+    rules, and share its log source)."""
+    label = flt.name or flt.title or "filter"
+    refs = flt.filter.rules
+    if isinstance(refs, str):  # "any": every rule of its log source
+        if not any(isinstance(r, SigmaRule) and r.logsource in flt.logsource for r in rules):
+            return [f"filter {label!r} (rules: any) applies to no rule of the pack"]
+        return []
+    out: list[str] = []
+    for ref in refs:
+        found = [r for r in rules if _names(ref.reference, r)]
+        if not found:
+            out.append(f"filter {label!r} names rule {ref.reference!r}, which is not in the pack")
+            continue
+        for rule in found:
+            if isinstance(rule, SigmaCorrelationRule):
+                out.append(
+                    f"filter {label!r} names the correlation {ref.reference!r}: filters apply "
+                    "to single-event rules (filter its base rules)"
+                )
+            elif rule.logsource not in flt.logsource:
+                out.append(
+                    f"filter {label!r} does not apply to {ref.reference!r}: its log source "
+                    "differs from the rule's"
+                )
+    return out
+
+
+def _names(reference: str, rule: SigmaRuleBase) -> bool:
+    try:
+        return uuid.UUID(reference) == rule.id
+    except ValueError:
+        return reference == rule.name
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:

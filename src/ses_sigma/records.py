@@ -64,9 +64,11 @@ def parse_event_time(value: Any) -> float:
 def format_time(ts: float) -> str:
     """Format POSIX seconds as CloudTrail's ISO 8601 UTC form (second precision if whole)."""
     dt = datetime.fromtimestamp(ts, tz=UTC)
+    # %Y is not zero-padded below year 1000 on glibc ("1-01-01"): pad the year explicitly.
+    year = f"{dt.year:04d}"
     if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return year + dt.strftime("-%m-%dT%H:%M:%S.%fZ")
+    return year + dt.strftime("-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(slots=True)

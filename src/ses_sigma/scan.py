@@ -3,7 +3,9 @@
 The orchestration behind ``ses-sigma scan``, kept out of the CLI so tests and other commands
 can call it: read the records lazily (``logs.read_records``), match them with the compiled
 pack (``match.engine.Engine``), and return the alerts with the read statistics, every
-rejection included.
+rejection included. ``state``: a first-seen baseline file (``match/baseline.py``) loaded
+before the scan (if it exists) and saved after it; ``suppress``: apply the rules' suppression
+attributes (``match/suppression.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import BinaryIO
 
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import ReadStats, Rejection, read_records, read_stream
+from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.records import Record
@@ -35,6 +38,8 @@ class ScanResult:
     run: RunStats
     #: Rules left out because the matcher cannot evaluate them (``skip_unsupported``), and why.
     skipped_rules: list[str] = field(default_factory=list)
+    #: Baseline (``state``) rules whose saved state could not be used, and why.
+    state_warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -47,16 +52,27 @@ def scan_with_engine(
     paths: Iterable[str | Path],
     on_rejection: Callable[[Rejection], None] | None = None,
     stdin: BinaryIO | None = None,
+    state: str | Path | None = None,
+    suppress: bool = False,
 ) -> ScanResult:
     """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
 
     A path ``-`` is standard input (``stdin``, default ``sys.stdin.buffer``), gzipped or not.
     ``on_rejection`` sees each problem as it is met; all of them are also in the result.
+    ``state`` is loaded before reading any log (``BaselineError`` if it is not a valid
+    baseline) and written back after the scan.
     """
+    baseline = Baseline.load_or_new(state) if state is not None else None
     stats = ReadStats(on_rejection=on_rejection)
-    alerts = engine.run(_records(list(paths), stats, stdin))
+    alerts = engine.run(_records(list(paths), stats, stdin), baseline=baseline, suppress=suppress)
+    if baseline is not None and state is not None:
+        baseline.save(state)
     return ScanResult(
-        alerts=alerts, read=stats, run=engine.stats, skipped_rules=list(engine.skipped)
+        alerts=alerts,
+        read=stats,
+        run=engine.stats,
+        skipped_rules=list(engine.skipped),
+        state_warnings=list(baseline.warnings) if baseline is not None else [],
     )
 
 
@@ -79,13 +95,17 @@ def scan(
     on_rejection: Callable[[Rejection], None] | None = None,
     skip_unsupported: bool = False,
     stdin: BinaryIO | None = None,
+    state: str | Path | None = None,
+    suppress: bool = False,
+    filters: Iterable[str | Path] = (),
 ) -> ScanResult:
-    """Load the pack (rule paths, or an already loaded Pack), compile it and scan ``paths``.
+    """Load the pack (rule paths and ``filters``, or an already loaded Pack), compile it and
+    scan ``paths``.
 
     Raises ``PackLoadError`` (a rule file does not load) or ``RuleCompileError`` (a rule the
     matcher cannot evaluate faithfully) before reading any log; with ``skip_unsupported`` the
     latter are left out instead and listed in ``ScanResult.skipped_rules``.
     """
-    pack = rules if isinstance(rules, Pack) else load_pack(rules)
+    pack = rules if isinstance(rules, Pack) else load_pack(rules, filters=filters)
     engine = Engine(pack, skip_unsupported=skip_unsupported)
-    return scan_with_engine(engine, paths, on_rejection, stdin)
+    return scan_with_engine(engine, paths, on_rejection, stdin, state=state, suppress=suppress)

@@ -29,6 +29,7 @@ from ses_sigma.convert.splunk_app import (
     render_savedsearches,
     tgz,
 )
+from ses_sigma.match.suppression import SuppressionSpec
 from ses_sigma.pack import Pack, load_pack, rule_key
 
 SUCCESS = '(NOT errorCode=* OR errorCode="null") OR errorCode="success"'
@@ -166,7 +167,7 @@ def _search_part(text: str) -> str:
     [
         ("aws_ses_identity_created", ["VerifyEmailIdentity", "CreateEmailIdentity"], True),
         ("aws_ses_identity_deleted", ["DeleteIdentity", "DeleteEmailIdentity"], True),
-        ("aws_ses_discovery_long_term_key", ["GetAccount", "GetAccountSendingEnabled"], True),
+        ("aws_ses_discovery_long_term_key", ["GetAccount", "GetAccountSendingEnabled"], False),
         ("aws_ses_identity_modification_attempt", ["VerifyEmailIdentity", "DeleteIdentity"], False),
     ],
 )
@@ -198,29 +199,35 @@ def test_correlation_spl(spl: dict[str, str]) -> None:
     created = _search_part(spl["aws_ses_identity_created"])
     deleted = _search_part(spl["aws_ses_identity_deleted"])
     # Each subsearch is the base rule's own search, tagged with its step and its group value.
+    identity = (
+        "coalesce(nullif('requestParameters.emailIdentity', \"null\"), "
+        "nullif('requestParameters.emailAddress', \"null\"), "
+        "nullif('requestParameters.domain', \"null\"), "
+        "nullif('requestParameters.identity', \"null\"))"
+    )
     assert lines[1] == (
         f'[ search {created} | eval sigma_base_rule="aws_ses_identity_created", '
-        "sigma_step_1=1, sigma_group_1='userIdentity.arn' ]"
+        f"sigma_step_1=1, sigma_group_1='userIdentity.arn', sigma_group_2={identity} ]"
     )
     assert lines[2] == (
         f'[ search {deleted} | eval sigma_base_rule="aws_ses_identity_deleted", '
-        "sigma_step_2=1, sigma_group_1='userIdentity.arn' ]"
+        f"sigma_step_2=1, sigma_group_1='userIdentity.arn', sigma_group_2={identity} ]"
     )
     stages = [line.split(" ")[1] for line in lines[3:]]
     assert stages == [
         "stats", "where", "fillnull", "sort", "streamstats", "where", "eval", "rename", "table",
     ]  # fmt: skip
-    # One row per (event, principal); order by (time, eventID); the previous row of the same
-    # principal; the sliding, inclusive one-hour window in seconds.
-    assert lines[3].endswith(" by _time eventID sigma_group_1")
-    assert lines[6] == "| sort 0 num(_time) str(eventID)"
+    # One row per (event, principal, identity); order by (time, step, eventID): the tie rule;
+    # the previous row of the same group; the sliding, inclusive one-hour window in seconds.
+    assert lines[3].endswith(" by _time eventID sigma_group_1 sigma_group_2")
+    assert lines[6] == "| sort 0 num(_time) num(sigma_step_2) str(eventID)"
     assert lines[7].startswith("| streamstats current=f window=1 global=f last(_time) as ")
-    assert lines[7].endswith(" by sigma_group_1")
+    assert lines[7].endswith(" by sigma_group_1 sigma_group_2")
     assert lines[8] == (
         "| where sigma_step_2=1 AND sigma_prev_step_1=1 AND _time - sigma_prev_time <= 3600"
     )
     assert "sigma_event_ids=mvappend(sigma_prev_event_id, eventID)" in lines[9]
-    assert lines[10] == "| rename sigma_group_1 as userIdentity.arn"
+    assert lines[10] == "| rename sigma_group_1 as userIdentity.arn, sigma_group_2 as sesIdentity"
     for fixed_bucket in ("bin ", "span=", "bucket", "transaction"):
         assert fixed_bucket not in text
 
@@ -236,14 +243,15 @@ def test_first_seen_spl(spl: dict[str, str]) -> None:
         'userIdentity.invokedBy="*.amazonaws.com")'
     )
     assert lines[1:7] == [
-        "| eval sigma_seen_1='userIdentity.arn'",
+        "| eval sigma_seen_1=coalesce(nullif('userIdentity.sessionContext.sessionIssuer.arn', "
+        '"null"), nullif(\'userIdentity.arn\', "null"))',
         '| where isnotnull(sigma_seen_1) AND sigma_seen_1!="null"',
         "| sort 0 num(_time) str(eventID)",
         "| streamstats current=f window=1 global=f last(_time) as sigma_last_seen by sigma_seen_1",
         "| where isnull(sigma_last_seen) OR _time - sigma_last_seen > 2592000",  # 30d, exclusive
-        "| rename sigma_seen_1 as userIdentity.arn",
+        "| rename sigma_seen_1 as sesPrincipal",
     ]
-    assert lines[7].startswith("| table _time userIdentity.arn eventID ")
+    assert lines[7].startswith("| table _time sesPrincipal eventID ")
 
 
 # --- savedsearches.conf ---------------------------------------------------------------------
@@ -280,7 +288,7 @@ def test_savedsearches_header_and_order(outputs: dict[str, ConversionOutput]) ->
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text.split("\n\n")[0])  # no timestamp
 
 
-def test_every_stanza_is_complete(conf: dict[str, dict[str, str]]) -> None:
+def test_every_stanza_is_complete(conf: dict[str, dict[str, str]], pack: Pack) -> None:
     for name, keys in conf.items():
         assert set(keys) >= REQUIRED_KEYS, (name, REQUIRED_KEYS - set(keys))
         assert keys["enableSched"] == "1"
@@ -292,7 +300,13 @@ def test_every_stanza_is_complete(conf: dict[str, dict[str, str]]) -> None:
             "0",
         )
         assert keys["alert.digest_mode"] == "0"  # one alert per result, as the matcher
-        assert keys["alert.suppress"] == "0"  # the windows never overlap: nothing to suppress
+        suppression = SuppressionSpec.from_rule(pack.get(name))
+        if suppression is None:
+            assert keys["alert.suppress"] == "0"
+        else:  # throttling per result on the rule's suppression fields and period
+            assert keys["alert.suppress"] == "1"
+            assert keys["alert.suppress.fields"] == ",".join(suppression.fields)
+            assert keys["alert.suppress.period"] in ("1h", "1d")
         actions = {k: v for k, v in keys.items() if k.startswith("action.")}
         assert actions and set(actions.values()) == {"0"}
 
@@ -301,8 +315,8 @@ def test_every_stanza_is_complete(conf: dict[str, dict[str, str]]) -> None:
     ("rule", "earliest", "severity"),
     [
         ("aws_ses_identity_created", "-30m@m", "2"),  # informational
-        ("aws_ses_identity_deleted", "-30m@m", "4"),  # medium
-        ("aws_ses_identity_added_then_deleted", "-90m@m", "5"),  # high: 1h window + 15m + 15m
+        ("aws_ses_identity_deleted", "-30m@m", "3"),  # low
+        ("aws_ses_identity_added_then_deleted", "-90m@m", "4"),  # medium: 1h window + 15m + 15m
         ("aws_ses_enumeration_new_principal", "-43230m@m", "4"),  # 30d + 15m + 15m
     ],
 )

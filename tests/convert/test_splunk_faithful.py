@@ -278,22 +278,41 @@ OVERLAP_SECOND = rule_text(
 )
 
 
-def test_overlapping_steps_fed_first_step_first_are_refused(tmp_path: Path) -> None:
-    # "first" < "second": the matcher feeds an event matching both as step 1 first.
+@pytest.mark.parametrize("order", [["first", "second"], ["second", "first"]])
+def test_overlapping_steps_are_refused(tmp_path: Path, order: list[str]) -> None:
+    # An event matching both steps: one row per event cannot say which step it plays.
     body = "  group-by:\n    - userIdentity.arn\n  timespan: 10m\n"
-    text = correlation("temporal_ordered", ["first", "second"], body)
+    text = correlation("temporal_ordered", order, body)
     result = convert_corr(tmp_path, OVERLAP_FIRST, OVERLAP_SECOND, text)
     assert isinstance(result, Refusal)
-    assert "an event may match both first and second" in result.reason
+    assert f"an event may match both {order[0]} and {order[1]}" in result.reason
 
 
-def test_overlapping_steps_fed_second_step_first_convert(tmp_path: Path) -> None:
-    # Listed order second -> first: step 1 is "second", fed after "first" (step 2) by name.
+def test_ties_are_sorted_in_rule_order(tmp_path: Path) -> None:
+    a = rule_text("a_step", "  sel:\n    eventName: CreateThing\n  condition: sel\n")
+    b = rule_text("b_step", "  sel:\n    eventName: DeleteThing\n  condition: sel\n")
     body = "  group-by:\n    - userIdentity.arn\n  timespan: 10m\n"
-    text = correlation("temporal_ordered", ["second", "first"], body)
-    result = convert_corr(tmp_path, OVERLAP_FIRST, OVERLAP_SECOND, text)
+    text = correlation("temporal_ordered", ["a_step", "b_step"], body)
+    result = convert_corr(tmp_path, a, b, text)
     assert isinstance(result, SplunkSearch), result
-    assert "_time - sigma_prev_time <= 600" in result.spl
+    assert "| sort 0 num(_time) num(sigma_step_2) str(eventID)" in result.spl
+
+
+def test_derived_group_field_is_a_coalesce(tmp_path: Path) -> None:
+    a = rule_text("a_step", "  sel:\n    eventName: CreateThing\n  condition: sel\n")
+    b = rule_text("b_step", "  sel:\n    eventName: DeleteThing\n  condition: sel\n")
+    body = "  group-by:\n    - thing\n  timespan: 10m\n"
+    text = correlation("temporal_ordered", ["a_step", "b_step"], body) + (
+        "derived_fields:\n  thing:\n    coalesce:\n      - requestParameters.name\n"
+        "      - requestParameters.identities\n"
+    )
+    result = convert_corr(tmp_path, a, b, text)
+    assert isinstance(result, SplunkSearch), result
+    assert (
+        "sigma_group_1=coalesce(nullif('requestParameters.name', \"null\"), "
+        "nullif('requestParameters.identities{}', \"null\"))"
+    ) in result.spl
+    assert "| rename sigma_group_1 as thing" in result.spl
 
 
 def test_aliases_and_array_group_fields(tmp_path: Path) -> None:

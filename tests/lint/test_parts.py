@@ -126,7 +126,13 @@ def test_config_disables_exactly_these_with_reasons() -> None:
     assert all(len(reason) > 20 for reason in config.disabled.values())
     for name in DATA_VALIDATORS:
         assert "download" in config.disabled[name]
-    assert set(config.pack_attributes) == {"triage", "first_seen", "lint_exceptions"}
+    assert set(config.pack_attributes) == {
+        "triage",
+        "first_seen",
+        "derived_fields",
+        "suppression",
+        "lint_exceptions",
+    }
     # Everything else installed runs, SigmaHQ's included.
     running = set(installed_validators()) - set(config.disabled)
     assert {"sigmahq_title_end", "sigmahq_github_link", "identifier_uniqueness"} <= running

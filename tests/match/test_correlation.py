@@ -245,22 +245,51 @@ def test_ordered_one_event_never_fills_two_steps(first: str) -> None:
     # The same record matched by both rules, fed in either order.
     second = "deleted" if first == "created" else "created"
     both = rec(10 * M)
-    eng = engine(ORDERED)
-    assert eng.feed(first, both) == [] and eng.feed(second, both) == []
+    assert run(engine(ORDERED), [(first, both), (second, both)]) == []
     # ...but with an earlier creation it completes the pair as the deletion.
     c, both2 = rec(20 * M), rec(30 * M)
-    eng = engine(ORDERED)
-    assert eng.feed("created", c) == []
-    alerts = eng.feed(first, both2) + eng.feed(second, both2)
+    alerts = run(engine(ORDERED), [("created", c), (first, both2), (second, both2)])
     assert [al.event_ids for al in alerts] == [(c.event_id, both2.event_id)]
 
 
-def test_ordered_same_second_follows_event_id_order() -> None:
-    c, d = rec(0, eid="b-created"), rec(0, eid="a-deleted")
-    # (eventTime, eventID) order puts the deletion first: it is not after the creation.
-    assert run(engine(ORDERED), [("deleted", d), ("created", c)]) == []
-    c2, d2 = rec(0, eid="a-created"), rec(0, eid="b-deleted")
-    assert len(run(engine(ORDERED), [("created", c2), ("deleted", d2)])) == 1
+@pytest.mark.parametrize("first", ["created", "deleted"])
+def test_ordered_event_of_both_rules_pairs_with_another_of_its_second(first: str) -> None:
+    # A creation of the same second as an event matching both rules: the latter is the
+    # deletion of the pair (rule order at ties), whatever the eventIDs.
+    second = "deleted" if first == "created" else "created"
+    for cid, bid in [("a", "b"), ("b", "a")]:
+        c, both = rec(0, eid=cid), rec(0, eid=bid)
+        feeds = sorted([("created", c), (first, both), (second, both)], key=lambda f: f[1].sort_key)
+        alerts = run(engine(ORDERED), feeds)
+        assert [al.event_ids for al in alerts] == [(cid, bid)], (cid, bid)  # step order
+
+
+@pytest.mark.parametrize(("cid", "did"), [("b-created", "a-deleted"), ("a-created", "b-deleted")])
+def test_ordered_same_second_follows_rule_order_not_event_id(cid: str, did: str) -> None:
+    # CloudTrail has 1-second resolution and random eventIDs: a creation and a deletion of
+    # the same second pair, whatever their eventIDs and the order they are fed in.
+    c, d = rec(0, eid=cid), rec(0, eid=did)
+    feeds = sorted([("deleted", d), ("created", c)], key=lambda f: f[1].sort_key)
+    alerts = run(engine(ORDERED), feeds)
+    assert [al.event_ids for al in alerts] == [(cid, did)]  # step order, not eventID order
+    # A deletion one second before the creation still does not pair.
+    assert run(engine(ORDERED), [("deleted", rec(0)), ("created", rec(1))]) == []
+
+
+def test_ordered_same_second_alert_comes_with_the_next_time_or_flush() -> None:
+    eng = engine(ORDERED)
+    c, d = rec(0), rec(30)
+    assert eng.feed("created", c) == [] and eng.feed("deleted", d) == []
+    alerts = eng.feed("created", rec(31))  # a later time settles the second of d
+    assert [al.event_ids for al in alerts] == [(c.event_id, d.event_id)]
+    assert eng.flush() == []
+
+
+def test_ordered_duplicate_delivery_counts_once() -> None:
+    c, d = rec(0), rec(10)
+    dup = Record(data=dict(c.data), time=c.time, event_id=c.event_id)
+    alerts = run(engine(ORDERED), [("created", c), ("created", dup), ("deleted", d)])
+    assert [al.event_ids for al in alerts] == [(c.event_id, d.event_id)]
 
 
 def test_ordered_several_alerts_from_one_long_stream() -> None:
@@ -506,13 +535,15 @@ def test_temporal_ordered_chains_are_bounded() -> None:
     eng = engine(ORDERED)
     for i in range(5_000):  # creations only: nothing ever completes
         eng.feed("created", rec(i * 10))
+    eng.feed("created", rec(5_000 * 10))  # settles the held second
     assert eng.group_count == 1
-    assert eng.state_size == 1  # only the most recent creation is kept
+    assert eng.state_size == 2  # the most recent creation and the one it replaced
 
 
 def test_flush_drops_state_and_emits_nothing_pending() -> None:
     eng = engine(ORDERED)
     eng.feed("created", rec(0))
+    eng.feed("created", rec(1))
     assert eng.group_count == 1
     assert eng.flush() == []
     assert eng.group_count == 0
@@ -687,26 +718,34 @@ def test_end_to_end_through_the_engine_with_the_pack_correlation(tmp_path: Path)
     ):
         (tmp_path / f"{name}.yml").write_text((rules / f"{name}.yml").read_text())
     eng = Engine(load_pack([tmp_path]))
+    v2, v1 = {"emailIdentity": "a@example.com"}, {"identity": "example.org"}
+    ea, v1b = {"emailAddress": "b@example.com"}, {"identity": "b@example.com"}
     records = [
         # Delivered out of order, straddling 11:00; the engine orders them.
-        _event("2025-01-20T11:00:30Z", "d1", "DeleteEmailIdentity", ARN_X),
-        _event("2025-01-20T10:59:30Z", "c1", "CreateEmailIdentity", ARN_X),
+        _event("2025-01-20T11:00:30Z", "d1", "DeleteEmailIdentity", ARN_X, requestParameters=v2),
+        _event("2025-01-20T10:59:30Z", "c1", "CreateEmailIdentity", ARN_X, requestParameters=v2),
         # Another principal: deleted without creating.
-        _event("2025-01-20T11:10:00Z", "d2", "DeleteIdentity", ARN_Y),
+        _event("2025-01-20T11:10:00Z", "d2", "DeleteIdentity", ARN_Y, requestParameters=v1),
         # A refused deletion is no base-rule match.
-        _event("2025-01-20T12:00:00Z", "c3", "VerifyEmailIdentity", ARN_Y),
+        _event("2025-01-20T12:00:00Z", "c3", "VerifyEmailIdentity", ARN_Y, requestParameters=ea),
         _event("2025-01-20T12:10:00Z", "d3", "DeleteIdentity", ARN_Y, errorCode="AccessDenied"),
+        # Another identity than the one created: not the pair.
+        _event("2025-01-20T12:20:00Z", "d5", "DeleteIdentity", ARN_Y, requestParameters=v1),
         # Too late: 1h01m after the creation.
-        _event("2025-01-20T13:01:00Z", "d4", "DeleteIdentity", ARN_Y),
+        _event("2025-01-20T13:01:00Z", "d4", "DeleteIdentity", ARN_Y, requestParameters=v1b),
     ]
     alerts = eng.run(records)
     corr = [a for a in alerts if a.rule_name == "aws_ses_identity_added_then_deleted"]
     assert [(a.event_ids, dict(a.group), format_time(a.time)) for a in corr] == [
-        (("c1", "d1"), {"userIdentity.arn": ARN_X}, "2025-01-20T11:00:30Z"),
+        (
+            ("c1", "d1"),
+            {"userIdentity.arn": ARN_X, "sesIdentity": "a@example.com"},
+            "2025-01-20T11:00:30Z",
+        ),
     ]
     # generate: true keeps the base rules' own alerts.
     base = sorted(a.event_ids[0] for a in alerts if a.rule_name != corr[0].rule_name)
-    assert base == ["c1", "c3", "d1", "d2", "d4"]
+    assert base == ["c1", "c3", "d1", "d2", "d4", "d5"]
 
 
 def test_end_to_end_input_order_does_not_matter(tmp_path: Path) -> None:

@@ -11,7 +11,13 @@ from sigma.rule import SigmaRule
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
+from ses_sigma.match.first_seen import (
+    EARLIEST_PLAUSIBLE,
+    FUTURE_SLACK,
+    FirstSeenEngine,
+    FirstSeenSpec,
+    FirstSeenState,
+)
 from ses_sigma.pack import load_pack
 from ses_sigma.records import Record, format_time, parse_event_time
 
@@ -55,11 +61,17 @@ def rec(offset: float, arn: Any = "arn:x", **extra: Any) -> Record:
     return Record(data=data, time=T0 + offset, event_id=eid)
 
 
-def engine(spec: str = SPEC, data_start: float = T0) -> FirstSeenEngine:
+#: The wall clock the engines see: far enough after T0 for every test's records.
+CLOCK = T0 + 10 * 365 * 86400.0
+
+
+def engine(
+    spec: str = SPEC, data_start: float | None = T0, state: FirstSeenState | None = None
+) -> FirstSeenEngine:
     rule = load_rule(spec)
     parsed = FirstSeenSpec.from_rule(rule)
     assert parsed is not None
-    return FirstSeenEngine(rule, parsed, data_start=data_start)
+    return FirstSeenEngine(rule, parsed, data_start=data_start, state=state, clock=lambda: CLOCK)
 
 
 # --------------------------------------------------------------------------- spec
@@ -81,7 +93,16 @@ def test_spec_is_parsed_with_sigma_timespans() -> None:
 def test_the_pack_rule_spec() -> None:
     rule = load_pack().get("aws_ses_enumeration_new_principal")
     assert isinstance(rule, SigmaRule)
-    assert FirstSeenSpec.from_rule(rule) == FirstSeenSpec(("userIdentity.arn",), 7 * D, 30 * D)
+    spec = FirstSeenSpec.from_rule(rule)
+    assert spec is not None
+    assert spec.fields == ("sesPrincipal",)
+    assert (spec.learning_period, spec.forget_after) == (7 * D, 30 * D)
+    assert [(d.name, d.sources) for d in spec.derived] == [
+        (
+            "sesPrincipal",
+            ("userIdentity.sessionContext.sessionIssuer.arn", "userIdentity.arn"),
+        )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -123,9 +144,104 @@ def test_learning_period_boundary() -> None:
     assert alerts[0].rule_name == "enum" and alerts[0].level == "medium"
 
 
-def test_learning_is_counted_from_data_start_not_from_the_first_match() -> None:
+def test_a_given_learning_start_is_used() -> None:
     eng = engine(data_start=T0 - 7 * D)
     assert len(eng.feed(rec(0, "arn:a"))) == 1
+
+
+def test_learning_starts_at_the_first_match() -> None:
+    eng = engine(data_start=None)
+    assert eng.feed(rec(3 * D, "arn:a")) == []
+    assert eng.data_start == T0 + 3 * D
+    assert eng.feed(rec(10 * D - 1, "arn:b")) == []  # 1s before the end of learning
+    assert len(eng.feed(rec(10 * D, "arn:c"))) == 1
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        "2013-10-31T23:59:59Z",
+        "9999-12-31T00:00:00Z",
+    ],
+)
+def test_an_implausible_time_cannot_disarm_learning(when: str) -> None:
+    eng = engine(data_start=None)
+    odd = Record(
+        data={"eventTime": when, "eventID": "odd", "userIdentity": {"arn": "arn:odd"}},
+        time=parse_event_time(when),
+        event_id="odd",
+    )
+    early = odd.time < T0
+    if early:  # fed first, as the engine's sort would
+        assert eng.feed(odd) == []
+    assert eng.feed(rec(1 * D, "arn:a")) == []  # starts learning, not the odd record
+    assert eng.data_start == T0 + 1 * D
+    assert eng.feed(rec(2 * D, "arn:b")) == []  # still learning
+    assert len(eng.feed(rec(8 * D, "arn:c"))) == 1
+    if not early:  # fed last: takes no part, forgets nothing
+        assert eng.feed(odd) == []
+        assert eng.state_size == 3
+    assert [r.event_id for r in eng.implausible] == ["odd"]
+
+
+def test_the_plausible_range_edges() -> None:
+    eng = engine(data_start=None)
+    start = EARLIEST_PLAUSIBLE
+    first = Record(data={"eventTime": format_time(start), "eventID": "x"}, time=start, event_id="x")
+    eng.feed(first)
+    assert eng.implausible == [] and eng.data_start == start
+    late = CLOCK + FUTURE_SLACK
+    eng.feed(Record(data={}, time=late, event_id="y"))
+    assert eng.implausible == []
+    eng.feed(Record(data={}, time=late + 1, event_id="z"))
+    assert [r.event_id for r in eng.implausible] == ["z"]
+
+
+def test_state_carries_over_between_engines() -> None:
+    state = FirstSeenState()
+    eng = engine(data_start=None, state=state)
+    assert eng.feed(rec(0, "arn:a")) == []
+    assert state.learning_start == T0 and state.seen
+    eng2 = engine(data_start=None, state=state)  # a later run over a short export
+    assert eng2.feed(rec(9 * D, "arn:a")) == []  # known from the first run
+    assert len(eng2.feed(rec(9 * D, "arn:b"))) == 1  # new, and learning is long over
+
+
+def test_a_value_seen_after_the_match_in_saved_state_is_known() -> None:
+    state = FirstSeenState()
+    assert engine(data_start=None, state=state).feed(rec(20 * D, "arn:a")) == []
+    # A later run over older logs (still after learning): arn:a was seen after them.
+    assert engine(data_start=None, state=state).feed(rec(19 * D, "arn:a")) == []
+
+
+def test_derived_field_keys_a_role_session_on_its_role() -> None:
+    spec = (
+        "  fields: [who]\n  learning_period: 1d\n  forget_after: 30d\n"
+        "derived_fields:\n  who:\n    coalesce:\n"
+        "      - userIdentity.sessionContext.sessionIssuer.arn\n      - userIdentity.arn\n"
+    )
+    eng = engine(spec)
+    role = "arn:aws:iam::1:role/App"
+
+    def session(offset: float, name: str) -> Record:
+        return rec(
+            offset,
+            None,
+            userIdentity={
+                "arn": f"arn:aws:sts::1:assumed-role/App/{name}",
+                "sessionContext": {"sessionIssuer": {"arn": role}},
+            },
+        )
+
+    assert eng.feed(session(0, "task-1")) == []
+    assert eng.feed(session(2 * D, "task-2")) == []  # another session of a known role
+    alerts = eng.feed(rec(2 * D, "arn:aws:iam::1:user/bob"))  # no issuer: the user ARN
+    assert [a.group for a in alerts] == [(("who", "arn:aws:iam::1:user/bob"),)]
+    carol = {"arn": "arn:aws:iam::1:user/carol", "sessionContext": {"sessionIssuer": {}}}
+    console = rec(3 * D, None, userIdentity=carol)
+    assert [a.group for a in eng.feed(console)] == [(("who", "arn:aws:iam::1:user/carol"),)]
 
 
 def test_value_seen_during_learning_is_quiet_later() -> None:
@@ -264,23 +380,23 @@ def test_end_to_end_with_the_pack_rule(tmp_path: Path) -> None:
     (tmp_path / f"{name}.yml").write_text((rules / f"{name}.yml").read_text())
     eng = Engine(load_pack([tmp_path]))
     data = [
-        # data_start: the earliest record of the run, even one the rule does not match.
-        {**_event("2025-01-01T00:00:00Z", "s0", "arn:other"), "eventName": "SendEmail"},
-        _event("2025-01-03T00:00:00Z", "a1", "arn:known"),  # learning
-        _event("2025-01-07T23:59:59Z", "b1", "arn:late-learner"),  # learning, 1s before the end
-        _event("2025-01-08T00:00:00Z", "c1", "arn:new"),  # first alert possible
-        _event("2025-01-09T00:00:00Z", "a2", "arn:known"),
-        _event("2025-01-10T00:00:00Z", "c2", "arn:new"),
+        # Not a match of the rule: it does not start the learning period.
+        {**_event("2024-12-01T00:00:00Z", "s0", "arn:other"), "eventName": "SendEmail"},
+        _event("2025-01-03T00:00:00Z", "a1", "arn:known"),  # first match: learning starts
+        _event("2025-01-09T23:59:59Z", "b1", "arn:late-learner"),  # learning, 1s before the end
+        _event("2025-01-10T00:00:00Z", "c1", "arn:new"),  # first alert possible
+        _event("2025-01-11T00:00:00Z", "a2", "arn:known"),
+        _event("2025-01-12T00:00:00Z", "c2", "arn:new"),
         # An AWS service call is filtered out by the rule: no match, no state.
         _event(
-            "2025-01-10T00:00:00Z", "x1", "arn:svc", sourceIPAddress="trustedadvisor.amazonaws.com"
+            "2025-01-12T00:00:00Z", "x1", "arn:svc", sourceIPAddress="trustedadvisor.amazonaws.com"
         ),
-        _event("2025-02-09T00:00:01Z", "c3", "arn:new"),  # 30d + 1s after c2: new again
+        _event("2025-02-11T00:00:01Z", "c3", "arn:new"),  # 30d + 1s after c2: new again
     ]
     records = [Record.from_dict(d) for d in reversed(data)]  # input order does not matter
     alerts = eng.run(records)
     assert [(a.event_ids, dict(a.group)) for a in alerts] == [
-        (("c1",), {"userIdentity.arn": "arn:new"}),
-        (("c3",), {"userIdentity.arn": "arn:new"}),
+        (("c1",), {"sesPrincipal": "arn:new"}),
+        (("c3",), {"sesPrincipal": "arn:new"}),
     ]
     assert all(a.rule_name == name for a in alerts)

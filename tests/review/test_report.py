@@ -232,6 +232,12 @@ def reshaped_report(tmp_path_factory: pytest.TempPathFactory) -> str:
     git(pack, "mv", f"rules/{RENAMED_FROM}.yml", f"rules/{RENAMED_TO}.yml")
     git(pack, "mv", f"fixtures/{RENAMED_FROM}.yml", f"fixtures/{RENAMED_TO}.yml")
     edit(pack / "rules" / f"{RENAMED_TO}.yml", f"name: {RENAMED_FROM}\n", f"name: {RENAMED_TO}\n")
+    # The fixtures' site filter names the rule: it follows the rename.
+    edit(
+        pack / "fixtures" / "_filters" / "known_monitoring_keys.yml",
+        f"- {RENAMED_FROM}\n",
+        f"- {RENAMED_TO}\n",
+    )
     # Only the fixtures of FIXTURES_ONLY change: a case whose expectation is wrong.
     fixture = pack / "fixtures" / f"{FIXTURES_ONLY}.yml"
     fixture.write_text(
@@ -352,7 +358,7 @@ def test_outside_a_git_repository_exits_2(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_head_pack_that_does_not_load_is_reported_and_exits_1(tmp_path: Path) -> None:
     pack = make_pack_repo(tmp_path / "repo")
-    edit(pack / "rules" / f"{CHANGED_RULE}.yml", "level: medium\n", "level: [medium\n")
+    edit(pack / "rules" / f"{CHANGED_RULE}.yml", "level: low\n", "level: [low\n")
     result = report("--base", "main", "--pack", pack)
     assert result.exit_code == 1
     md = result.stdout
@@ -360,7 +366,7 @@ def test_head_pack_that_does_not_load_is_reported_and_exits_1(tmp_path: Path) ->
     assert "> - the pack does not load at the working tree:" in md
     assert f"rules/{CHANGED_RULE}.yml" in md and str(tmp_path) not in md
     added, removed = diff_lines(details(md, "Sigma rule"))
-    assert added == ["level: [medium"] and removed == ["level: medium"]
+    assert added == ["level: [low"] and removed == ["level: low"]
     assert "ATT&CK: **not compared**" in md
     assert "fixtures: **not run**" in md
     assert "error: the pack does not load at the working tree" in result.stderr

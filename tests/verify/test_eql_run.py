@@ -463,8 +463,9 @@ def test_backend_output_runs() -> None:
     ]
     query = _eql_query("aws_ses_discovery_long_term_key")
     assert query.startswith("any where")
-    # like~ and ':' are case-insensitive: "getaccount" matches, like Sigma's plain strings
-    assert _ids(run_eql(query, docs)) == [["1"], ["3"]]
+    # like~ and ':' are case-insensitive: "getaccount" matches, like Sigma's plain strings;
+    # the refused call (an attempt) matches too
+    assert _ids(run_eql(query, docs)) == [["1"], ["2"], ["3"]]
 
 
 def test_backend_output_for_correlated_rules_has_no_event_category() -> None:

@@ -1,5 +1,5 @@
 -- aws_ses_identity_added_then_deleted: AWS SES Sender Identity Created Then Deleted Within One Hour
--- temporal_ordered: aws_ses_identity_created then aws_ses_identity_deleted within 3600s by userIdentity.arn
+-- temporal_ordered: aws_ses_identity_created then aws_ses_identity_deleted within 3600s by userIdentity.arn, sesIdentity
 WITH ct AS (
   SELECT
     record,
@@ -8,25 +8,29 @@ WITH ct AS (
     CASE WHEN schema_of_variant(variant_get(record, '$.errorCode')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.errorCode')) LIKE 'OBJECT%' THEN raise_error('ses-sigma: errorCode is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.errorCode', 'string') END AS `errorCode`,
     CASE WHEN schema_of_variant(variant_get(record, '$.eventName')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.eventName')) LIKE 'OBJECT%' THEN raise_error('ses-sigma: eventName is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.eventName', 'string') END AS `eventName`,
     CASE WHEN schema_of_variant(variant_get(record, '$.eventSource')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.eventSource')) LIKE 'OBJECT%' THEN raise_error('ses-sigma: eventSource is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.eventSource', 'string') END AS `eventSource`,
+    CASE WHEN schema_of_variant(variant_get(record, '$.requestParameters')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.domain')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.domain')) LIKE 'OBJECT%' OR variant_get(record, '$["requestParameters.domain"]') IS NOT NULL THEN raise_error('ses-sigma: requestParameters.domain is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.requestParameters.domain', 'string') END AS `requestParameters.domain`,
+    CASE WHEN schema_of_variant(variant_get(record, '$.requestParameters')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.emailAddress')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.emailAddress')) LIKE 'OBJECT%' OR variant_get(record, '$["requestParameters.emailAddress"]') IS NOT NULL THEN raise_error('ses-sigma: requestParameters.emailAddress is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.requestParameters.emailAddress', 'string') END AS `requestParameters.emailAddress`,
+    CASE WHEN schema_of_variant(variant_get(record, '$.requestParameters')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.emailIdentity')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.emailIdentity')) LIKE 'OBJECT%' OR variant_get(record, '$["requestParameters.emailIdentity"]') IS NOT NULL THEN raise_error('ses-sigma: requestParameters.emailIdentity is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.requestParameters.emailIdentity', 'string') END AS `requestParameters.emailIdentity`,
+    CASE WHEN schema_of_variant(variant_get(record, '$.requestParameters')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.identity')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.requestParameters.identity')) LIKE 'OBJECT%' OR variant_get(record, '$["requestParameters.identity"]') IS NOT NULL THEN raise_error('ses-sigma: requestParameters.identity is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.requestParameters.identity', 'string') END AS `requestParameters.identity`,
     CASE WHEN schema_of_variant(variant_get(record, '$.userIdentity')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.userIdentity.arn')) LIKE 'ARRAY%' OR schema_of_variant(variant_get(record, '$.userIdentity.arn')) LIKE 'OBJECT%' OR variant_get(record, '$["userIdentity.arn"]') IS NOT NULL THEN raise_error('ses-sigma: userIdentity.arn is an array, an object or under a dotted key in this record (not evaluated in SQL; the ses-sigma matcher does)') ELSE variant_get(record, '$.userIdentity.arn', 'string') END AS `userIdentity.arn`
   FROM cloudtrail
 ),
 steps AS (
-  SELECT `_time`, `_id`, 1 AS step, `userIdentity.arn` AS g0, to_json(variant_get(record, '$.userIdentity.arn')) AS k0
+  SELECT `_time`, `_id`, 1 AS step, `userIdentity.arn` AS g0, to_json(variant_get(record, '$.userIdentity.arn')) AS k0, coalesce(`requestParameters.emailIdentity`, `requestParameters.emailAddress`, `requestParameters.domain`, `requestParameters.identity`) AS g1, CASE WHEN `requestParameters.emailIdentity` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.emailIdentity')) WHEN `requestParameters.emailAddress` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.emailAddress')) WHEN `requestParameters.domain` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.domain')) WHEN `requestParameters.identity` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.identity')) END AS k1
   FROM ct
-  WHERE `_time` IS NOT NULL AND `_id` IS NOT NULL AND `userIdentity.arn` IS NOT NULL AND (coalesce(lower(`eventSource`) = 'ses.amazonaws.com', false) AND (coalesce(lower(`eventName`) IN ('verifyemailidentity', 'verifyemailaddress', 'verifydomainidentity', 'createemailidentity'), false)) AND `errorCode` IS NULL)
+  WHERE `_time` IS NOT NULL AND `_id` IS NOT NULL AND `userIdentity.arn` IS NOT NULL AND coalesce(`requestParameters.emailIdentity`, `requestParameters.emailAddress`, `requestParameters.domain`, `requestParameters.identity`) IS NOT NULL AND (coalesce(lower(`eventSource`) = 'ses.amazonaws.com', false) AND (coalesce(lower(`eventName`) IN ('verifyemailidentity', 'verifyemailaddress', 'verifydomainidentity', 'createemailidentity'), false)) AND `errorCode` IS NULL)
   UNION ALL
-  SELECT `_time`, `_id`, 2 AS step, `userIdentity.arn` AS g0, to_json(variant_get(record, '$.userIdentity.arn')) AS k0
+  SELECT `_time`, `_id`, 2 AS step, `userIdentity.arn` AS g0, to_json(variant_get(record, '$.userIdentity.arn')) AS k0, coalesce(`requestParameters.emailIdentity`, `requestParameters.emailAddress`, `requestParameters.domain`, `requestParameters.identity`) AS g1, CASE WHEN `requestParameters.emailIdentity` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.emailIdentity')) WHEN `requestParameters.emailAddress` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.emailAddress')) WHEN `requestParameters.domain` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.domain')) WHEN `requestParameters.identity` IS NOT NULL THEN to_json(variant_get(record, '$.requestParameters.identity')) END AS k1
   FROM ct
-  WHERE `_time` IS NOT NULL AND `_id` IS NOT NULL AND `userIdentity.arn` IS NOT NULL AND (coalesce(lower(`eventSource`) = 'ses.amazonaws.com', false) AND (coalesce(lower(`eventName`) IN ('deleteidentity', 'deleteemailidentity', 'deleteverifiedemailaddress'), false)) AND `errorCode` IS NULL)
+  WHERE `_time` IS NOT NULL AND `_id` IS NOT NULL AND `userIdentity.arn` IS NOT NULL AND coalesce(`requestParameters.emailIdentity`, `requestParameters.emailAddress`, `requestParameters.domain`, `requestParameters.identity`) IS NOT NULL AND (coalesce(lower(`eventSource`) = 'ses.amazonaws.com', false) AND (coalesce(lower(`eventName`) IN ('deleteidentity', 'deleteemailidentity', 'deleteverifiedemailaddress'), false)) AND `errorCode` IS NULL)
 ),
 chained AS (
-  SELECT *, lag(step) OVER (PARTITION BY k0 ORDER BY `_time`, `_id`) AS previous_step,
-    lag(`_time`) OVER (PARTITION BY k0 ORDER BY `_time`, `_id`) AS previous_time,
-    lag(`_id`) OVER (PARTITION BY k0 ORDER BY `_time`, `_id`) AS previous_id
+  SELECT *, lag(step) OVER (PARTITION BY k0, k1 ORDER BY `_time`, step, `_id`) AS previous_step,
+    lag(`_time`) OVER (PARTITION BY k0, k1 ORDER BY `_time`, step, `_id`) AS previous_time,
+    lag(`_id`) OVER (PARTITION BY k0, k1 ORDER BY `_time`, step, `_id`) AS previous_id
   FROM steps
 )
-SELECT 'aws_ses_identity_added_then_deleted' AS rule_name, `_time` AS time, array(previous_id, `_id`) AS event_ids, map('userIdentity.arn', g0) AS group_values
+SELECT 'aws_ses_identity_added_then_deleted' AS rule_name, `_time` AS time, array(previous_id, `_id`) AS event_ids, map('userIdentity.arn', g0, 'sesIdentity', g1) AS group_values
 FROM chained
 WHERE step = 2 AND previous_step = 1
   AND unix_micros(`_time`) - unix_micros(previous_time) <= 3600000000

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import click
 
-from ses_sigma.cli.output import echo_err, rules_option
+from ses_sigma.cli.output import (
+    echo_err,
+    filters_option,
+    no_filters_option,
+    rules_option,
+    with_filters,
+)
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.convert.base import Refusal, all_targets
 from ses_sigma.convert.build import (
@@ -90,6 +96,8 @@ def _load(source: PackSource, skip: bool) -> Pack:
     "cannot be a file name is skipped with a warning instead of failing.",
 )
 @rules_option
+@filters_option
+@no_filters_option
 @click.option("--list", "list_targets", is_flag=True, help="List targets and formats, then exit.")
 def command(
     names: tuple[str, ...],
@@ -100,6 +108,8 @@ def command(
     check: bool,
     skip_unsupported: bool,
     rules: tuple[Path, ...],
+    filters: tuple[Path, ...],
+    no_filters: bool,
     list_targets: bool,
 ) -> None:
     """Convert rules to a target's queries or files; print them, or write them to --output.
@@ -110,7 +120,7 @@ def command(
         for tgt in all_targets():
             click.echo(f"{tgt.name}\t{', '.join(tgt.formats)}\t{tgt.description}")
         return
-    source = resolve(rules)
+    source = with_filters(resolve(rules), filters, no_filters)
     pack = _load(source, skip_unsupported)
     announce(source, len(pack))
 

@@ -1,7 +1,8 @@
 """``ses-sigma scan``: match CloudTrail logs against the rule pack and print the alerts.
 
 Exit codes: 0 when every input was read, 1 when some input was rejected (the alerts of the
-rest are still printed), 2 for usage errors and for a rule pack that does not load or compile.
+rest are still printed), 2 for usage errors, for a rule pack that does not load or compile and
+for a ``--state`` file that is not a valid baseline.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import click
 from ses_sigma.alerts import Alert
 from ses_sigma.cli.output import (
     echo_err,
+    filters_option,
+    no_filters_option,
     print_table,
     rules_option,
     terminal_text,
+    with_filters,
     write_json_lines,
 )
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.logs import Rejection
+from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
@@ -83,6 +88,8 @@ class _LogPath(click.ParamType):
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=_LogPath())
 @rules_option
+@filters_option
+@no_filters_option
 @click.option(
     "--format",
     "fmt",
@@ -96,6 +103,18 @@ class _LogPath(click.ParamType):
     is_flag=True,
     help="Leave out (with a warning) rule files that do not load and rules the matcher cannot "
     "evaluate, instead of stopping.",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="First-seen baseline: loaded before the scan if the file exists, saved after it "
+    "(versioned JSON), so that a scan of a short export still knows earlier principals.",
+)
+@click.option(
+    "--suppress",
+    is_flag=True,
+    help="Apply the rules' suppression attribute: one alert per group and period, carrying "
+    "every event id (without it: one alert per match).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.option(
@@ -112,8 +131,12 @@ def command(
     ctx: click.Context,
     paths: tuple[Path | str, ...],
     rules: tuple[Path, ...],
+    filters: tuple[Path, ...],
+    no_filters: bool,
     fmt: str,
     skip_unsupported: bool,
+    state: Path | None,
+    suppress: bool,
     verbose: bool,
     engine: str,
     spark_master: str | None,
@@ -129,8 +152,12 @@ def command(
     if engine == "spark":
         from ses_sigma.scan_spark import scan_spark
 
+        if state is not None or suppress:
+            raise click.BadParameter("--state and --suppress are for the embedded engine")
         run, extra = scan_spark, {"master": spark_master}
-    source = resolve(rules)
+    else:
+        extra = {"state": state, "suppress": suppress}
+    source = with_filters(resolve(rules), filters, no_filters)
     left_out: list[str] = []
     try:
         if skip_unsupported:  # rule files that do not load are left out too, with the reason
@@ -147,6 +174,9 @@ def command(
             skip_unsupported=skip_unsupported,
             **extra,
         )
+    except BaselineError as exc:
+        echo_err(f"error: --state: {exc}")
+        ctx.exit(EXIT_RULES)
     except PackLoadError as exc:
         echo_err(f"error: the rule pack does not load:\n{exc}")
         ctx.exit(EXIT_RULES)
@@ -158,6 +188,13 @@ def command(
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
         echo_err(f"warning: rule left out: {reason}")
+    for reason in result.state_warnings:
+        echo_err(f"warning: --state: {reason}")
+    for rule, origin, when in result.run.implausible:
+        echo_err(
+            f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
+            f"future): it takes no part in the first-seen rule {rule}"
+        )
     if fmt == "json":
         write_json_lines(alert.to_dict() for alert in result.alerts)
     else:

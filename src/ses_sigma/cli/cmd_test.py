@@ -21,7 +21,13 @@ from pathlib import Path
 import click
 
 from ses_sigma.cli.cmd_test_target import run_target_proof
-from ses_sigma.cli.output import echo_err, print_table
+from ses_sigma.cli.output import (
+    echo_err,
+    filters_option,
+    no_filters_option,
+    print_table,
+    with_filters,
+)
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.harness import (
     CoverageProblem,
@@ -109,6 +115,8 @@ def _summary(
     help="Run the cases through the rules converted for this target, on its engine, and "
     "compare with the matcher.",
 )
+@filters_option
+@no_filters_option
 @click.argument("selected", nargs=-1, metavar="[RULE]...")
 @click.pass_context
 def command(
@@ -116,9 +124,14 @@ def command(
     rules_dir: Path | None,
     fixtures_dir: Path | None,
     target: str | None,
+    filters: tuple[Path, ...],
+    no_filters: bool,
     selected: tuple[str, ...],
 ) -> None:
-    """Run the fixture cases of every rule (or of each RULE) and compare the alerts."""
+    """Run the fixture cases of every rule (or of each RULE) and compare the alerts.
+
+    The pack's filters apply (site tuning), and a case's own ``filters`` on top of them.
+    """
     # Explicit paths win; what is not given comes from the pack of this directory.
     source = resolve([rules_dir] if rules_dir is not None else [])
     if fixtures_dir is not None:
@@ -126,6 +139,7 @@ def command(
     elif rules_dir is not None and not source.fixtures:
         here = resolve()
         source = replace(source, fixtures=here.fixtures, ignored_fixtures=here.ignored_fixtures)
+    source = with_filters(source, filters, no_filters)
     try:
         pack = source.load()
         engine = Engine(pack)

@@ -11,6 +11,7 @@ table cells, warnings, rejections and errors all go through :func:`terminal_text
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -25,14 +26,19 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ses_sigma.workspace import PackSource
+
 __all__ = [
     "console",
     "echo_err",
+    "filters_option",
     "json_line",
     "make_table",
+    "no_filters_option",
     "print_table",
     "rules_option",
     "terminal_text",
+    "with_filters",
     "write_json_lines",
 ]
 
@@ -140,3 +146,28 @@ rules_option = click.option(
     type=click.Path(exists=True, path_type=Path),
     help="Rule file or directory (repeatable); replaces the pack's own rules/.",
 )
+
+
+#: ``--filters PATH`` (repeatable): Sigma filter documents applied to the rules (site tuning).
+filters_option = click.option(
+    "--filters",
+    "filters",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Sigma filter file or directory (repeatable); replaces the pack's filters.",
+)
+#: ``--no-filters``: apply no filter at all.
+no_filters_option = click.option(
+    "--no-filters", is_flag=True, help="Apply no Sigma filter (not even the pack's)."
+)
+
+
+def with_filters(source: PackSource, filters: tuple[Path, ...], no_filters: bool) -> PackSource:
+    """The pack source with ``--filters`` (replacing its filters) or ``--no-filters`` applied."""
+    if no_filters:
+        if filters:
+            raise click.UsageError("--filters and --no-filters exclude each other")
+        return dataclasses.replace(source, filters=())
+    if filters:
+        return dataclasses.replace(source, filters=tuple(filters))
+    return source

@@ -13,12 +13,12 @@ What each target says about each kind of rule (the matcher is the reference):
   matching event, the rule only on a value not seen before; the ``kibana`` target expresses
   them as ``new_terms`` rules. (An ES|QL ``STATS MIN(@timestamp) BY ...`` means "new" only
   inside a scheduled rule whose look-back equals ``forget_after``, which a plain query is not.)
-* ``temporal_ordered``: EQL ``sequence [by keys] with maxspan=<timespan>``, one
-  ``[any where ...]`` stage per referenced rule. Elasticsearch's sequences are the matcher's:
-  the maxspan is inclusive, a stage keeps the most recent pending sequence per key, a completed
-  sequence is consumed, join keys compare exactly, events without a key take no part. Same-second
-  events are ordered by ``event.id`` only when the search sets ``tiebreaker_field: event.id``
-  (the kibana rule does; a plain ``_eql/search`` must pass it). Lucene and ES|QL refuse it.
+* ``temporal_ordered``: refused by all three. An EQL ``sequence ... with maxspan`` keeps the
+  matcher's window and state, but orders events of the same timestamp by its tiebreaker field
+  (``event.id``, random), never by the correlation's rule order: CloudTrail has 1-second
+  resolution, so a creation and a deletion of one second would pair by chance, where the
+  matcher's tie rule (docs/DESIGN.md) always pairs them. Lucene has no correlations, ES|QL no
+  sequences.
 * ``event_count``, ``value_count``, ``temporal``: refused by all three (no sliding windows).
 
 Time: the queries carry no time range; whoever runs them picks it (the kibana rules do).
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sigma.conversion.base import TextQueryBackend
-from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule, SigmaRuleBase
 
@@ -51,7 +51,6 @@ from ses_sigma.convert.elastic_common import (
     first_seen_spec,
     matcher_refusal,
     strip_rule_prefix,
-    user_name_fields,
 )
 from ses_sigma.convert.names import output_name
 from ses_sigma.match.errors import RuleCompileError
@@ -78,7 +77,6 @@ class _Language:
     backend: Callable[..., TextQueryBackend]
     #: The whole query around the backend's condition(s).
     wrap: Callable[[list[str]], str]
-    correlations: frozenset[SigmaCorrelationType]
 
 
 def _wrap_lucene(conditions: list[str]) -> str:
@@ -95,11 +93,9 @@ def _wrap_esql(conditions: list[str]) -> str:
     return f"from {', '.join(INDEX_PATTERNS)} metadata _id, _index, _version\n| where {body}"
 
 
-_LUCENE = _Language("lucene", SesLuceneBackend, _wrap_lucene, frozenset())
-_EQL = _Language(
-    "eql", SesEqlBackend, _wrap_eql, frozenset({SigmaCorrelationType.TEMPORAL_ORDERED})
-)
-_ESQL = _Language("esql", SesEsqlBackend, _wrap_esql, frozenset())
+_LUCENE = _Language("lucene", SesLuceneBackend, _wrap_lucene)
+_EQL = _Language("eql", SesEqlBackend, _wrap_eql)
+_ESQL = _Language("esql", SesEsqlBackend, _wrap_esql)
 
 _CORRELATION_REASONS = {
     "lucene": "{kind} correlation: a Lucene query matches single documents (no windows, no "
@@ -127,36 +123,15 @@ def _single_query(lang: _Language, rule: SigmaRule) -> str:
 
 
 def _correlation_query(lang: _Language, corr: SigmaCorrelationRule) -> str:
+    """Every correlation is refused (module docstring): the reason for this target."""
     kind = corr.type.name.lower()
-    if corr.type not in lang.correlations:
-        if lang.name == "eql" and kind in EQL_CORRELATION_REFUSALS:
-            raise Refused(EQL_CORRELATION_REFUSALS[kind])
-        if lang.name == "eql":
-            raise Refused(f"{kind} correlation has no EQL form with the matcher's meaning")
-        raise Refused(_CORRELATION_REASONS[lang.name].format(kind=kind))
-    shared = user_name_fields(
-        [*(corr.group_by or []), *(f for a in corr.aliases for f in a.mapping.values())]
-    )
-    if shared:
+    if lang.name == "eql":
         raise Refused(
-            f"group-by field {shared[0]} is user.name in Elastic, which also holds the role "
-            "name of role sessions (where the raw field is absent)"
-        )
-    backend = lang.backend(processing_pipeline=elastic_pipeline())
-    for ref in corr.rules:
-        base = ref.rule
-        if not isinstance(base, SigmaRule):
-            raise Refused(f"correlation over {rule_key(base)!r}, not a single-event rule")
-        if first_seen_spec(base) is not None:
-            raise Refused(
-                f"correlation over the first-seen rule {rule_key(base)!r}, whose matches "
-                "are not its alerts"
+            EQL_CORRELATION_REFUSALS.get(
+                kind, f"{kind} correlation has no EQL form with the matcher's meaning"
             )
-        backend.convert_rule(base)
-    queries = backend.convert_correlation_rule(corr)
-    if len(queries) != 1 or not isinstance(queries[0], str):
-        raise Refused("the backend produced no single query")
-    return queries[0]
+        )
+    raise Refused(_CORRELATION_REASONS[lang.name].format(kind=kind))
 
 
 #: Control characters but tab, and Unicode line/paragraph separators. The Lucene backend

@@ -69,8 +69,6 @@ from sigma.types import (
 from ses_sigma.convert.elastic_common import (
     FIELD_TYPES,
     Refused,
-    alias_field_for,
-    eql_duration,
     is_flattened,
 )
 from ses_sigma.convert.elastic_regex import (
@@ -403,15 +401,19 @@ EQL_CORRELATION_REFUSALS: dict[str, str] = {
     "<field> with runs=N' means N events with equal values, the opposite)",
     "temporal": "temporal correlation: EQL 'sample' has no time span, and a sequence imposes "
     "an order the rule does not have",
+    "temporal_ordered": "temporal_ordered correlation: an EQL sequence orders events of the "
+    "same timestamp by its tiebreaker field (event.id, random), not in the correlation's rule "
+    "order; CloudTrail times have 1-second resolution, so a creation and a deletion in the "
+    "same second would pair or not by chance (the matcher's tie rule, docs/DESIGN.md)",
 }
 
 
 class SesEqlBackend(_ValueSemantics, EqlBackend):
     """Elasticsearch EQL: ``:`` and ``like~`` compare case-insensitively, ``==``/``like`` not.
 
-    ``temporal_ordered`` correlations become ``sequence [by keys] with maxspan=T`` with one
-    ``[any where ...]`` stage per referenced rule (per-stage ``by`` keys when aliases give the
-    rules different fields); the other correlation types are refused.
+    Every correlation type is refused (``EQL_CORRELATION_REFUSALS``): ``temporal_ordered``
+    because a sequence breaks timestamp ties by ``event.id``, not by the correlation's rule
+    order (the matcher's tie rule).
     """
 
     null_guard = True
@@ -465,31 +467,8 @@ class SesEqlBackend(_ValueSemantics, EqlBackend):
         return f"{self.escape_and_quote_field(field)} like~ ({patterns})"
 
     # correlations ---------------------------------------------------------------------------
-    def convert_correlation_temporal_ordered_rule(
-        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
-    ) -> list[str]:
-        group_by = list(rule.group_by or [])
-        stages: list[tuple[str, list[str]]] = []
-        for ref in rule.rules:
-            base = ref.rule
-            queries = base.get_conversion_result()
-            if not queries:
-                raise Refused(f"referenced rule {base.name!r} produced no query")
-            query = queries[0] if len(queries) == 1 else " or ".join(f"({q})" for q in queries)
-            keys = [alias_field_for(rule, g, base) for g in group_by]
-            for key in keys:
-                self.check_field(key)
-            stages.append((query, [self.escape_and_quote_field(k) for k in keys]))
-        span = eql_duration(rule.timespan)
-        same_keys = all(keys == stages[0][1] for _, keys in stages)
-        if same_keys:
-            by = f" by {', '.join(stages[0][1])}" if group_by else ""
-            lines = [f"sequence{by} with maxspan={span}"]
-            lines.extend(f"[any where {q}]" for q, _ in stages)
-        else:
-            lines = [f"sequence with maxspan={span}"]
-            lines.extend(f"[any where {q}] by {', '.join(keys)}" for q, keys in stages)
-        return ["\n  ".join(lines)]
+    def convert_correlation_temporal_ordered_rule(self, *args: Any, **kwargs: Any) -> list[str]:
+        raise Refused(EQL_CORRELATION_REFUSALS["temporal_ordered"])
 
     def convert_correlation_event_count_rule(self, *args: Any, **kwargs: Any) -> list[str]:
         raise Refused(EQL_CORRELATION_REFUSALS["event_count"])

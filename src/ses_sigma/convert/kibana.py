@@ -12,27 +12,32 @@ Rule types, chosen so that each alert means what the matcher's alert means:
   ``generate: false`` becomes a building block rule (the matcher reports it only through the
   correlation).
 * first-seen rule -> ``new_terms``: ``new_terms_fields`` are the ``first_seen.fields`` (Elastic
-  names), ``query`` the rule's detection. ``history_window_start`` is ``now-<forget_after>``:
+  names), ``query`` the rule's detection; refused when a first_seen field is a derived field
+  (``derived_fields``: a coalesce new_terms cannot compute). ``history_window_start`` is
+  ``now-<forget_after>``:
   Kibana calls a value new when it was not seen between the history start and the rule's
   look-back, which is the matcher's "not seen within forget_after". The learning period is not
   a history window: the matcher does not alert during the first ``learning_period`` of its
   data, which in a SIEM means "enable the rule once the indices hold that much CloudTrail"
   (said in the rule's ``setup`` and ``note``). Using the learning period as history window would
   re-alert on every principal idle for longer than it.
-* ``temporal_ordered`` correlation -> ``eql`` with the EQL target's ``sequence`` query,
-  ``tiebreaker_field: event.id`` (the matcher orders same-second events by eventID) and
-  ``timestamp_field: @timestamp``.
+* ``temporal_ordered`` correlation -> refused: an ``eql`` sequence orders events of the same
+  timestamp by ``tiebreaker_field`` (``event.id``, random), not in the correlation's rule
+  order (the matcher's tie rule; CloudTrail has 1-second resolution).
 * ``event_count``, ``value_count``, ``temporal`` -> refused: a ``threshold`` rule counts within
   each run's fixed look-back (from..now), an ES|QL rule in fixed ``date_trunc`` buckets, neither
   in the matcher's sliding window with its state cleared after an alert.
 
+Suppression: a rule's ``suppression`` attribute (match/suppression.py) becomes
+``alert_suppression`` (``group_by`` the Elastic fields, ``duration`` in s/m/h,
+``missing_fields_strategy`` ``suppress`` or ``doNotSuppress``) on query and new_terms rules;
+flattened keys and the fields that share ``user.name`` are refused as group_by fields.
+
 Schedule: every 5 minutes. Query and new_terms rules select events by ``event.ingested``
 (``timestamp_override``, as Elastic's own CloudTrail rules do) over the last 6 minutes, so
 events CloudTrail delivers late are still seen once; their meaning does not depend on event
-time. Sequences are ordered and spanned by ``@timestamp`` (the eventTime) and select events by
-``event.ingested`` over ``interval + 1m + maxspan + 15m``: a sequence is found as long as its
-events are delivered within 15 minutes of each other. Overlapping look-backs do not duplicate
-alerts: the detection engine derives alert ids from the source events.
+time. Overlapping look-backs do not duplicate alerts: the detection engine derives alert ids
+from the source events.
 
 Severity and risk score follow Elastic's conventions: low 21, medium 47, high 73, critical 99;
 Sigma's ``informational`` (Elastic has no such severity) is low/21, and the Sigma level is kept
@@ -52,17 +57,21 @@ from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma import attack
 from ses_sigma.convert.base import ConversionOutput, Refusal, Target, register
-from ses_sigma.convert.common import DEFAULT_DELAY, LEVELS, level_rank, schedule_for
-from ses_sigma.convert.elastic import eql_query, lucene_query
+from ses_sigma.convert.common import LEVELS, level_rank
+from ses_sigma.convert.elastic import lucene_query
+from ses_sigma.convert.elastic_backends import EQL_CORRELATION_REFUSALS
 from ses_sigma.convert.elastic_common import (
     INDEX_PATTERNS,
     Refused,
     eql_duration,
     first_seen_spec,
+    is_flattened,
     matcher_refusal,
     user_name_fields,
 )
+from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenSpec
+from ses_sigma.match.suppression import SuppressionSpec
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.pipelines import UnmappedFieldError, elastic_field
 
@@ -80,8 +89,6 @@ NDJSON_FILE = "ses_sigma_detection_rules.ndjson"
 INTERVAL = 300
 #: Extra look-back beyond the interval (rule start-up jitter; Kibana's default from now-6m).
 MARGIN = 60
-#: How far apart in delivery the events of one sequence may be (CloudTrail delivery delay).
-DELIVERY_SPREAD = DEFAULT_DELAY
 #: The pack's license (pyproject.toml), for rules that do not name one.
 PACK_LICENSE = "Apache-2.0"
 MAX_SIGNALS = 100
@@ -231,21 +238,6 @@ def _new_terms_how(spec: FirstSeenSpec, fields: list[str]) -> str:
     )
 
 
-def _eql_how(span: str, lookback: str) -> str:
-    return (
-        "An alert when the referenced rules match in the listed order for the same group-by "
-        f"values, the first event and the last at most {span} apart (inclusive): an EQL "
-        "sequence with `maxspan`, ordered by `@timestamp` (the CloudTrail eventTime) and, for "
-        "events of the same millisecond, by `event.id` (`tiebreaker_field`), as the matcher "
-        "orders by (eventTime, eventID). A stage keeps the most recent pending event per key "
-        "and a completed sequence consumes it, as in the matcher; events without a group-by "
-        "value take no part. EQL's `:` and `like~` compare case-insensitively. The rule runs "
-        f"every {_span(INTERVAL)} over the events ingested in the last {lookback} "
-        f"(`{INGEST_TIME}`): a sequence whose events CloudTrail delivers more than "
-        f"{_span(DELIVERY_SPREAD)} apart is missed."
-    )
-
-
 # --- rules -------------------------------------------------------------------------------------
 
 
@@ -284,6 +276,13 @@ def _base(rule: SigmaRuleBase, how: str, setup: str) -> dict[str, Any]:
 
 
 def _new_terms_fields(spec: FirstSeenSpec) -> list[str]:
+    for d in spec.derived:
+        raise Refused(
+            f"first_seen field {d.name} is derived (the first of {', '.join(d.sources)} that "
+            "has a value); new_terms_fields are plain fields, and one new_terms rule per "
+            "source field would split one value space in two (a role ARN seen as the issuer "
+            "of a session and as a principal of its own would be two values)"
+        )
     if len(spec.fields) > 3:
         raise Refused(f"first_seen has {len(spec.fields)} fields; new_terms takes at most 3")
     shared = user_name_fields(spec.fields)
@@ -298,34 +297,61 @@ def _new_terms_fields(spec: FirstSeenSpec) -> list[str]:
         raise Refused(str(exc)) from None
 
 
+def _duration(seconds: float) -> dict[str, Any]:
+    """Kibana's suppression duration (units s, m, h) of exactly ``seconds``."""
+    whole = int(seconds)
+    if whole != seconds or whole <= 0:
+        raise Refused(f"suppression period of {seconds}s is not a whole number of seconds")
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if whole % size == 0:
+            return {"value": whole // size, "unit": unit}
+    raise AssertionError("unreachable")
+
+
+def alert_suppression(rule: SigmaRuleBase) -> dict[str, Any] | None:
+    """The Kibana ``alert_suppression`` of the rule's suppression attribute, or None.
+
+    Refused for fields Kibana cannot group on as the matcher does: keys of flattened fields,
+    and the raw fields that share ``user.name``.
+    """
+    try:
+        spec = SuppressionSpec.from_rule(rule)
+    except RuleCompileError as exc:
+        raise Refused(str(exc)) from None
+    if spec is None:
+        return None
+    group_by = []
+    for f in spec.fields:
+        if f in user_name_fields([f]):
+            raise Refused(f"suppression field {f} is user.name in Elastic (shared field)")
+        try:
+            mapped = elastic_field(f)
+        except UnmappedFieldError as exc:
+            raise Refused(f"suppression: {exc}") from None
+        if is_flattened(mapped):
+            raise Refused(f"suppression field {f} is a key of a flattened field ({mapped})")
+        group_by.append(mapped)
+    strategy = {"suppress": "suppress", "do_not_suppress": "doNotSuppress"}[spec.missing_fields]
+    return {
+        "group_by": group_by,
+        "duration": _duration(spec.period),
+        "missing_fields_strategy": strategy,
+    }
+
+
 def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
     """The detection rule object of one Sigma rule; Refused with the reason if it has none."""
     reason = matcher_refusal(rule)
     if reason is not None:
         raise Refused(reason)
     if isinstance(rule, SigmaCorrelationRule):
-        if rule.type is not SigmaCorrelationType.TEMPORAL_ORDERED:
-            raise Refused(
-                f"{rule.type.name.lower()} correlation: a threshold rule counts within each "
-                "run's fixed look-back and an ES|QL rule within fixed date_trunc buckets, "
-                "neither in the matcher's sliding window"
-            )
-        query = eql_query(pack, rule)
-        window = schedule_for(rule, interval=INTERVAL).window
-        lookback = _span(INTERVAL + MARGIN + window + DELIVERY_SPREAD)
-        obj = _base(rule, _eql_how(_span(window), lookback), _SETUP)
-        obj.update(
-            {
-                "type": "eql",
-                "language": "eql",
-                "query": query,
-                "from": f"now-{lookback}",
-                "timestamp_override": INGEST_TIME,
-                "timestamp_field": "@timestamp",
-                "tiebreaker_field": "event.id",
-            }
+        if rule.type is SigmaCorrelationType.TEMPORAL_ORDERED:
+            raise Refused("eql rule: " + EQL_CORRELATION_REFUSALS["temporal_ordered"])
+        raise Refused(
+            f"{rule.type.name.lower()} correlation: a threshold rule counts within each "
+            "run's fixed look-back and an ES|QL rule within fixed date_trunc buckets, "
+            "neither in the matcher's sliding window"
         )
-        return obj
     if not isinstance(rule, SigmaRule):
         raise Refused(f"unknown rule kind {type(rule).__name__}")
     spec = first_seen_spec(rule)
@@ -350,6 +376,9 @@ def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
                 "timestamp_override": INGEST_TIME,
             }
         )
+        suppression = alert_suppression(rule)
+        if suppression is not None:
+            obj["alert_suppression"] = suppression
         return obj
     query = lucene_query(pack, rule)
     obj = _base(rule, _query_how(), _SETUP)
@@ -362,6 +391,9 @@ def kibana_rule(pack: Pack, rule: SigmaRuleBase) -> dict[str, Any]:
             "timestamp_override": INGEST_TIME,
         }
     )
+    suppression = alert_suppression(rule)
+    if suppression is not None:
+        obj["alert_suppression"] = suppression
     if not getattr(rule, "_output", True):
         # generate: false on a correlation over it: the matcher reports it only through the
         # correlation; a building block rule's alerts are hidden by default.

@@ -48,6 +48,7 @@ from ses_sigma.convert.elastic_common import (
 from ses_sigma.convert.names import output_name
 from ses_sigma.convert.spark_backend import SparkSqlBackend, column, sql_string
 from ses_sigma.convert.splunk_correlation import provably_disjoint
+from ses_sigma.match.derived import derived_fields
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import Pack, rule_key
 
@@ -91,6 +92,26 @@ def field_value(field: str) -> str:
     )
     value = f"variant_get(record, '{_path(parts)}', 'string')"
     return f"CASE WHEN {' OR '.join(checks)} THEN raise_error({message}) ELSE {value} END"
+
+
+def _sources(rule: SigmaRuleBase, name: str) -> tuple[str, ...]:
+    """The record fields behind a group-by or first-seen name (a derived field's sources)."""
+    derived = derived_fields(rule).get(name)
+    return derived.sources if derived is not None else (name,)
+
+
+def _value_and_key(sources: Sequence[str]) -> tuple[str, str]:
+    """SQL for a (possibly derived) value: the first source with a value, and its JSON text
+    (the group key: ``"1"`` and ``1`` stay apart, as in the matcher)."""
+    if len(sources) == 1:
+        (only,) = sources
+        return column(only), f"to_json(variant_get(record, '{_path(only.split('.'))}'))"
+    value = f"coalesce({', '.join(column(f) for f in sources)})"
+    whens = " ".join(
+        f"WHEN {column(f)} IS NOT NULL THEN to_json(variant_get(record, '{_path(f.split('.'))}'))"
+        for f in sources
+    )
+    return value, f"CASE {whens} END"
 
 
 def _fields_cte(fields: Sequence[str], partition: Sequence[str]) -> str:
@@ -148,17 +169,21 @@ def _single_query(rule: SigmaRule, partition: Sequence[str]) -> str:
             f"FROM ct\nWHERE {_TIME} IS NOT NULL AND {_ID} IS NOT NULL AND ({cond})"
         )
     keys = list(spec.fields)
-    key_json = [f"to_json(variant_get(record, '{_path(k.split('.'))}'))" for k in keys]
+    sources = [_sources(rule, k) for k in keys]
+    exprs = [_value_and_key(src) for src in sources]
+    key_json = [key for _, key in exprs]
     window = ", ".join([*partition, *(f"k{i}" for i in range(len(keys)))])
-    present = " AND ".join(column(k) + " IS NOT NULL" for k in keys)
-    groups = ", ".join(f"{sql_string(k)}, {column(k)}" for k in keys)
+    present = " AND ".join(f"{value} IS NOT NULL" for value, _ in exprs)
+    groups = ", ".join(
+        f"{sql_string(k)}, {value}" for k, (value, _) in zip(keys, exprs, strict=True)
+    )
     data_start = (
         f"min({_TIME}) OVER ({'PARTITION BY ' + ', '.join(partition) if partition else ''})"
     )
     return (
         f"{_header(rule)}-- first seen: {_comment(', '.join(keys))}; "
         f"learning {spec.learning_period:g}s, forget after {spec.forget_after:g}s\n"
-        f"WITH {_fields_cte([*fields, *keys], partition)},\n"
+        f"WITH {_fields_cte([*fields, *(f for src in sources for f in src)], partition)},\n"
         f"timed AS (\n  SELECT *, {data_start} AS data_start\n  FROM ct\n"
         f"  WHERE {_TIME} IS NOT NULL AND {_ID} IS NOT NULL\n),\n"
         f"matches AS (\n  SELECT *, {', '.join(f'{j} AS k{i}' for i, j in enumerate(key_json))}\n"
@@ -211,20 +236,21 @@ def _ordered_query(corr: SigmaCorrelationRule, partition: Sequence[str]) -> str:
         cond, used = _single(base)
         fields |= used
         cols = [*partition, _TIME, _ID, f"{number} AS step"]
+        present = ""
         for i, name in enumerate(group_by):
-            source = alias_field_for(corr, name, base)
-            fields.add(source)
-            cols.append(f"{column(source)} AS g{i}")
-            cols.append(f"to_json(variant_get(record, '{_path(source.split('.'))}')) AS k{i}")
-        present = "".join(
-            f" AND {column(alias_field_for(corr, n, base))} IS NOT NULL" for n in group_by
-        )
+            srcs = _sources(corr, alias_field_for(corr, name, base))
+            fields.update(srcs)
+            value, key = _value_and_key(srcs)
+            cols.append(f"{value} AS g{i}")
+            cols.append(f"{key} AS k{i}")
+            present += f" AND {value} IS NOT NULL"
         selects.append(
             f"  SELECT {', '.join(cols)}\n  FROM ct\n  WHERE {_TIME} IS NOT NULL AND "
             f"{_ID} IS NOT NULL{present} AND ({cond})"
         )
     window = ", ".join([*partition, *(f"k{i}" for i in range(len(group_by)))])
-    over = f"OVER ({'PARTITION BY ' + window + ' ' if window else ''}ORDER BY {_TIME}, {_ID})"
+    # the tie rule: events of one second are in the correlation's step order
+    over = f"OVER ({'PARTITION BY ' + window + ' ' if window else ''}ORDER BY {_TIME}, step, {_ID})"
     groups = ", ".join(f"{sql_string(n)}, g{i}" for i, n in enumerate(group_by))
     group_expr = f"map({groups}) AS group_values" if group_by else _NO_GROUP
     span = _micros(corr.timespan.seconds)

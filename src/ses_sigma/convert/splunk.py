@@ -48,8 +48,9 @@ from ses_sigma.convert.splunk_firstseen import first_seen_spl, learning_precondi
 from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenSpec
+from ses_sigma.match.suppression import SuppressionSpec
 from ses_sigma.pack import Pack, rule_key
-from ses_sigma.pipelines import UnmappedFieldError, ses_cloudtrail_splunk_pipeline
+from ses_sigma.pipelines import UnmappedFieldError, ses_cloudtrail_splunk_pipeline, splunk_field
 
 __all__ = ["SplunkSearch", "SplunkTarget", "convert_rule", "window_filter"]
 
@@ -71,6 +72,9 @@ class SplunkSearch:
         """The rule's name."""
         return rule_key(self.rule)
 
+    #: Throttling of the saved search: result fields and Splunk period (suppression).
+    suppress: tuple[tuple[str, ...], str] | None = None
+
     def saved_search(self) -> SavedSearch:
         """The saved search stanza of this rule (named by its safe output name)."""
         return SavedSearch(
@@ -80,6 +84,7 @@ class SplunkSearch:
             search=self.scheduled,
             schedule=self.schedule,
             severity=SEVERITY[level_rank(self.rule)],
+            suppress=self.suppress,
         )
 
 
@@ -143,9 +148,40 @@ def _convert_single(backend: SesSplunkBackend, rule: SigmaRule) -> str:
     return queries[0]
 
 
-def _table(rule: SigmaRule) -> str:
+def _table(rule: SigmaRule, extra: tuple[str, ...] = ()) -> str:
     columns = ["_time", "eventID", *(f for f in rule.fields if f not in ("_time", "eventID"))]
+    columns += [f for f in extra if f not in columns]
     return "| table " + " ".join(quote_field(c) for c in columns)
+
+
+def _suppression(rule: SigmaRuleBase) -> tuple[tuple[str, ...], str] | None:
+    """``alert.suppress.fields`` (result columns) and ``alert.suppress.period`` of the rule's
+    suppression attribute; a correlation's columns are its group-by names."""
+    spec = SuppressionSpec.from_rule(rule)
+    if spec is None:
+        return None
+    if spec.missing_fields != "suppress":
+        raise _Refused(
+            f"suppression missing_fields {spec.missing_fields}: Splunk throttling suppresses "
+            "results lacking a field together with each other (there is no do_not_suppress)"
+        )
+    if isinstance(rule, SigmaCorrelationRule):
+        fields = spec.fields
+    else:
+        try:
+            fields = tuple(splunk_field(f) for f in spec.fields)
+        except UnmappedFieldError as exc:
+            raise _Refused(f"suppression: {exc}") from None
+    return fields, splunk_period(spec.period)
+
+
+def splunk_period(seconds: float) -> str:
+    """A Splunk time specifier (``30m``, ``1h``, ``1d``) of exactly ``seconds``."""
+    whole = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole == seconds and whole % size == 0:
+            return f"{whole // size}{unit}"
+    raise _Refused(f"suppression period of {seconds}s is not a whole number of seconds")
 
 
 def _single(backend: SesSplunkBackend, rule: SigmaRule, schedule: Schedule) -> SplunkSearch:
@@ -154,17 +190,20 @@ def _single(backend: SesSplunkBackend, rule: SigmaRule, schedule: Schedule) -> S
         spec = FirstSeenSpec.from_rule(rule)
     except RuleCompileError as exc:
         raise _Refused(f"the matcher cannot evaluate it: {_reason(rule, exc)}") from None
+    suppress = _suppression(rule)
     query = _convert_single(backend, rule)
     if spec is None:
-        spl = query + ("\n" + _table(rule) if rule.fields else "")
-        return SplunkSearch(rule, spl, spl, schedule)
-    spl = first_seen_spl(query, rule, spec)
+        extra = suppress[0] if suppress else ()
+        spl = query + ("\n" + _table(rule, extra) if rule.fields or extra else "")
+        return SplunkSearch(rule, spl, spl, schedule, suppress=suppress)
+    spl = first_seen_spl(query, rule, spec, extra=suppress[0] if suppress else ())
     return SplunkSearch(
         rule,
         spl,
         spl + "\n" + window_filter(schedule.interval),
         schedule,
         notes=(learning_precondition(spec),),
+        suppress=suppress,
     )
 
 
@@ -180,12 +219,15 @@ def _correlation(
                 raise _Refused(
                     f"base rule {rule_key(base)} cannot be converted: {_reason(base, exc)}"
                 ) from None
+    suppress = _suppression(corr)
     [spl] = backend.convert_correlation_rule(corr)
     note = (
-        f"Sliding window of {int(schedule.window)}s, order by (time, eventID); each run reads "
-        "the window plus one interval and alerts on the chains completed in the last interval."
+        f"Sliding window of {int(schedule.window)}s, order by (time, rule order, eventID); each "
+        "run reads the window plus one interval and alerts on the chains completed in the last "
+        "interval."
     )
-    return SplunkSearch(corr, spl, spl + "\n" + window_filter(schedule.interval), schedule, (note,))
+    scheduled = spl + "\n" + window_filter(schedule.interval)
+    return SplunkSearch(corr, spl, scheduled, schedule, (note,), suppress=suppress)
 
 
 def _check_search(search: SplunkSearch) -> None:

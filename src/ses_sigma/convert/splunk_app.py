@@ -62,6 +62,8 @@ class SavedSearch:
     search: str  # the scheduled SPL (may span lines)
     schedule: Schedule
     severity: int  # Splunk alert.severity
+    #: Throttling (the rule's suppression attribute): result fields and period, or None.
+    suppress: tuple[tuple[str, ...], str] | None = None
 
 
 def cron_for(interval: int) -> str:
@@ -108,6 +110,19 @@ def _conf_value(value: str) -> str:
     return "\\\n".join(lines)
 
 
+def _suppress_keys(search: SavedSearch) -> list[tuple[str, str]]:
+    """Splunk throttling: per result, suppress results with the same field values for the
+    period (the rule's suppression attribute), or none."""
+    if search.suppress is None:
+        return [("alert.suppress", "0")]
+    fields, period = search.suppress
+    return [
+        ("alert.suppress", "1"),
+        ("alert.suppress.fields", ",".join(fields)),
+        ("alert.suppress.period", period),
+    ]
+
+
 def _stanza(search: SavedSearch) -> list[str]:
     sched = search.schedule
     keys: list[tuple[str, str]] = [
@@ -123,7 +138,7 @@ def _stanza(search: SavedSearch) -> list[str]:
         ("quantity", "0"),
         ("alert.digest_mode", "0"),
         ("alert.severity", str(search.severity)),
-        ("alert.suppress", "0"),
+        *_suppress_keys(search),
         ("alert.track", "1"),
         *((f"action.{a}", "0") for a in ALERT_ACTIONS),
     ]

@@ -1,33 +1,36 @@
 """SPL for a two-step ``temporal_ordered`` correlation, with the matcher's semantics.
 
-The matcher (``match/correlation.py``, ``_OrderedState``) feeds a group's matches in
-``(eventTime, eventID)`` order (the rules one record matched: in rule-name order); per group it
-keeps the most recent first-step event ``S``; a second-step event ``e`` alerts when ``S``
-exists, is strictly earlier than ``e`` and ``e.time - S.time <= timespan`` (inclusive); the
-group is then cleared.
+The matcher (``match/correlation.py``, ``_OrderedState``) feeds a group's matches in time
+order, the events of one eventTime in the correlation's rule order (the tie rule: all
+first-step events of a second before the second-step events of that second, eventID ordering
+events of one rule); per group it keeps the most recent first-step event ``S``; a second-step
+event ``e`` alerts when ``S`` exists, is another event, no later than ``e`` and
+``e.time - S.time <= timespan`` (inclusive); the group is then cleared.
 
-Claim: with A the first step and B the second, and one row per (event, group value) in that
-order, **a row matching B alerts iff the row just before it in its group matches A and is at
-most timespan earlier** — except when the matcher feeds A before B for one record and that
-previous row matches B too (the excepted case below, refused unless no event can match both).
+The conversion needs the two rules **provably disjoint** (no record matches both: they require
+different eventSource/eventName values, :func:`provably_disjoint`); otherwise it is refused.
+Then each event is one row of exactly one step, and the rows sorted by
+``(_time, step, eventID)`` (``sort 0 num(_time) num(sigma_step_2) str(eventID)``) are the
+matcher's feed order.
 
-Proof. Let ``e`` match B and ``p`` be the previous row of its group (another record: rows are
-one per event). (1) ``p`` matches A: after ``p`` the state is ``S = p`` (when B is fed first,
-``p``'s own B is evaluated before ``p`` is stored; when A is fed first and ``p`` matches B too,
-``p``'s own B may alert and clear ``p``: the excepted case); no row lies between ``p`` and
-``e``, so ``e`` alerts iff ``e.time - p.time <= timespan``. (2) ``p`` matches B only: let ``i``
-be the last A-row before ``p``. After ``i`` the state is ``i`` or empty (only B-rows clear, no
-A-row follows ``i``). If ``e.time - i.time <= timespan`` then ``p.time - i.time <= timespan``
-too, so ``p`` alerted and cleared ``i`` unless it was cleared before: ``e`` never alerts.
-(3) No ``p``: the state is empty. In the excepted case whether ``p`` cleared itself depends on
-the rows before it, recursively (a run of such events alerts every other time), which
-streamstats cannot express: the conversion needs B fed first (any overlap is then exact) or a
-proof that no event matches both rules (:func:`provably_disjoint`).
+Claim: with A the first step and B the second, **a row matching B alerts iff the row just
+before it in its group matches A and is at most timespan earlier**.
 
-Events without a group value take part in no group (``stats ... by`` drops them); an array
-group value puts the event in one group per distinct value (``stats ... by`` splits multivalue
-fields); duplicate deliveries (same eventID and time) collapse into one row, as in the matcher.
-Order ties (same second) are broken by eventID (``sort ... str(eventID)``), as in the matcher.
+Proof. Let ``e`` match B and ``p`` be the previous row of its group. (1) ``p`` matches A: after
+``p`` the state is ``S = p`` and no row lies between ``p`` and ``e``, so ``e`` alerts iff
+``e.time - p.time <= timespan``. (2) ``p`` matches B: let ``i`` be the last A-row before
+``p``. After ``i`` the state is ``i`` or empty (only B-rows clear, no A-row follows ``i``). If
+``e.time - i.time <= timespan`` then ``p.time - i.time <= timespan`` too, so ``p`` alerted and
+cleared ``i`` unless it was cleared before: ``e`` never alerts. (3) No ``p``: the state is
+empty.
+
+Group values: a group-by name (or alias target) that is a derived field of the rule
+(``derived_fields``, ``match/derived.py``) is ``coalesce(nullif('f1', "null"), ...)`` over its
+source fields, in order (the first with a value; a JSON null is extracted as the text
+``null``, which is no value). Events without a group value take part in no group (``stats ...
+by`` drops them); an array group value puts the event in one group per distinct value
+(``stats ... by`` splits multivalue fields); duplicate deliveries (same eventID and time)
+collapse into one row, as in the matcher.
 
 N > 2 steps are refused: there a step's chain depends on whether earlier steps were cleared by
 earlier alerts, which one pass of streamstats cannot feed back.
@@ -50,8 +53,10 @@ from sigma.rule import SigmaRule
 from sigma.types import SigmaString
 
 from ses_sigma.match.correlation import CorrelationEngine
+from ses_sigma.match.derived import DerivedField, derived_fields
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import rule_key
+from ses_sigma.pipelines import splunk_field
 
 if TYPE_CHECKING:
     from sigma.backends.splunk import SplunkBackend
@@ -59,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCALAR_FIELDS",
     "eval_field",
+    "group_value_expression",
     "provably_disjoint",
     "quote_field",
     "required_values",
@@ -161,6 +167,15 @@ def _group_fields(corr: SigmaCorrelationRule, rule: SigmaRule) -> list[str]:
     return out
 
 
+def group_value_expression(field: str, derived: dict[str, DerivedField]) -> str:
+    """The eval expression of one group value: the field, or a derived field's coalesce."""
+    spec = derived.get(field)
+    if spec is None:
+        return eval_field(field)
+    parts = [f'nullif({eval_field(splunk_field(src))}, "null")' for src in spec.sources]
+    return f"coalesce({', '.join(parts)})"
+
+
 def _joined(parts: Iterable[str]) -> str:
     return " ".join(parts)
 
@@ -175,8 +190,9 @@ class _Normalization:
     def expression(self, rule: SigmaRule) -> str:
         step = next(i for i, r in enumerate(self.steps, 1) if r is rule)
         evals = [f"sigma_step_{step}=1"]
+        derived = derived_fields(self.corr)
         evals += [
-            f"sigma_group_{i}={eval_field(f)}"
+            f"sigma_group_{i}={group_value_expression(f, derived)}"
             for i, f in enumerate(_group_fields(self.corr, rule), 1)
         ]
         return ", ".join(evals)
@@ -202,13 +218,12 @@ def temporal_ordered_spl(backend: SplunkBackend, corr: SigmaCorrelationRule) -> 
         )
     first, second = steps
     names = (rule_key(first), rule_key(second))
-    first_fed_first = names[0] < names[1]  # the matcher feeds one record's rules by name
-    if first_fed_first and provably_disjoint(first, second) is None:
+    if provably_disjoint(first, second) is None:
         raise _refuse(
-            f"an event may match both {names[0]} and {names[1]}; the matcher then feeds "
-            f"{names[0]} first and whether such an event completes or restarts a chain depends "
-            "on the earlier alerts of its group (alternating), which streamstats cannot "
-            "express; the rules are not provably disjoint on eventSource/eventName",
+            f"an event may match both {names[0]} and {names[1]}; whether such an event "
+            "completes or restarts a chain depends on the earlier alerts of its group, which "
+            "one row per event in streamstats cannot express; the rules are not provably "
+            "disjoint on eventSource/eventName",
         )
     span = corr.timespan
     assert isinstance(span, SigmaCorrelationTimespan)  # CorrelationEngine.check ensured it
@@ -236,7 +251,7 @@ def temporal_ordered_spl(backend: SplunkBackend, corr: SigmaCorrelationRule) -> 
             ["| where " + " AND ".join(f'{g}!="null"' for g in groups)] if groups else []
         ),  # a JSON null group value is extracted as the text null: no value
         "| fillnull value=0 sigma_step_1 sigma_step_2",
-        "| sort 0 num(_time) str(eventID)",
+        "| sort 0 num(_time) num(sigma_step_2) str(eventID)",  # the tie rule: rule order
         "| streamstats current=f window=1 global=f last(_time) as sigma_prev_time"
         f" last(eventID) as sigma_prev_event_id last(sigma_step_1) as sigma_prev_step_1{by}",
         f"| where sigma_step_2=1 AND sigma_prev_step_1=1 AND _time - sigma_prev_time <= {seconds}",

@@ -7,7 +7,8 @@ tuple. So a match alerts iff **the previous match with the same tuple is missing
 forget_after older** — which is what the search computes, one row per tuple value:
 
     <rule search>
-    | eval sigma_seen_1='userIdentity.arn'          (one per first_seen field)
+    | eval sigma_seen_1='userIdentity.arn'          (one per first_seen field; a derived field
+                                                     is coalesce(nullif('f1', "null"), ...))
     | mvexpand sigma_seen_1                          (array fields only: one row per value)
     | where isnotnull(sigma_seen_1) AND sigma_seen_1!="null"   (no value: no part; JSON null
                                                      is extracted as the text null)
@@ -21,17 +22,19 @@ over ``[start, end)`` alerts as the matcher does on the events of that range. Sc
 search reads ``forget_after`` + one interval and keeps the alerts of the last interval
 (``Schedule``): every event is judged with all the sightings that decide it.
 
-Not enforced: the learning period (no alerts until ``data_start + learning_period``). A
-scheduled search over a sliding look-back cannot know when the data began; the search must be
-enabled only once at least ``learning_period`` of CloudTrail is indexed (a deployment
-precondition, stated in the saved search's description).
+Not enforced: the learning period (no alerts until ``learning_start + learning_period``, the
+rule's first match). A scheduled search over a sliding look-back cannot know when the data
+began; the search must be enabled only once at least ``learning_period`` of CloudTrail is
+indexed (a deployment precondition, stated in the saved search's description). Nor the
+matcher's implausible-time guard (eventTimes before 2013-11-01 or in the future take no part):
+Splunk indexes events by ``_time`` and a search over a time range does not see them.
 """
 
 from __future__ import annotations
 
 from sigma.rule import SigmaRule
 
-from ses_sigma.convert.splunk_correlation import eval_field, quote_field
+from ses_sigma.convert.splunk_correlation import group_value_expression, quote_field
 from ses_sigma.match.first_seen import FirstSeenSpec
 from ses_sigma.pipelines import splunk_field
 
@@ -60,19 +63,29 @@ def learning_precondition(spec: FirstSeenSpec) -> str:
     )
 
 
-def first_seen_spl(query: str, rule: SigmaRule, spec: FirstSeenSpec) -> str:
+def first_seen_spl(
+    query: str, rule: SigmaRule, spec: FirstSeenSpec, extra: tuple[str, ...] = ()
+) -> str:
     """The ad hoc SPL of a first-seen rule whose (converted) base search is ``query``.
 
-    ``rule`` is the converted rule (its ``fields`` are Splunk names). Raises
+    ``rule`` is the converted rule (its ``fields`` are Splunk names); ``extra``: more result
+    columns (the suppression fields). Raises
     ``UnmappedFieldError`` for a first_seen field the pipeline cannot map.
     """
-    fields = [splunk_field(f) for f in spec.fields]
+    derived = {d.name: d for d in spec.derived}
+    fields = [f if f in derived else splunk_field(f) for f in spec.fields]
     seen = [f"sigma_seen_{i}" for i in range(1, len(fields) + 1)]
+    values = [group_value_expression(f, derived) for f in fields]
     lines = [
         query,
-        "| eval " + ", ".join(f"{s}={eval_field(f)}" for s, f in zip(seen, fields, strict=True)),
+        "| eval " + ", ".join(f"{s}={v}" for s, v in zip(seen, values, strict=True)),
     ]
-    lines += [f"| mvexpand {s}" for s, f in zip(seen, fields, strict=True) if "{}" in f]
+    arrays = [
+        s
+        for s, f in zip(seen, fields, strict=True)
+        if "{}" in f or (f in derived and any("{}" in splunk_field(x) for x in derived[f].sources))
+    ]
+    lines += [f"| mvexpand {s}" for s in arrays]
     lines += [
         "| where " + " AND ".join(f'isnotnull({s}) AND {s}!="null"' for s in seen),
         "| sort 0 num(_time) str(eventID)",
@@ -84,6 +97,6 @@ def first_seen_spl(query: str, rule: SigmaRule, spec: FirstSeenSpec) -> str:
         + ", ".join(f"{s} as {quote_field(f)}" for s, f in zip(seen, fields, strict=True)),
     ]
     columns = ["_time", *fields, "eventID"]
-    columns += [f for f in rule.fields if f not in columns]
+    columns += [f for f in [*rule.fields, *extra] if f not in columns]
     lines.append("| table " + " ".join(quote_field(c) for c in columns))
     return "\n".join(lines)

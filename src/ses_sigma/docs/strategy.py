@@ -19,6 +19,7 @@ from sigma.correlations import (
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.docs.errors import DocsError
+from ses_sigma.match.derived import derived_fields
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenSpec
 from ses_sigma.pack import rule_key
@@ -75,6 +76,14 @@ def duration_text(seconds: float) -> str:
     raise AssertionError("unreachable: 1 divides every integer")
 
 
+def _derived_text(spec: FirstSeenSpec) -> str:
+    parts = [
+        f"`{d.name}` is the first of {', '.join(f'`{x}`' for x in d.sources)} that has a value. "
+        for d in spec.derived
+    ]
+    return "".join(parts)
+
+
 def first_seen_text(rule: SigmaRule, spec: FirstSeenSpec) -> str:
     """The first-seen logic of a rule in words (Markdown)."""
     fields = ", ".join(f"`{f}`" for f in spec.fields)
@@ -83,8 +92,10 @@ def first_seen_text(rule: SigmaRule, spec: FirstSeenSpec) -> str:
         f"First-seen rule: a matching event alerts only when its {what} of {fields} is new, that "
         f"is, not seen in a matching event within the last {duration_text(spec.forget_after)} "
         f"(forget time; exactly {duration_text(spec.forget_after)} ago still counts as seen). "
-        f"Learning period: {duration_text(spec.learning_period)} from the earliest record of "
-        "the data; during it values are only remembered, never alerted on. Every matching event "
+        f"Learning period: {duration_text(spec.learning_period)} from the rule's first match "
+        "(or the saved baseline of `scan --state`); during it values are only remembered, never "
+        "alerted on; an event dated before CloudTrail existed or in the future takes no part. "
+        f"{_derived_text(spec)}Every matching event "
         "refreshes its value's last-seen time; an event without a value for "
         f"{'the field' if len(spec.fields) == 1 else 'one of the fields'} does not take part. "
         "Values compare exactly (case-sensitive). Events are taken in (eventTime, eventID) "
@@ -125,9 +136,11 @@ def correlation_text(rule: SigmaCorrelationRule) -> str:
         steps = ", then ".join(f"`{r}`" for r in refs)
         text = (
             f"Correlation `temporal_ordered`: an alert when {steps} match in this order for "
-            f"{group}, the first event and the last at most {window} apart. Each step needs a "
-            "strictly later event in (eventTime, eventID) order; the most recent event of each "
-            "earlier step is used, and the group's state is cleared after an alert."
+            f"{group}, the first event and the last at most {window} apart. Each step needs "
+            "another event of the same second or later than the step before (CloudTrail times "
+            "have 1-second resolution: events of one second are taken in the rule order, "
+            "whatever their eventIDs); the most recent event of each earlier step is used, and "
+            "the group's state is cleared after an alert."
         )
     elif kind == SigmaCorrelationType.TEMPORAL:
         need, cond = _count_text(rule)
@@ -162,6 +175,13 @@ def correlation_text(rule: SigmaCorrelationRule) -> str:
         "window); there are no fixed buckets. An event without a value for a group-by field "
         "does not take part; group values compare exactly."
     )
+    try:
+        derived = derived_fields(rule)
+    except RuleCompileError as exc:
+        raise DocsError(str(exc)) from None
+    for d in derived.values():
+        sources = ", ".join(f"`{x}`" for x in d.sources)
+        text += f" `{d.name}` is the first of {sources} that has a value (a derived field)."
     aliases = getattr(rule.aliases, "aliases", None) or {}
     for alias in sorted(aliases):
         mapping = aliases[alias].mapping

@@ -16,6 +16,7 @@ from ses_sigma.lint.conventions import check_conventions
 from ses_sigma.lint.coverage import check_fixtures
 from ses_sigma.lint.excuses import apply_excuses, read_excuses
 from ses_sigma.lint.fileformat import check_file as check_file_format
+from ses_sigma.lint.filters import EXAMPLE_SUFFIX, check_filters
 from ses_sigma.lint.findings import Finding, LintResult, Problem, Severity, display_path
 from ses_sigma.lint.loading import CODE_LOAD, load_rules
 from ses_sigma.lint.validators import ValidatorConfig, run_validators
@@ -46,6 +47,9 @@ class PackPaths:
     fixtures: tuple[Path, ...] | Path = ()
     ignored: tuple[Path, ...] = ()
     subset: bool | None = None
+    #: The pack's filter paths (also among ``rules``); their ``*.yml.example`` files (shipped,
+    #: inactive example filters) are linted too.
+    filters: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.fixtures, Path):
@@ -61,6 +65,7 @@ class PackPaths:
             fixtures=source.fixtures,
             ignored=source.ignored_fixtures,
             subset=source.selection,
+            filters=source.filters,
         )
 
 
@@ -140,6 +145,12 @@ def check_pack(paths: PackPaths, config: ValidatorConfig | None = None) -> LintR
             findings.append(_no_fixtures(paths, len(pack)))
         excuses, excuse_problems = read_excuses(pack)
         problems.extend(excuse_problems)
+        examples = [
+            p for d in paths.filters if d.is_dir() for p in sorted(d.rglob(f"*{EXAMPLE_SUFFIX}"))
+        ]
+        for path in examples:
+            findings.extend(check_file_format(path, display_path(path)))
+        problems.extend(check_filters(sorted(set(pack.files.values())), examples))
     findings.extend(to_finding(p) for p in problems)
     findings, stale = apply_excuses(findings, excuses, display_path)
     findings.extend(to_finding(p) for p in stale)

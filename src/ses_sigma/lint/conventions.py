@@ -23,11 +23,15 @@ from ses_sigma.attack import attack_tag_problem
 from ses_sigma.lint.findings import Problem, Where
 from ses_sigma.lint.regexes import CODE_REGEX, regex_problems
 from ses_sigma.match.correlation import CorrelationEngine
+from ses_sigma.match.derived import ATTRIBUTE as DERIVED
+from ses_sigma.match.derived import derived_fields
 from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import ATTRIBUTE as FIRST_SEEN
 from ses_sigma.match.first_seen import FirstSeenSpec
+from ses_sigma.match.suppression import ATTRIBUTE as SUPPRESSION
+from ses_sigma.match.suppression import SuppressionSpec
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.pipelines import PIPELINES
 from ses_sigma.pipelines.schema import GENERIC_PREFIXES, is_known_field
@@ -41,6 +45,7 @@ __all__ = [
     "CODE_MATCHER",
     "CODE_MISSING_ATTRIBUTE",
     "CODE_PIPELINE_REFUSAL",
+    "CODE_SUPPRESSION",
     "CODE_TECHNIQUE_TAG",
     "CODE_UNMAPPED_FIELD",
     "REQUIRED_ATTRIBUTES",
@@ -59,6 +64,7 @@ CODE_UNMAPPED_FIELD = "ses_unmapped_field"
 CODE_PIPELINE_REFUSAL = "ses_pipeline_refusal"
 CODE_FIRST_SEEN = "ses_first_seen"
 CODE_CORRELATION = "ses_correlation"
+CODE_SUPPRESSION = "ses_suppression"
 
 #: The triage guide: a custom top-level attribute every rule of the pack carries.
 TRIAGE = "triage"
@@ -192,6 +198,12 @@ def rule_fields(rule: SigmaRuleBase) -> list[tuple[str, Where]]:
             spec = None
         if spec is not None:
             found.extend((f, Where((FIRST_SEEN, "fields"), item=f)) for f in spec.fields)
+        try:
+            suppression = SuppressionSpec.from_rule(rule)
+        except RuleCompileError:
+            suppression = None  # ses_suppression's finding
+        if suppression is not None:
+            found.extend((f, Where((SUPPRESSION, "fields"), item=f)) for f in suppression.fields)
     elif isinstance(rule, SigmaCorrelationRule):
         aliases = {a.alias for a in rule.aliases}
         found.extend(
@@ -206,7 +218,18 @@ def rule_fields(rule: SigmaRuleBase) -> list[tuple[str, Where]]:
         fieldref = getattr(rule.condition, "fieldref", None)
         refs = [fieldref] if isinstance(fieldref, str) else list(fieldref or [])
         found.extend((f, Where(("correlation", "condition"), item=f)) for f in refs)
-    return found
+    try:
+        derived = derived_fields(rule)
+    except RuleCompileError:
+        derived = {}  # the matcher's load error reports it
+    out: list[tuple[str, Where]] = []
+    for f, where in found:
+        spec = derived.get(f)
+        if spec is None:
+            out.append((f, where))
+        else:  # a derived field is checked through the fields it is computed from
+            out.extend((src, Where((DERIVED, f, "coalesce"), item=src)) for src in spec.sources)
+    return out
 
 
 def _fields(rule: SigmaRuleBase) -> Iterator[Problem]:
@@ -265,7 +288,11 @@ def _matcher(rule: SigmaRuleBase) -> Iterator[Problem]:
             FirstSeenSpec.from_rule(rule)
         except RuleCompileError as exc:
             yield Problem(path, CODE_FIRST_SEEN, str(exc), Where(keys=(FIRST_SEEN,)))
-    elif isinstance(rule, SigmaCorrelationRule):
+    try:
+        SuppressionSpec.from_rule(rule)
+    except RuleCompileError as exc:
+        yield Problem(path, CODE_SUPPRESSION, str(exc), Where(keys=(SUPPRESSION,)))
+    if isinstance(rule, SigmaCorrelationRule):
         if FIRST_SEEN in rule.custom_attributes:
             yield Problem(
                 path,
@@ -305,7 +332,7 @@ def check_conventions(pack: Pack) -> list[Problem]:
         problems.extend(_fields(rule))
         matcher.extend(_matcher(rule))
     problems.extend(matcher)
-    refusals = (CODE_MATCHER, CODE_REGEX, CODE_FIRST_SEEN, CODE_CORRELATION)
+    refusals = (CODE_MATCHER, CODE_REGEX, CODE_FIRST_SEEN, CODE_CORRELATION, CODE_SUPPRESSION)
     if not any(p.code in refusals for p in matcher):
         problems.extend(_engine(pack))
     return problems

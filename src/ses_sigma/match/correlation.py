@@ -24,14 +24,20 @@ Semantics (docs/DESIGN.md, "Correlations"; each point is pinned by tests/match/t
   holds the most recent event of each rule; the group's state is then cleared. One event
   matched by two referenced rules counts for both (as a SIEM running each rule's search does).
 - ``temporal_ordered``: an alert when the referenced rules matched in the listed order, the
-  first event and the last at most ``timespan`` apart. Order is the engine's total order
-  ``(eventTime, eventID)``: each step needs a strictly later event than the step before, so
-  one event never fills two steps. The most recent event of each earlier step is used (the
+  first event and the last at most ``timespan`` apart. **Tie rule**: each step needs an event
+  of the same second or later than the step before, and a different event (one event never
+  fills two steps). CloudTrail times have a 1-second resolution and eventIDs are random, so
+  events of one eventTime are taken in the correlation's rule order (all of the first rule's,
+  then the second's...; eventID only orders events of the same rule): the engine holds the
+  events of the current eventTime and evaluates them in ``(step, eventID)`` order once a later
+  time (or the end of input) arrives. The most recent event of each earlier step is used (the
   chain with the latest start, which is the one most likely to fit in the window); the
   group's state is cleared after an alert.
 - ``group-by``: each name is looked up in a base rule's event through ``aliases`` when an alias
   of that name exists (the alias must then name every referenced rule), else as a field path
-  (nested paths and arrays through ``match.fields.field_getter``). An event without a scalar
+  (nested paths and arrays through ``match.fields.field_getter``). A name (or alias target)
+  declared in the rule's ``derived_fields`` is that derived field's coalesced value
+  (``match.derived``). An event without a scalar
   value for a group-by field does not take part (object values count as no value).
   **Several values** (an array, or a path through an array) put the event in one group per
   value (per combination, with several group-by fields), as SIEM ``stats ... by`` and terms
@@ -39,7 +45,8 @@ Semantics (docs/DESIGN.md, "Correlations"; each point is pinned by tests/match/t
 - An event fed twice to an ``event_count``/``value_count`` correlation (matched by two of its
   base rules, or delivered twice by CloudTrail with the same eventID and eventTime) counts once.
 - Alerts: ``group`` is the group-by values in group-by order (named by the group-by names),
-  ``time`` the completing event's time, ``event_ids`` the events that make it, in time order.
+  ``time`` the completing event's time, ``event_ids`` the events that make it, in time order
+  (``temporal_ordered``: in step order).
 
 State stays bounded by the window: every feed drops the groups whose last event left the
 window (groups are kept in order of last activity), and a group touched drops its own events
@@ -51,7 +58,7 @@ extended (boolean string) conditions, operators other than ``gte``/``gt``, count
 never or always fire, correlations over correlations or unresolved references, the same rule
 referenced twice, a missing or invalid timespan, bad or repeated group-by names, aliases that
 do not name every referenced rule, that name a rule not referenced, or that are used neither in
-group-by nor as the value_count field (a likely typo).
+group-by nor as the value_count field (a likely typo); likewise derived fields that nothing uses.
 """
 
 from __future__ import annotations
@@ -74,8 +81,9 @@ from sigma.correlations import (
 from sigma.rule import SigmaRule, SigmaRuleBase
 
 from ses_sigma.alerts import Alert, make_alert
+from ses_sigma.match.derived import derived_fields, value_getter
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.fields import FieldGetter, field_getter
+from ses_sigma.match.fields import FieldGetter
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record
 
@@ -258,12 +266,23 @@ def _compile(corr: SigmaCorrelationRule) -> _Plan:
                 return field_name
         raise fail(f"alias {alias_or_field!r} has no field for rule {rule_key(rule)!r}")
 
+    try:
+        derived = derived_fields(corr)
+    except RuleCompileError as exc:
+        raise fail(str(exc).removeprefix(f"{name}: ")) from None
+    targets = {field_for(g, r) for g in used for r in rules}
+    unused = sorted(set(derived) - targets)
+    if unused:
+        raise fail(f"derived field(s) {', '.join(unused)} not used in group-by or the condition")
     groups = {
-        rule_key(r): tuple((g, field_getter(field_for(g, r))) for g in group_by) for r in rules
+        rule_key(r): tuple((g, value_getter(field_for(g, r), derived)) for g in group_by)
+        for r in rules
     }
     values: dict[str, FieldGetter] = {}
     if kind is SigmaCorrelationType.VALUE_COUNT:
-        values = {rule_key(r): field_getter(field_for(str(cond.fieldref), r)) for r in rules}
+        values = {
+            rule_key(r): value_getter(field_for(str(cond.fieldref), r), derived) for r in rules
+        }
     return _Plan(name, kind, span, steps, threshold, groups, values)
 
 
@@ -337,50 +356,43 @@ class _TemporalState(_State):
 class _OrderedState(_State):
     """temporal_ordered: per step, the chain with the latest start that ends at that step.
 
-    ``chains[i]`` is the event sequence matching steps ``0..i``. While one record is fed for
-    several rules, ``undo`` keeps the chains that record replaced, so a later step of the same
-    record extends the chain as it was before the record (a step needs a strictly earlier
-    event, never the same one).
+    ``chains[i]`` is the event sequence matching steps ``0..i``; ``prev[i]`` the chain it
+    replaced. Events of one eventTime arrive in step order, so an event matching steps ``i``
+    and ``i + 1`` finds its own chain in ``chains[i]``: it then extends ``prev[i]``, the
+    latest chain ending at another event (one event never fills two steps).
     """
 
-    __slots__ = ("chains", "undo", "undo_key")
+    __slots__ = ("chains", "prev")
 
     def __init__(self, group: Group, steps: int):
         super().__init__(group)
         self.chains: list[tuple[Record, ...] | None] = [None] * steps
-        self.undo: dict[int, tuple[Record, ...] | None] = {}
-        self.undo_key: tuple[float, str] | None = None
+        self.prev: list[tuple[Record, ...] | None] = [None] * steps
 
     def add(self, step: int, record: Record, plan: _Plan) -> list[Record] | None:
         now = record.time
         key = record.sort_key
-        if self.undo_key != key:
-            self.undo_key = key
-            self.undo = {}
-        for i, chain in enumerate(self.chains):
-            if chain is not None and not within(chain[0].time, now, plan.span):
-                self.chains[i] = None
+        for chains in (self.chains, self.prev):
+            for i, chain in enumerate(chains):
+                if chain is not None and not within(chain[0].time, now, plan.span):
+                    chains[i] = None
         if step == 0:
             new: tuple[Record, ...] | None = (record,)
         else:
             base = self.chains[step - 1]
             if base is not None and base[-1].sort_key == key:
-                base = self.undo.get(step - 1)
-            if base is None or not within(base[0].time, now, plan.span):
-                new = None
-            else:
-                new = (*base, record)
+                base = self.prev[step - 1]
+            new = None if base is None else (*base, record)
         if new is None:
             return None
         if step == len(self.chains) - 1:
             return list(new)
-        if step not in self.undo:
-            self.undo[step] = self.chains[step]
+        self.prev[step] = self.chains[step]
         self.chains[step] = new
         return None
 
     def size(self) -> int:
-        return sum(len(c) for c in self.chains if c is not None)
+        return sum(len(c) for cs in (self.chains, self.prev) for c in cs if c is not None)
 
 
 # --------------------------------------------------------------------------- engine
@@ -397,6 +409,7 @@ class CorrelationEngine:
         self._now = float("-inf")
         self._current: tuple[float, str] | None = None
         self._current_groups: set[GroupKey] = set()
+        self._held: list[tuple[int, Record, str]] = []
 
     @staticmethod
     def check(corr: SigmaCorrelationRule) -> None:
@@ -407,7 +420,9 @@ class CorrelationEngine:
     def feed(self, rule_name: str, record: Record) -> list[Alert]:
         """A match of base rule ``rule_name``; records must come in (eventTime, eventID) order.
 
-        Returns the alerts this event completes.
+        Returns the alerts this event completes. For ``temporal_ordered`` the events of one
+        eventTime are held until a later time (or :meth:`flush`) and then evaluated in the
+        correlation's rule order (the tie rule): their alerts come with that later feed.
         """
         plan = self._plan
         step = self._steps.get(rule_name)
@@ -420,8 +435,27 @@ class CorrelationEngine:
                 )
             self._current = record.sort_key
             self._current_groups = set()
-        self._expire(record.time)
+        if plan.kind is SigmaCorrelationType.TEMPORAL_ORDERED:
+            alerts = self._drain() if self._held and self._held[0][1].time != record.time else []
+            self._held.append((step, record, rule_name))
+            return alerts
+        return self._process(step, rule_name, record)
 
+    def _drain(self) -> list[Alert]:
+        """Evaluate the held events of one eventTime in (step, eventID) order."""
+        held, self._held = self._held, []
+        alerts: list[Alert] = []
+        done: set[tuple[int, str]] = set()
+        for step, record, rule_name in sorted(held, key=lambda h: (h[0], h[1].event_id)):
+            if (step, record.event_id) in done:
+                continue  # the same event delivered twice: it counts once
+            done.add((step, record.event_id))
+            alerts.extend(self._process(step, rule_name, record))
+        return alerts
+
+    def _process(self, step: int, rule_name: str, record: Record) -> list[Alert]:
+        plan = self._plan
+        self._expire(record.time)
         counting = plan.kind in (SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT)
         values: tuple[Any, ...] = ()
         if plan.kind is SigmaCorrelationType.VALUE_COUNT:
@@ -453,16 +487,17 @@ class CorrelationEngine:
                 done = state.add(step, record, plan)
             if done is not None:
                 del self._groups[key]  # one alert per burst: the group starts over
-                alerts.append(make_alert(self.rule, done, group))
+                ordered = plan.kind is SigmaCorrelationType.TEMPORAL_ORDERED
+                alerts.append(make_alert(self.rule, done, group, keep_order=ordered))
         return alerts
 
     def flush(self) -> list[Alert]:
-        """End of input. Every alert is emitted by the event completing it, so none is
-        pending; the state is dropped."""
+        """End of input: evaluate the held events (temporal_ordered), then drop the state."""
+        alerts = self._drain() if self._held else []
         self._groups.clear()
         self._current = None
         self._current_groups = set()
-        return []
+        return alerts
 
     def _new_state(self, group: Group) -> _State:
         if self._plan.kind is SigmaCorrelationType.TEMPORAL:

@@ -11,17 +11,20 @@ delivers them out of order, within a file and across files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRuleBase
 
 from ses_sigma.alerts import Alert, make_alert
+from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, compile_detection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
+from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.records import Record
 
@@ -51,23 +54,34 @@ class RunStats:
     candidates: int = 0
     first_time: float | None = None
     last_time: float | None = None
+    #: First-seen matches left out for an implausible eventTime: (rule name, record origin or
+    #: eventID, eventTime).
+    implausible: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Engine:
     """A pack compiled for matching. Build once, ``run`` many times (state is per run)."""
 
-    def __init__(self, pack: Pack, skip_unsupported: bool = False):
+    def __init__(
+        self,
+        pack: Pack,
+        skip_unsupported: bool = False,
+        clock: Callable[[], float] = time.time,
+    ):
         """Compile every rule of ``pack``.
 
         A rule the matcher cannot evaluate faithfully raises RuleCompileError (naming its file,
         the rule and the construct), unless ``skip_unsupported``: then it is left out, with
         every correlation over it, and the reasons are kept in ``self.skipped``. A base rule of
         a left-out ``generate: false`` correlation still does not alert on its own (pySigma's
-        output setting is the rule's, whatever happens to the correlation).
+        output setting is the rule's, whatever happens to the correlation). ``clock`` is the
+        wall clock that bounds plausible eventTimes for first-seen rules.
         """
         errors: list[str] = []
         self.pack = pack
+        self._clock = clock
         self._singles: dict[str, _Single] = {}
+        self._suppression: dict[str, SuppressionSpec] = {}
 
         def where(rule: SigmaRuleBase) -> str:
             path = pack.file_of(rule)
@@ -77,6 +91,7 @@ class Engine:
             try:
                 compiled = compile_detection(rule)
                 spec = FirstSeenSpec.from_rule(rule)
+                suppression = SuppressionSpec.from_rule(rule)
             except RuleCompileError as exc:
                 errors.append(f"{where(rule)}{exc}")
                 continue
@@ -88,10 +103,13 @@ class Engine:
                 alerts=rule._output and spec is None,
                 first_seen=spec,
             )
+            if suppression is not None:
+                self._suppression[name] = suppression
         self._correlations: list[SigmaCorrelationRule] = []
         for corr in pack.correlations:
             try:
                 CorrelationEngine.check(corr)
+                corr_suppression = SuppressionSpec.from_rule(corr)
             except RuleCompileError as exc:
                 errors.append(f"{where(corr)}{exc}")
                 continue
@@ -107,6 +125,8 @@ class Engine:
             for target in targets:
                 self._singles[target].feeds.append(rule_key(corr))
             self._correlations.append(corr)
+            if corr_suppression is not None:
+                self._suppression[rule_key(corr)] = corr_suppression
         #: Why each left-out rule was left out (only with ``skip_unsupported``).
         self.skipped: list[str] = []
         if errors:
@@ -142,8 +162,19 @@ class Engine:
         )
         return found
 
-    def run(self, records: Iterable[Record]) -> list[Alert]:
-        """Match every record; return all alerts sorted by time, rule and event ids."""
+    def run(
+        self,
+        records: Iterable[Record],
+        baseline: Baseline | None = None,
+        suppress: bool = False,
+    ) -> list[Alert]:
+        """Match every record; return all alerts sorted by time, rule and event ids.
+
+        ``baseline``: first-seen state of earlier runs; the first-seen rules start from it and
+        it is updated in place (save it to carry the state on). ``suppress``: apply the rules'
+        ``suppression`` attributes (match/suppression.py); otherwise one alert per match.
+        """
+        groups: list[tuple[Alert, GroupValues | None]] | None = [] if suppress else None
         stats = RunStats()
         alerts: list[Alert] = []
         pending: list[tuple[tuple[float, str], str, Record]] = []
@@ -157,23 +188,45 @@ class Engine:
                 if not single.compiled.predicate(rec.data):
                     continue
                 if single.alerts:
-                    alerts.append(make_alert(single.compiled.rule, [rec]))
+                    alert = make_alert(single.compiled.rule, [rec])
+                    alerts.append(alert)
+                    if groups is not None:
+                        groups.append((alert, self._group(single.name, rec)))
                 if single.stateful:
                     pending.append((rec.sort_key, single.name, rec))
         stats.candidates = len(pending)
         self.stats = stats
         if pending:
-            alerts.extend(self._run_stateful(pending, stats))
+            alerts.extend(self._run_stateful(pending, stats, baseline, groups))
+        elif baseline is not None:
+            for single in self._singles.values():  # known to the baseline, even unmatched
+                if single.first_seen is not None:
+                    baseline.state_for(single.name, single.first_seen)
+        if groups is not None:
+            return Suppressor(self._suppression).apply(groups)
         alerts.sort(key=lambda a: a.sort_key)
         return alerts
 
+    def _group(self, name: str, rec: Record) -> GroupValues | None:
+        spec = self._suppression.get(name)
+        return group_of(spec, rec.data) if spec is not None else None
+
     def _run_stateful(
-        self, pending: list[tuple[tuple[float, str], str, Record]], stats: RunStats
+        self,
+        pending: list[tuple[tuple[float, str], str, Record]],
+        stats: RunStats,
+        baseline: Baseline | None,
+        groups: list[tuple[Alert, GroupValues | None]] | None,
     ) -> list[Alert]:
-        assert stats.first_time is not None
+        """Feed the stateful engines; with ``groups``, also record each alert's group."""
         pending.sort(key=lambda item: (item[0], item[1]))
         first_seen = {
-            name: FirstSeenEngine(s.compiled.rule, s.first_seen, data_start=stats.first_time)
+            name: FirstSeenEngine(
+                s.compiled.rule,
+                s.first_seen,
+                state=baseline.state_for(name, s.first_seen) if baseline is not None else None,
+                clock=self._clock,
+            )
             for name, s in self._singles.items()
             if s.first_seen is not None
         }
@@ -182,11 +235,24 @@ class Engine:
         for _, name, rec in pending:
             single = self._singles[name]
             if single.first_seen is not None:
-                out.extend(first_seen[name].feed(rec))
+                found = first_seen[name].feed(rec)
+                out.extend(found)
+                if groups is not None:
+                    groups.extend((a, self._group(name, rec)) for a in found)
             for corr_name in single.feeds:
-                out.extend(correlations[corr_name].feed(name, rec))
+                found = correlations[corr_name].feed(name, rec)
+                out.extend(found)
+                if groups is not None:
+                    groups.extend((a, None) for a in found)
         for engine in correlations.values():
-            out.extend(engine.flush())
+            found = engine.flush()
+            out.extend(found)
+            if groups is not None:
+                groups.extend((a, None) for a in found)
+        for name, fs in first_seen.items():
+            stats.implausible.extend(
+                (name, r.origin or r.event_id, r.data.get("eventTime", "")) for r in fs.implausible
+            )
         return out
 
     @property

@@ -3,23 +3,32 @@
 A rule carries a custom top-level attribute (not Sigma; other tools see a plain rule)::
 
     first_seen:
-      fields: [userIdentity.arn]   # the value tuple that must be new
-      learning_period: 7d          # no alerts until data_start + learning_period
+      fields: [sesPrincipal]       # the value tuple that must be new (fields or derived fields)
+      learning_period: 7d          # no alerts until learning_start + learning_period
       forget_after: 30d            # a value not seen for longer than this is new again
 
 Semantics (docs/DESIGN.md, "First-seen extension"; pinned by tests/match/test_first_seen.py):
 
-- The engine feeds the rule's matches in ``(eventTime, eventID)`` order. ``data_start`` is the
-  earliest eventTime of the run.
+- The engine feeds the rule's matches in ``(eventTime, eventID)`` order. ``learning_start``
+  is the time of the **first match of the rule** (not of any record: the learning period
+  starts at the data that matters), carried over from a saved baseline when there is one
+  (``match/baseline.py``).
+- **Implausible times** take no part: a match dated before 2013-11-01 (CloudTrail did not
+  exist; 0001-01-01 is a common null date) or more than one day after the wall clock at run
+  time cannot start (and so end) the learning period, refresh a value or forget the state.
+  They are listed in ``implausible`` (the scan reports them), never silently dropped.
 - A match whose value tuple is unknown (never seen, or last seen more than ``forget_after``
   before: exactly ``forget_after`` is still known) alerts if its time is
-  ``>= data_start + learning_period``; during learning it is only remembered. Every match
-  refreshes its tuple's last-seen time, alerting or not.
-- Values come from ``match.fields.field_getter`` (nested paths, arrays). An event without a
-  scalar value for one of the fields does not take part. **Several values** (an array) make
-  several tuples (the cartesian product over the fields); each is looked up and refreshed on
-  its own, and each new one makes its own alert (its ``group`` names it). Values compare
-  exactly (case-sensitive; ``1`` and ``"1"`` differ).
+  ``>= learning_start + learning_period``; during learning it is only remembered. Every match
+  refreshes its tuple's last-seen time, alerting or not. A value whose saved last sighting is
+  later than the match (a baseline from newer logs) is known.
+- Values come from ``match.fields.field_getter`` (nested paths, arrays), or from a derived
+  field of the rule (``derived_fields``, ``match/derived.py``: e.g. the role of an assumed-role
+  session rather than its session ARN). An event without a scalar value for one of the fields
+  does not take part. **Several values** (an array) make several tuples (the cartesian product
+  over the fields); each is looked up and refreshed on its own, and each new one makes its own
+  alert (its ``group`` names it). Values compare exactly (case-sensitive; ``1`` and ``"1"``
+  differ).
 - Durations are Sigma timespans parsed by pySigma (``SigmaCorrelationTimespan``: a positive
   count and one of ``s m h d w M y``); times compare exactly (see ``match.correlation``).
 
@@ -30,9 +39,10 @@ memory follows the number of distinct tuples of one ``forget_after``, not the in
 
 from __future__ import annotations
 
+import time as _time
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sigma.correlations import SigmaCorrelationTimespan
@@ -41,17 +51,29 @@ from sigma.rule import SigmaRule
 
 from ses_sigma.alerts import Alert, make_alert
 from ses_sigma.match.correlation import group_key, group_tuples, within
+from ses_sigma.match.derived import DerivedField, derived_fields, value_getter
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.fields import field_getter
 from ses_sigma.pack import rule_key
-from ses_sigma.records import Record
+from ses_sigma.records import Record, parse_event_time
 
-__all__ = ["ATTRIBUTE", "FirstSeenEngine", "FirstSeenSpec"]
+__all__ = [
+    "ATTRIBUTE",
+    "EARLIEST_PLAUSIBLE",
+    "FUTURE_SLACK",
+    "FirstSeenEngine",
+    "FirstSeenSpec",
+    "FirstSeenState",
+]
 
 #: The custom attribute's name in the rule file.
 ATTRIBUTE = "first_seen"
 
 _KEYS = ("fields", "learning_period", "forget_after")
+
+#: CloudTrail launched on 2013-11-13: an eventTime before this is a broken or forged record.
+EARLIEST_PLAUSIBLE = parse_event_time("2013-11-01T00:00:00Z")
+#: How far after the wall clock an eventTime may be (clock skew), in seconds.
+FUTURE_SLACK = 86400.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,8 @@ class FirstSeenSpec:
     fields: tuple[str, ...]
     learning_period: float
     forget_after: float
+    #: The rule's derived fields that ``fields`` names (match/derived.py).
+    derived: tuple[DerivedField, ...] = ()
 
     @classmethod
     def from_rule(cls, rule: SigmaRule) -> FirstSeenSpec | None:
@@ -102,44 +126,97 @@ class FirstSeenSpec:
             except SigmaTimespanError as exc:
                 raise fail(f"{key}: {exc} (a Sigma timespan such as 30s, 15m, 1h, 7d)") from None
 
+        derived = derived_fields(rule)
+        unused = sorted(set(derived) - set(fields))
+        if unused:
+            raise fail(f"derived field(s) {', '.join(unused)} not used in fields")
         return cls(
             fields=tuple(fields),
             learning_period=duration("learning_period"),
             forget_after=duration("forget_after"),
+            derived=tuple(derived[f] for f in fields if f in derived),
         )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What saved state depends on: the value tuple's definition and forget_after."""
+        return {
+            "fields": list(self.fields),
+            "derived": {d.name: list(d.sources) for d in self.derived},
+            "forget_after": self.forget_after,
+        }
+
+
+@dataclass
+class FirstSeenState:
+    """One first-seen rule's state across runs: when learning started, what was seen when.
+
+    ``seen`` maps a value-tuple key (``correlation.group_key``) to its last sighting,
+    least recently seen first. A ``Baseline`` (match/baseline.py) saves and loads it.
+    """
+
+    learning_start: float | None = None
+    seen: OrderedDict[tuple[tuple[str, Any], ...], float] = field(default_factory=OrderedDict)
 
 
 class FirstSeenEngine:
-    """One first-seen rule's state for one run (see the module docstring)."""
+    """One first-seen rule's state for one run (see the module docstring).
 
-    def __init__(self, rule: SigmaRule, spec: FirstSeenSpec, data_start: float):
+    ``data_start``: the learning start to use when the state has none (tests); by default the
+    first plausible match starts learning. ``state``: carried over between runs (updated in
+    place). ``clock``: the wall clock, for the far-future bound.
+    """
+
+    def __init__(
+        self,
+        rule: SigmaRule,
+        spec: FirstSeenSpec,
+        data_start: float | None = None,
+        state: FirstSeenState | None = None,
+        clock: Callable[[], float] = _time.time,
+    ):
         self.rule = rule
         self.spec = spec
-        self.data_start = data_start
-        self._getters = tuple((f, field_getter(f)) for f in spec.fields)
-        # value-tuple key -> last-seen time; least recently seen first.
-        self._seen: OrderedDict[tuple[tuple[str, Any], ...], float] = OrderedDict()
+        self.state = state if state is not None else FirstSeenState()
+        if self.state.learning_start is None:
+            self.state.learning_start = data_start
+        derived = {d.name: d for d in spec.derived}
+        self._getters = tuple((f, value_getter(f, derived)) for f in spec.fields)
         self._now = float("-inf")
+        self._latest_plausible = clock() + FUTURE_SLACK
+        #: Matches that took no part because of an implausible eventTime.
+        self.implausible: list[Record] = []
+
+    @property
+    def data_start(self) -> float | None:
+        """When learning started (None until the first plausible match)."""
+        return self.state.learning_start
 
     def feed(self, record: Record) -> list[Alert]:
         """A match of the rule, in (eventTime, eventID) order; returns its alerts."""
         now = record.time
         if now < self._now:
             raise ValueError(f"{rule_key(self.rule)}: record {record.event_id} fed out of order")
+        if not EARLIEST_PLAUSIBLE <= now <= self._latest_plausible:
+            self.implausible.append(record)
+            return []
         self._now = now
-        seen = self._seen
+        state = self.state
+        if state.learning_start is None:
+            state.learning_start = now
+        seen = state.seen
         forget = self.spec.forget_after
         while seen:
             key, last = next(iter(seen.items()))
             if within(last, now, forget):
                 break
             del seen[key]  # not seen for longer than forget_after: forgotten
-        learning = now - self.data_start < self.spec.learning_period  # exact, see within()
+        learning = now - state.learning_start < self.spec.learning_period  # exact, see within()
         alerts: list[Alert] = []
         for group in group_tuples(self._getters, record.data):
             key = group_key(group)
-            known = key in seen
-            seen[key] = now
+            last = seen.get(key)
+            known = last is not None and within(last, now, forget)
+            seen[key] = now if last is None else max(last, now)
             seen.move_to_end(key)
             if not known and not learning:
                 alerts.append(make_alert(self.rule, [record], group))
@@ -148,4 +225,4 @@ class FirstSeenEngine:
     @property
     def state_size(self) -> int:
         """Value tuples remembered (for tests and stats)."""
-        return len(self._seen)
+        return len(self.state.seen)

@@ -133,6 +133,16 @@ class CloudTrailFieldCheck(PreprocessingTransformation):
             fields.extend(f for a in rule.aliases for f in a.mapping.values())
             fieldref = getattr(rule.condition, "fieldref", None)
             fields.extend([fieldref] if isinstance(fieldref, str) else fieldref or [])
+        # A derived field (the rule's derived_fields, match/derived.py) is checked through the
+        # fields it is computed from.
+        derived = rule.custom_attributes.get("derived_fields")
+        if isinstance(derived, dict):
+            expanded: list[str] = []
+            for f in fields:
+                spec = derived.get(f)
+                sources = spec.get("coalesce") if isinstance(spec, dict) else None
+                expanded.extend(sources if isinstance(sources, list) else [f])
+            fields = expanded
         unknown = sorted({f for f in fields if not schema.is_known_field(f)})
         problems.extend(f"field {f!r} has no mapping" for f in unknown)
         if problems:

@@ -199,7 +199,8 @@ def parse_es_iso8601(value: Any) -> datetime:
 
 
 def _format_date(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # %Y is not zero-padded below year 1000 on glibc ("1-01-01"): pad the year explicitly.
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def _date(ctx: dict[str, Any], source: str, target: str) -> bool:

@@ -121,6 +121,8 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "tonumber": lambda v: _number(_single(v)),
     "tostring": lambda v: None if v is None else str(_single(v)),
     "lower": lambda v: None if v is None else str(_single(v)).lower(),
+    "coalesce": lambda *vs: next((v for v in vs if v is not None), None),
+    "nullif": lambda a, b: None if a is not None and _single(a) == _single(b) else a,
 }
 
 
