@@ -17,13 +17,16 @@ the scanner rejects them with a message.
 
 * single-event rules: ``WHERE`` over the field columns (``spark_backend``);
 * ``temporal_ordered`` with two steps: both rules' matches, per group ordered by
-  ``(eventTime, eventID)``; an event of the second step alerts when the previous event of its
-  group is of the first step and at most ``timespan`` earlier (``lag`` over a window: sliding,
-  inclusive). That is the matcher's chain (most recent first step; state cleared by an alert)
-  when no event can match both steps, which is checked (``provably_disjoint``) or refused;
+  ``(eventTime, step, eventID)`` (the tie rule); an event of the second step alerts when the
+  previous event of its group is of the first step and at most ``timespan`` earlier (``lag``
+  over a window: sliding, inclusive). That is the matcher's chain (most recent first step;
+  state cleared by an alert) when no event can match both steps, which is checked
+  (``provably_disjoint``) or refused;
 * first-seen rules: the matches per value tuple ordered by ``(eventTime, eventID)``; an event
   alerts when the previous one of its tuple is absent or more than ``forget_after`` earlier, and
-  it is at least ``learning_period`` after the earliest record of the view (``data_start``);
+  it is at least ``learning_period`` after the rule's first match (``data_start``); matches
+  with an implausible ``eventTime`` (before November 2013, or a day ahead of the clock) take no
+  part, as in the matcher;
 * ``event_count``, ``value_count``, ``temporal``, longer sequences: refused with the reason.
 """
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 from sigma.exceptions import SigmaError
@@ -50,6 +54,7 @@ from ses_sigma.convert.spark_backend import SparkSqlBackend, column, sql_string
 from ses_sigma.convert.splunk_correlation import provably_disjoint
 from ses_sigma.match.derived import derived_fields
 from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.match.first_seen import EARLIEST_PLAUSIBLE, FUTURE_SLACK
 from ses_sigma.pack import Pack, rule_key
 
 __all__ = ["VIEW", "SparkTarget", "field_value", "spark_query"]
@@ -58,6 +63,12 @@ TARGET = "spark"
 #: The view every query reads.
 VIEW = "cloudtrail"
 _TIME, _ID = "`_time`", "`_id`"
+#: The matcher's plausible eventTimes for first-seen rules (match/first_seen.py): not before
+#: CloudTrail existed, not more than a day ahead of the clock.
+_PLAUSIBLE = (
+    f"{_TIME} >= TIMESTAMP '{datetime.fromtimestamp(EARLIEST_PLAUSIBLE, UTC):%Y-%m-%d %H:%M:%S}' "
+    f"AND {_TIME} <= current_timestamp() + make_dt_interval(0, 0, 0, {FUTURE_SLACK:g})"
+)
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -185,9 +196,9 @@ def _single_query(rule: SigmaRule, partition: Sequence[str]) -> str:
         f"learning {spec.learning_period:g}s, forget after {spec.forget_after:g}s\n"
         f"WITH {_fields_cte([*fields, *(f for src in sources for f in src)], partition)},\n"
         f"timed AS (\n  SELECT *, {data_start} AS data_start\n  FROM ct\n"
-        f"  WHERE {_TIME} IS NOT NULL AND {_ID} IS NOT NULL\n),\n"
+        f"  WHERE {_TIME} IS NOT NULL AND {_ID} IS NOT NULL AND {_PLAUSIBLE} AND ({cond})\n),\n"
         f"matches AS (\n  SELECT *, {', '.join(f'{j} AS k{i}' for i, j in enumerate(key_json))}\n"
-        f"  FROM timed\n  WHERE ({cond}) AND {present}\n),\n"
+        f"  FROM timed\n  WHERE {present}\n),\n"
         f"seen AS (\n  SELECT *, lag({_TIME}) OVER (PARTITION BY {window} "
         f"ORDER BY {_TIME}, {_ID}) AS previous\n  FROM matches\n)\n"
         f"SELECT {_output(rule_key(rule), partition)}, {_TIME} AS time, array({_ID}) AS event_ids, "

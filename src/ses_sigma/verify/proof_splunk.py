@@ -5,25 +5,32 @@ interpreter of the SPL commands the target emits, over the events as the Splunk 
 extracts them. Each rule's ad hoc search (``spl``) and its saved search run on schedule must give
 the matcher's alerts; a scheduled disagreement is reported under ``<rule> (scheduled)``.
 First-seen searches cannot enforce the learning period (a deployment precondition stated in the
-rule's description): their alerts before ``data_start + learning_period`` are left out, as the
-matcher never raises them.
+rule's description): their alerts before the rule's first plausible match + ``learning_period``
+are left out, and they run without implausible eventTimes (a search has a time range).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sigma.rule import SigmaRule
 
 from ses_sigma.convert.base import Refusal
 from ses_sigma.convert.splunk import SplunkSearch, convert_rule
 from ses_sigma.harness import Case
-from ses_sigma.match.first_seen import FirstSeenSpec
+from ses_sigma.match.detection import compile_detection
+from ses_sigma.match.first_seen import EARLIEST_PLAUSIBLE, FUTURE_SLACK, FirstSeenSpec
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.records import Record
 from ses_sigma.verify.proof import Prover, RuleAlerts
 
 __all__ = ["SplunkProver"]
+
+
+def _plausible(record: Record) -> bool:
+    return EARLIEST_PLAUSIBLE <= record.time <= time.time() + FUTURE_SLACK
 
 
 class SplunkProver(Prover):
@@ -32,7 +39,9 @@ class SplunkProver(Prover):
     target = "splunk"
 
     def __init__(self) -> None:
-        self._searches: dict[str, tuple[SplunkSearch, FirstSeenSpec | None]] = {}
+        self._searches: dict[
+            str, tuple[SplunkSearch, FirstSeenSpec | None, Callable[[Any], bool] | None]
+        ] = {}
 
     def engine(self) -> str:
         return "SPL simulator (not Splunk): ses_sigma.verify.splunk_sim"
@@ -45,7 +54,9 @@ class SplunkProver(Prover):
                 refused[rule_key(rule)] = result.reason
                 continue
             spec = FirstSeenSpec.from_rule(rule) if isinstance(rule, SigmaRule) else None
-            self._searches[rule_key(rule)] = (result, spec)
+            # the pack's rule, not the converted copy (pySigma maps its fields to Splunk's)
+            predicate = compile_detection(rule).predicate if spec is not None else None
+            self._searches[rule_key(rule)] = (result, spec, predicate)
         return refused
 
     def run(self, cases: Sequence[Case]) -> list[RuleAlerts]:
@@ -58,11 +69,16 @@ class SplunkProver(Prover):
 
         out = []
         for case in cases:
-            records = [Record.from_dict(e) for e in case.events]
-            events = [event_from_record(r.data) for r in records]
-            start = min((r.time for r in records), default=0.0)
+            every = [Record.from_dict(e) for e in case.events]
             got: RuleAlerts = {}
-            for name, (search, spec) in self._searches.items():
+            for name, (search, spec, predicate) in self._searches.items():
+                records, start = every, 0.0
+                if spec is not None and predicate is not None:
+                    # a first-seen search runs over a time range (never implausible times);
+                    # its learning starts at the rule's first match (the search's precondition)
+                    records = [r for r in every if _plausible(r)]
+                    start = min((r.time for r in records if predicate(r.data)), default=0.0)
+                events = [event_from_record(r.data) for r in records]
                 sched = search.schedule
                 runs = {
                     name: result_alerts(run_spl(search.spl, events)),
