@@ -8,8 +8,8 @@ every record is tested against the detection of every single-event rule
 (:func:`ses_sigma.match.detection.compile_detection`, the matcher itself). What comes back to the
 driver is small: the records some detection matches, the earliest record of each file, the
 rejections and the counts. The driver then runs the ordinary :class:`~ses_sigma.match.engine.Engine`
-over the matched records plus the earliest record of the whole input: single-event alerts,
-correlations and first-seen rules (whose ``data_start`` is that earliest record's time) are the
+over the matched records plus the earliest record of the whole input (the run's first time, as
+the embedded scan sees it): single-event alerts, correlations and first-seen rules are the
 embedded scanner's, since every record they depend on is there.
 
 The executors need ``ses-sigma`` installed (``pip install ses-sigma[spark]`` on the cluster, or

@@ -74,6 +74,7 @@ class SparkProver(Prover):
             {name: [] for name in [*self._queries, *self._silent]} for _ in cases
         ]
         for name, query in self._queries.items():
-            for row in spark.sql(query).collect():
+            # only the ids: a timestamp such as 0001-01-01 does not convert to a Python datetime
+            for row in spark.sql(query).select(_PARTITION, "event_ids").collect():
                 out[int(row[_PARTITION])][name].append(tuple(row["event_ids"]))
         return out
