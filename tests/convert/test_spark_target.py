@@ -99,7 +99,7 @@ def test_ordered_query_shape(tmp_path: Path) -> None:
     )
     pack = _pack(tmp_path, {"t_a": A, "t_b": B}, {"t_seq": body})
     query = spark_query(pack, pack.get("t_seq"))
-    assert "lag(step) OVER (PARTITION BY k0 ORDER BY `_time`, `_id`)" in query
+    assert "lag(step) OVER (PARTITION BY k0 ORDER BY `_time`, step, `_id`)" in query
     assert "<= 5400000000" in query  # 90 minutes, inclusive
     assert "FROM cloudtrail" in query
     partitioned = spark_query(pack, pack.get("t_seq"), partition=["_case"])

@@ -18,12 +18,12 @@ WITH ct AS (
 timed AS (
   SELECT *, min(`_time`) OVER () AS data_start
   FROM ct
-  WHERE `_time` IS NOT NULL AND `_id` IS NOT NULL
+  WHERE `_time` IS NOT NULL AND `_id` IS NOT NULL AND `_time` >= TIMESTAMP '2013-11-01 00:00:00' AND `_time` <= current_timestamp() + make_dt_interval(0, 0, 0, 86400) AND ((coalesce(lower(`eventSource`) = 'ses.amazonaws.com', false) AND (coalesce(lower(`eventName`) IN ('getaccount', 'getaccountsendingenabled', 'listidentities', 'listemailidentities', 'getsendquota', 'getidentityverificationattributes'), false)) OR coalesce(lower(`eventSource`) = 'servicequotas.amazonaws.com', false) AND coalesce(lower(`eventName`) = 'listservicequotas', false) AND coalesce(lower(`requestParameters.serviceCode`) = 'ses', false)) AND NOT (coalesce(lower(`sourceIPAddress`) LIKE '%.amazonaws.com' ESCAPE '!', false) OR coalesce(lower(`userIdentity.type`) = 'awsservice', false) OR coalesce(lower(`userIdentity.invokedBy`) LIKE '%.amazonaws.com' ESCAPE '!', false)))
 ),
 matches AS (
   SELECT *, CASE WHEN `userIdentity.sessionContext.sessionIssuer.arn` IS NOT NULL THEN to_json(variant_get(record, '$.userIdentity.sessionContext.sessionIssuer.arn')) WHEN `userIdentity.arn` IS NOT NULL THEN to_json(variant_get(record, '$.userIdentity.arn')) END AS k0
   FROM timed
-  WHERE ((coalesce(lower(`eventSource`) = 'ses.amazonaws.com', false) AND (coalesce(lower(`eventName`) IN ('getaccount', 'getaccountsendingenabled', 'listidentities', 'listemailidentities', 'getsendquota', 'getidentityverificationattributes'), false)) OR coalesce(lower(`eventSource`) = 'servicequotas.amazonaws.com', false) AND coalesce(lower(`eventName`) = 'listservicequotas', false) AND coalesce(lower(`requestParameters.serviceCode`) = 'ses', false)) AND NOT (coalesce(lower(`sourceIPAddress`) LIKE '%.amazonaws.com' ESCAPE '!', false) OR coalesce(lower(`userIdentity.type`) = 'awsservice', false) OR coalesce(lower(`userIdentity.invokedBy`) LIKE '%.amazonaws.com' ESCAPE '!', false))) AND coalesce(`userIdentity.sessionContext.sessionIssuer.arn`, `userIdentity.arn`) IS NOT NULL
+  WHERE coalesce(`userIdentity.sessionContext.sessionIssuer.arn`, `userIdentity.arn`) IS NOT NULL
 ),
 seen AS (
   SELECT *, lag(`_time`) OVER (PARTITION BY k0 ORDER BY `_time`, `_id`) AS previous
