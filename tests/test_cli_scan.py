@@ -26,7 +26,9 @@ def run(*args: str, columns: str | None = None) -> Result:
 
 
 def alert_lines(result: Result) -> list[dict]:
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    """The JSON alerts printed, in (time, rule, event ids) order (they stream as found)."""
+    got = [json.loads(line) for line in result.stdout.splitlines()]
+    return sorted(got, key=lambda a: (a["time"], a["rule_name"], a["event_ids"]))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +39,8 @@ def demo() -> Result:
 def test_json_lines_are_the_library_alerts(demo: Result) -> None:
     assert demo.exit_code == 0, demo.stderr
     got = alert_lines(demo)
-    assert got == [a.to_dict() for a in scan([EXAMPLES]).alerts]
+    library = [a.to_dict() for a in scan([EXAMPLES]).alerts]
+    assert sorted(got, key=repr) == sorted(library, key=repr)
     assert got and all(
         set(a) == {"rule_id", "rule_name", "title", "level", "time", "group", "event_ids"}
         for a in got
@@ -147,7 +150,8 @@ def test_demo_story_raises_the_documented_alerts(demo: Result) -> None:
 
 def test_summary_on_stderr(demo: Result) -> None:
     assert demo.stderr.splitlines()[-1] == (
-        "scanned 3 file(s), 63 record(s): 66 alert(s), 0 rejected, "
+        "scanned 3 file(s), 63 record(s): 66 alert(s), 0 rejected (files: 3 read, 0 rejected; "
+        "records: 63 read, 29 matched, 0 rejected), "
         "2 file(s) skipped (not CloudTrail logs; -v lists them)"
     )
     assert "rejected:" not in demo.stderr
@@ -357,6 +361,29 @@ def test_scan_library_result_matches_reading_order_independence(tmp_path: Path) 
     assert one.ok and many.ok
     assert [a.to_dict() for a in one.alerts] == [a.to_dict() for a in many.alerts]
     assert one.read.records == many.read.records == 63
+
+
+@pytest.mark.parametrize("options", [["--workers", "2"], ["--workers", "1", "--no-prefilter"]])
+def test_workers_and_prefilter_options_give_the_same_alerts(
+    demo: Result, options: list[str]
+) -> None:
+    result = run(*options, str(EXAMPLES))
+    assert result.exit_code == 0, result.stderr
+    assert alert_lines(result) == alert_lines(demo)
+    assert result.stderr.splitlines()[-1] == demo.stderr.splitlines()[-1]
+
+
+def test_progress_bar_only_when_asked_for_or_on_a_terminal() -> None:
+    from ses_sigma.cli.progress import ScanProgress
+
+    with ScanProgress(delay=0, force=False) as quiet:
+        quiet.update(1, 10)
+        assert quiet._progress is None
+    with ScanProgress(delay=0, force=True) as shown:
+        shown.update(1, 10)
+        assert shown._progress is not None
+        shown.update(10, 10)
+    assert shown._progress is None
 
 
 # --------------------------------------------------------------------------- --suppress

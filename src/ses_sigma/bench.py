@@ -1,187 +1,239 @@
-"""Throughput benchmarks of the matcher and the scanner (``make bench``).
+"""``make bench``: ses-sigma scan side by side with DuckDB on the same file and rules.
 
 Generates a deterministic synthetic CloudTrail workload (mostly non-SES management events, as
-in a real trail, with a few per cent of SES calls, a share of them failed, spread over 10 days
-with many principals), then measures:
+in a real trail, with ~5 % SES calls, a share of them failed, spread over 10 days, 500
+principals), written once as one JSON Lines file and once as gzipped S3 delivery objects
+(``{"Records": [...]}``, 2,000 records each). Then, each in a fresh child process (so that its
+peak RSS is its own, the largest process of its tree):
 
-* ``match``: ``Engine.run`` over records already in memory (rules compiled once);
-* ``parse``: decoding gzipped S3 delivery objects into records (``logs.read_records``);
-* ``scan``: both, as ``ses-sigma scan`` does it, from files on disk.
+* DuckDB (the ``bench`` extra: ``duckdb``, ``pysigma-backend-duckdb``): the pack's
+  single-event rules converted by pySigma's DuckDB backend, run as one scan with one flag
+  column per rule over a view of the fields they need, on 1 and 2 threads (JSON Lines only:
+  the S3-object layout would need a different SQL reader);
+* ``ses-sigma scan`` (``scan_with_engine``, the whole pack, output discarded) with 1 and 2
+  workers, on both layouts.
 
-Each measurement is the best of ``--repeat`` runs (wall clock, ``time.perf_counter``). Numbers
-depend on the machine: the README quotes the ones measured on the project's 2-core machines.
+Timings are wall clock of the scan alone (rule loading excluded, on both sides), best of
+``--repeat``. ``--memory`` also compares peak RSS at 250 k and 4 M records (1 worker).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import random
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
+from ses_sigma.bench_data import generate_records, write_jsonl, write_s3_objects
 
-from ses_sigma.logs import ReadStats, read_records
-from ses_sigma.match.engine import Engine
-from ses_sigma.pack import load_pack
-from ses_sigma.records import Record, format_time
+__all__ = ["duckdb_query", "generate_records", "main"]
 
-__all__ = ["generate_records", "main"]
-
-_OTHER_CALLS = [
-    ("s3.amazonaws.com", "GetObject"),
-    ("s3.amazonaws.com", "PutObject"),
-    ("ec2.amazonaws.com", "DescribeInstances"),
-    ("sts.amazonaws.com", "AssumeRole"),
-    ("sts.amazonaws.com", "GetCallerIdentity"),
-    ("iam.amazonaws.com", "ListRoles"),
-    ("kms.amazonaws.com", "Decrypt"),
-    ("lambda.amazonaws.com", "Invoke"),
-    ("cognito-identity.amazonaws.com", "ListIdentities"),
-    ("apigateway.amazonaws.com", "GetAccount"),
-]
-_SES_CALLS = [
-    "GetAccount",
-    "GetSendQuota",
-    "ListIdentities",
-    "ListEmailIdentities",
-    "GetAccountSendingEnabled",
-    "GetIdentityVerificationAttributes",
-    "VerifyEmailIdentity",
-    "CreateEmailIdentity",
-    "DeleteIdentity",
-    "DeleteEmailIdentity",
-    "SendEmail",
-]
-_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+# Fields the pack's single-event rules read, as DuckDB expressions over the JSON columns.
+_VIEW_FIELDS = {
+    "eventSource": "eventSource",
+    "eventName": "eventName",
+    "errorCode": "errorCode",
+    "sourceIPAddress": "sourceIPAddress",
+    "userIdentity.accessKeyId": "json_extract_string(userIdentity, '$.accessKeyId')",
+    "userIdentity.type": "json_extract_string(userIdentity, '$.type')",
+    "userIdentity.invokedBy": "json_extract_string(userIdentity, '$.invokedBy')",
+}
+_JSON_COLUMNS = {
+    "eventID": "VARCHAR",
+    "eventTime": "VARCHAR",
+    "eventSource": "VARCHAR",
+    "eventName": "VARCHAR",
+    "errorCode": "VARCHAR",
+    "sourceIPAddress": "VARCHAR",
+    "userIdentity": "JSON",
+    "requestParameters": "JSON",
+}
 
 
-def generate_records(n: int, seed: int = 7, ses_share: float = 0.05) -> list[dict[str, Any]]:
-    """``n`` realistic CloudTrail records (dicts), deterministic for a seed, in random order."""
-    rng = random.Random(seed)
-    principals = [f"user-{i:04d}" for i in range(500)]
-    out: list[dict[str, Any]] = []
-    for _ in range(n):
-        user = rng.choice(principals)
-        long_term = rng.random() < 0.3
-        if rng.random() < ses_share:
-            source, name = "ses.amazonaws.com", rng.choice(_SES_CALLS)
-        else:
-            source, name = rng.choice(_OTHER_CALLS)
-        ts = _START + rng.random() * 10 * 86_400
-        rec: dict[str, Any] = {
-            "eventVersion": "1.09",
-            "userIdentity": {
-                "type": "IAMUser" if long_term else "AssumedRole",
-                "principalId": "AIDA" + user.upper().replace("-", ""),
-                "arn": f"arn:aws:iam::111122223333:user/{user}",
-                "accountId": "111122223333",
-                "accessKeyId": ("AKIA" if long_term else "ASIA") + f"{rng.getrandbits(64):016X}",
-                "userName": user,
-            },
-            "eventTime": format_time(float(int(ts))),
-            "eventSource": source,
-            "eventName": name,
-            "awsRegion": rng.choice(["us-east-1", "eu-west-1", "ap-southeast-2"]),
-            "sourceIPAddress": f"198.51.100.{rng.randrange(1, 255)}",
-            "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64",
-            "requestParameters": {"emailIdentity": f"{user}@example.com"},
-            "responseElements": None,
-            "requestID": str(uuid.UUID(int=rng.getrandbits(128))),
-            "eventID": str(uuid.UUID(int=rng.getrandbits(128))),
-            "readOnly": name.startswith(("Get", "List", "Describe")),
-            "eventType": "AwsApiCall",
-            "managementEvent": True,
-            "recipientAccountId": "111122223333",
-            "eventCategory": "Management",
-            "tlsDetails": {
-                "tlsVersion": "TLSv1.3",
-                "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                "clientProvidedHostHeader": f"{source.split('.')[0]}.us-east-1.amazonaws.com",
-            },
+def duckdb_query(path: Path) -> tuple[str, str, int]:
+    """(view SQL, query SQL, rule count): the pack's single-event rules converted by
+    pySigma's DuckDB backend, one boolean column per rule, one scan of ``path``."""
+    from sigma_backend_duckdb import DuckDBBackend
+
+    from ses_sigma.match.first_seen import FirstSeenSpec
+    from ses_sigma.pack import load_pack
+
+    pack = load_pack()
+    backend = DuckDBBackend()
+    fields = dict(_VIEW_FIELDS)
+    flags: list[str] = []
+    for rule in pack.rules:
+        if FirstSeenSpec.from_rule(rule) is not None:
+            continue  # stateful: not a single-event query
+        [query] = backend.convert_rule(rule)
+        where = query.removeprefix("SELECT * FROM logs WHERE ")
+        for name in set(__import__("re").findall(r'"(requestParameters\.[A-Za-z]+)"', where)):
+            key = name.split(".", 1)[1]
+            fields[name] = f"json_extract_string(requestParameters, '$.{key}')"
+        flags.append(f'({where}) AS "{rule.name}"')
+    columns = ", ".join(f"'{k}': '{v}'" for k, v in _JSON_COLUMNS.items())
+    select = ", ".join(f'{expr} AS "{name}"' for name, expr in fields.items())
+    view = (
+        f"CREATE VIEW logs AS SELECT eventID, eventTime, {select} "
+        f"FROM read_ndjson('{path}', columns={{{columns}}})"
+    )
+    names = [f.rsplit(" AS ", 1)[1] for f in flags]
+    query = f"SELECT eventID, {', '.join(flags)} FROM logs WHERE " + " OR ".join(
+        f"({f.rsplit(' AS ', 1)[0]})" for f in flags
+    )
+    return view, query, len(names)
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _child(argv: list[str]) -> None:
+    """One measurement in this (child) process: prints {"secs", "records", "matches"}."""
+    kind, path, n = argv[0], Path(argv[1]), int(argv[2])
+    if kind == "generate":  # path: a folder; n: records; argv[3]: SES share
+        share = float(argv[3])
+        unique = min(n, 250_000)
+        records = generate_records(unique, ses_share=share)
+        sizes = {
+            "jsonl": write_jsonl(records, path / "cloudtrail.jsonl", max(1, n // unique)),
+            "small": write_jsonl(records, path / "small.jsonl", 1),
         }
-        if rng.random() < 0.1:
-            rec["errorCode"] = "AccessDenied"
-            rec["errorMessage"] = "User is not authorized to perform this action"
-            rec["requestParameters"] = None
-        out.append(rec)
-    return out
+        (path / "s3").mkdir()
+        sizes["s3"] = write_s3_objects(records, path / "s3")
+        print(json.dumps(sizes))
+        return
+    if kind == "big":  # path: a folder; n: copies of 250 k records
+        records = generate_records(250_000, ses_share=float(argv[3]))
+        write_jsonl(records, path / "big.jsonl", n)
+        return
+    if kind == "duckdb":
+        import duckdb
+
+        view, query, _ = duckdb_query(path)
+        con = duckdb.connect()
+        con.execute(f"SET threads={n}")
+        con.execute(view)
+        t0, c0 = time.perf_counter(), _cpu()
+        rows = con.execute(query).fetchall()
+        secs, cpu = time.perf_counter() - t0, _cpu() - c0
+        print(json.dumps({"secs": secs, "cpu": cpu, "records": None, "matches": len(rows)}))
+        return
+    from ses_sigma.match.engine import Engine
+    from ses_sigma.pack import load_pack
+    from ses_sigma.scan import scan_with_engine
+
+    engine = Engine(load_pack())
+    t0, c0 = time.perf_counter(), _cpu()
+    result = scan_with_engine(engine, [path], workers=n, keep_alerts=False)
+    secs, cpu = time.perf_counter() - t0, _cpu() - c0
+    if not result.ok:
+        raise SystemExit(f"bench input rejected: {result.read.rejections[:3]}")
+    out = {"secs": secs, "cpu": cpu, "records": result.read.records_read}
+    out["matches"] = result.alert_count
+    print(json.dumps(out))
 
 
-def _best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
-    best = float("inf")
-    result = 0
+def _measure(kind: str, path: Path, n: int, repeat: int) -> dict[str, Any]:
+    """Best of ``repeat`` child runs (wall clock), with the largest peak RSS (MB) seen; each
+    run also reports the CPU seconds its scan used (all threads and worker processes)."""
+    best: dict[str, Any] = {}
+    rss = 0.0
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ses_sigma.bench", "--child", kind, str(path), str(n)],
+            stdout=subprocess.PIPE,
+        )
+        out = proc.stdout.read() if proc.stdout else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise SystemExit(f"bench child {kind} {n} failed ({proc.returncode})")
+        got = json.loads(out)
+        rss = max(rss, usage.ru_maxrss / 1024)
+        if not best or got["secs"] < best["secs"]:
+            best = got
+    best["rss_mb"] = rss
+    return best
 
 
-def _write_s3_objects(records: list[dict[str, Any]], folder: Path, per_file: int) -> int:
-    size = 0
-    for i in range(0, len(records), per_file):
-        path = folder / f"111122223333_CloudTrail_us-east-1_{i // per_file:05d}.json.gz"
-        data = gzip.compress(orjson.dumps({"Records": records[i : i + per_file]}), 6)
-        path.write_bytes(data)
-        size += len(data)
-    return size
+def _row(label: str, records: int, m: dict[str, Any], ref: float | None) -> str:
+    rate = records / m["secs"]
+    ratio = f"{rate / ref:.2f}x" if ref else "-"
+    return (
+        f"{label:<36} {rate:>10,.0f} rec/s {ratio:>6}  {m['secs']:>6.2f} s"
+        f"  cpu {m['cpu']:>6.2f} s = {records / max(m['cpu'], 1e-9):>9,.0f} rec/cpu-s"
+        f"  rss {m['rss_mb']:>5.0f} MB  ({m['matches']} alerts/rows)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks and print one line per measurement."""
+    """Run the side-by-side benchmark and print one line per measurement."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        _child(argv[1:])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--ses-share", type=float, default=0.05)
+    parser.add_argument("--memory", action="store_true", help="also 250 k vs 4 M peak RSS")
     args = parser.parse_args(argv)
-
-    engine = Engine(load_pack())
-    dicts = generate_records(args.records, ses_share=args.ses_share)
-    records = [Record.from_dict(d) for d in dicts]
-    n = len(records)
-    print(
-        f"workload: {n} records, {args.ses_share:.0%} SES, pack of {len(engine.rule_names)} rules"
-    )
-
-    alerts: list[int] = []
-
-    def match() -> int:
-        found = engine.run(records)
-        alerts.append(len(found))
-        return len(found)
-
-    secs, n_alerts = _best(match, args.repeat)
-    print(f"match: {n / secs:,.0f} records/s ({secs:.3f} s, {n_alerts} alerts)")
-
+    unique = min(args.records, 250_000)
+    n = unique * max(1, args.records // unique)
     with tempfile.TemporaryDirectory(prefix="ses-sigma-bench-") as tmp:
         folder = Path(tmp)
-        size = _write_s3_objects(dicts, folder, per_file=1000)
-
-        def parse() -> int:
-            stats = ReadStats()
-            count = sum(1 for _ in read_records([folder], stats))
-            if stats.rejected:
-                raise SystemExit(f"bench input rejected: {stats.rejections[:3]}")
-            return count
-
-        secs, count = _best(parse, args.repeat)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ses_sigma.bench",
+                "--child",
+                "generate",
+                tmp,
+                str(n),
+                str(args.ses_share),
+            ],
+            check=True,
+            stdout=subprocess.PIPE,
+        ).stdout
+        sizes = json.loads(out)
+        jsonl, s3 = folder / "cloudtrail.jsonl", folder / "s3"
         print(
-            f"parse: {count / secs:,.0f} records/s, {size / secs / 1e6:.1f} MB/s gzip "
-            f"({secs:.3f} s, {size / 1e6:.1f} MB in {n // 1000 + (n % 1000 > 0)} files)"
+            f"workload: {n:,} records ({args.ses_share:.0%} SES) as JSON Lines "
+            f"({sizes['jsonl'] / 1e6:,.0f} MB); {unique:,} records as {-(-unique // 2000)} "
+            f".json.gz S3 objects ({sizes['s3'] / 1e6:.0f} MB); {os.cpu_count()} CPUs; "
+            f"best of {args.repeat}; os load average {os.getloadavg()[0]:.1f}"
         )
-
-        def scan() -> int:
-            return len(engine.run(read_records([folder])))
-
-        secs, n_alerts = _best(scan, args.repeat)
-        print(f"scan: {count / secs:,.0f} records/s ({secs:.3f} s, {n_alerts} alerts)")
+        duck = {t: _measure("duckdb", jsonl, t, args.repeat) for t in (1, 2)}
+        for t in (1, 2):
+            print(_row(f"duckdb jsonl, {t} thread(s)", n, duck[t], None))
+        for w in (1, 2):
+            m = _measure("sigma", jsonl, w, args.repeat)
+            print(_row(f"ses-sigma jsonl, {w} worker(s)", n, m, n / duck[w]["secs"]))
+        for w in (1, 2):
+            m = _measure("sigma", s3, w, args.repeat)
+            print(_row(f"ses-sigma .json.gz S3, {w} worker(s)", unique, m, None))
+        if args.memory:
+            small = _measure("sigma", folder / "small.jsonl", 1, 1)
+            jsonl.unlink()
+            big = folder / "big.jsonl"
+            write_jsonl_big = [sys.executable, "-m", "ses_sigma.bench", "--child", "big", tmp]
+            subprocess.run([*write_jsonl_big, "16", str(args.ses_share)], check=True)
+            large = _measure("sigma", big, 1, 1)
+            print(
+                f"memory: peak RSS {small['rss_mb']:.0f} MB at {unique:,} records, "
+                f"{large['rss_mb']:.0f} MB at {unique * 16:,} records "
+                f"({large['rss_mb'] / small['rss_mb'] - 1:+.0%})"
+            )
+    print("load average after:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0
 
 

@@ -102,7 +102,11 @@ def test_savedsearches_title_cannot_add_keys_or_stanzas(tmp_path: Path, title: s
         out = convert_rules(pack, "splunk", fmt)
         conf = read_conf(str(out.files[path]))
         assert set(conf) == {"hx_rule"}, conf
-        assert set(conf["hx_rule"]) == STANZA_KEYS
+        # The deletion rule carries a suppression attribute: Splunk throttling keys, no others.
+        assert set(conf["hx_rule"]) == STANZA_KEYS | {
+            "alert.suppress.fields",
+            "alert.suppress.period",
+        }
         assert conf["hx_rule"]["search"].startswith('sourcetype="aws:cloudtrail"')
         assert conf["hx_rule"]["description"].startswith("Title")
 

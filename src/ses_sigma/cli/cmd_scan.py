@@ -8,6 +8,7 @@ for a ``--state`` file that is not a valid baseline.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,6 +16,7 @@ from ses_sigma.alerts import Alert
 from ses_sigma.cli.output import (
     echo_err,
     filters_option,
+    json_line,
     no_filters_option,
     print_table,
     rules_option,
@@ -23,12 +25,14 @@ from ses_sigma.cli.output import (
     write_json_lines,
 )
 from ses_sigma.cli.packs import announce, resolve
+from ses_sigma.cli.progress import ScanProgress
 from ses_sigma.logs import Rejection
 from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
-from ses_sigma.scan import ScanResult, scan
+from ses_sigma.scan import ScanResult, default_workers, scan
+from ses_sigma.verify.spark_session import SparkUnavailable
 
 __all__ = ["command"]
 
@@ -50,6 +54,10 @@ def _alert_row(alert: Alert) -> tuple[str, ...]:
     )
 
 
+def _write_alert(alert: Alert) -> None:
+    click.echo(json_line(alert.to_dict()))
+
+
 def _report_rejection(rejection: Rejection) -> None:
     echo_err(f"rejected: {rejection}", newlines=False)
 
@@ -58,8 +66,13 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     read = result.read
     text = (
         f"scanned {read.files} file(s), {read.records} record(s): "
-        f"{len(result.alerts)} alert(s), {read.rejected} rejected"
+        f"{result.alert_count} alert(s), {read.rejected} rejected"
+        f" (files: {read.files} read, {read.files_rejected} rejected; records: "
+        f"{read.records_read} read, {result.matched} matched, {read.records_rejected} rejected"
     )
+    if result.duplicates:
+        text += f", {result.duplicates} duplicate(s) of a matched eventID dropped"
+    text += ")"
     if read.skipped:
         text += f", {len(read.skipped)} file(s) skipped (not CloudTrail logs; -v lists them)"
     parts = []
@@ -72,10 +85,19 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     return text
 
 
+class _LogPath(click.ParamType):
+    """An existing local path, or a URI (``s3://...``) for ``--engine spark``."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if "://" in str(value):
+            return str(value)
+        return click.Path(exists=True, allow_dash=True, path_type=Path).convert(value, param, ctx)
+
+
 @click.command("scan")
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
-)
+@click.argument("paths", nargs=-1, required=True, type=_LogPath())
 @rules_option
 @filters_option
 @no_filters_option
@@ -94,6 +116,19 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     "evaluate, instead of stopping.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Worker processes sharing files and large files; 0: every core.",
+)
+@click.option(
+    "--no-prefilter",
+    is_flag=True,
+    help="Decode and check every record instead of only those the raw-bytes pre-filter "
+    "cannot rule out (same alerts; slower; reports malformed records no rule could match).",
+)
+@click.option(
     "--state",
     type=click.Path(dir_okay=False, path_type=Path),
     help="First-seen baseline: loaded before the scan if the file exists, saved after it "
@@ -103,24 +138,45 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     "--suppress",
     is_flag=True,
     help="Apply the rules' suppression attribute: one alert per group and period, carrying "
-    "every event id (without it: one alert per match).",
+    "every event id (without it: one alert per match; alerts then print at the end).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded", "spark"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: this process; spark: Apache Spark reads and matches (local[*], or the "
+    "cluster of --spark-master / MASTER / spark-submit); PATHs may then be s3:// URIs.",
+)
+@click.option("--spark-master", default=None, help="Spark master URL (overrides MASTER).")
 @click.pass_context
 def command(
     ctx: click.Context,
-    paths: tuple[Path, ...],
+    paths: tuple[Path | str, ...],
     rules: tuple[Path, ...],
     filters: tuple[Path, ...],
     no_filters: bool,
     fmt: str,
     skip_unsupported: bool,
+    workers: int,
+    no_prefilter: bool,
     state: Path | None,
     suppress: bool,
     verbose: bool,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
     - for standard input)."""
+    if engine == "embedded" and any(isinstance(p, str) for p in paths):
+        raise click.BadParameter("URIs (s3://...) are read with --engine spark", param_hint="PATH")
+    if engine == "spark" and any(str(p) == "-" for p in paths):
+        raise click.BadParameter("standard input is read by the embedded engine", param_hint="PATH")
+    if engine == "spark" and (state is not None or suppress):
+        raise click.BadParameter("--state and --suppress are for the embedded engine")
+    # The embedded engine streams JSON alerts as they are found; Spark returns them at the end.
+    stream = fmt == "json" and engine == "embedded"
     source = with_filters(resolve(rules), filters, no_filters)
     left_out: list[str] = []
     try:
@@ -131,14 +187,31 @@ def command(
         announce(source, len(pack))
         for reason in left_out:
             echo_err(f"warning: rule file left out: {reason}")
-        result = scan(
-            paths,
-            pack,
-            on_rejection=_report_rejection,
-            skip_unsupported=skip_unsupported,
-            state=state,
-            suppress=suppress,
-        )
+        if engine == "spark":
+            from ses_sigma.scan_spark import scan_spark
+
+            result = scan_spark(
+                paths,
+                pack,
+                on_rejection=_report_rejection,
+                skip_unsupported=skip_unsupported,
+                master=spark_master,
+            )
+        else:
+            with ScanProgress() as progress:
+                result = scan(
+                    paths,
+                    pack,
+                    on_rejection=_report_rejection,
+                    skip_unsupported=skip_unsupported,
+                    workers=workers or default_workers(),
+                    prefilter=not no_prefilter,
+                    on_alert=_write_alert if stream else None,
+                    keep_alerts=not stream,
+                    on_progress=progress.update,
+                    state=state,
+                    suppress=suppress,
+                )
     except BaselineError as exc:
         echo_err(f"error: --state: {exc}")
         ctx.exit(EXIT_RULES)
@@ -147,6 +220,9 @@ def command(
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
         echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
+        ctx.exit(EXIT_RULES)
+    except SparkUnavailable as exc:
+        echo_err(f"error: {exc}")
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
         echo_err(f"warning: rule left out: {reason}")
@@ -157,9 +233,9 @@ def command(
             f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
             f"future): it takes no part in the first-seen rule {rule}"
         )
-    if fmt == "json":
+    if fmt == "json" and not stream:
         write_json_lines(alert.to_dict() for alert in result.alerts)
-    else:
+    elif not stream:
         print_table(
             ALERT_COLUMNS, (_alert_row(a) for a in result.alerts), no_wrap=("time", "level", "rule")
         )

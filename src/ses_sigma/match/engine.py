@@ -12,7 +12,7 @@ delivers them out of order, within a file and across files.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
@@ -26,6 +26,7 @@ from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
 from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
 from ses_sigma.pack import Pack, rule_key
+from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 
 __all__ = ["Engine", "RuleCompileError", "RunStats"]
@@ -184,24 +185,14 @@ class Engine:
                 stats.first_time = rec.time
             if stats.last_time is None or rec.time > stats.last_time:
                 stats.last_time = rec.time
-            for single in self._candidates(rec.data):
-                if not single.compiled.predicate(rec.data):
-                    continue
-                if single.alerts:
-                    alert = make_alert(single.compiled.rule, [rec])
-                    alerts.append(alert)
-                    if groups is not None:
-                        groups.append((alert, self._group(single.name, rec)))
-                if single.stateful:
-                    pending.append((rec.sort_key, single.name, rec))
+            for name in self.match_record(rec, alerts, groups):
+                pending.append((rec.sort_key, name, rec))
         stats.candidates = len(pending)
         self.stats = stats
         if pending:
             alerts.extend(self._run_stateful(pending, stats, baseline, groups))
         elif baseline is not None:
-            for single in self._singles.values():  # known to the baseline, even unmatched
-                if single.first_seen is not None:
-                    baseline.state_for(single.name, single.first_seen)
+            self.touch_baseline(baseline)  # known to the baseline, even unmatched
         if groups is not None:
             return Suppressor(self._suppression).apply(groups)
         alerts.sort(key=lambda a: a.sort_key)
@@ -220,6 +211,46 @@ class Engine:
     ) -> list[Alert]:
         """Feed the stateful engines; with ``groups``, also record each alert's group."""
         pending.sort(key=lambda item: (item[0], item[1]))
+        matches = ((name, rec) for _, name, rec in pending)
+        return list(self.run_stateful(matches, stats, baseline, groups))
+
+    # --- the streaming surface (ses_sigma.scan): match records one by one, stateful later ---
+
+    def match_record(
+        self,
+        rec: Record,
+        alerts: list[Alert],
+        groups: list[tuple[Alert, GroupValues | None]] | None = None,
+    ) -> list[str]:
+        """Match one record against the single-event rules.
+
+        Appends the alerts of single-event rules to ``alerts`` (and, with ``groups``, each with
+        its suppression group) and returns the names of the rules whose matches feed a stateful
+        rule (to give, sorted, to ``run_stateful``).
+        """
+        stateful: list[str] = []
+        for single in self._candidates(rec.data):
+            if not single.compiled.predicate(rec.data):
+                continue
+            if single.alerts:
+                alert = make_alert(single.compiled.rule, [rec])
+                alerts.append(alert)
+                if groups is not None:
+                    groups.append((alert, self._group(single.name, rec)))
+            if single.stateful:
+                stateful.append(single.name)
+        return stateful
+
+    def run_stateful(
+        self,
+        matches: Iterable[tuple[str, Record]],
+        stats: RunStats,
+        baseline: Baseline | None = None,
+        groups: list[tuple[Alert, GroupValues | None]] | None = None,
+    ) -> Iterator[Alert]:
+        """Feed (rule name, record) matches, sorted by (eventTime, eventID, rule name), to
+        fresh stateful engines (first-seen ones from ``baseline``); yield their alerts (with
+        ``groups``, also recorded there with their suppression groups)."""
         first_seen = {
             name: FirstSeenEngine(
                 s.compiled.rule,
@@ -231,29 +262,45 @@ class Engine:
             if s.first_seen is not None
         }
         correlations = {rule_key(c): CorrelationEngine(c) for c in self._correlations}
-        out: list[Alert] = []
-        for _, name, rec in pending:
+        for name, rec in matches:
             single = self._singles[name]
             if single.first_seen is not None:
                 found = first_seen[name].feed(rec)
-                out.extend(found)
                 if groups is not None:
                     groups.extend((a, self._group(name, rec)) for a in found)
+                yield from found
             for corr_name in single.feeds:
                 found = correlations[corr_name].feed(name, rec)
-                out.extend(found)
                 if groups is not None:
                     groups.extend((a, None) for a in found)
+                yield from found
         for engine in correlations.values():
             found = engine.flush()
-            out.extend(found)
             if groups is not None:
                 groups.extend((a, None) for a in found)
+            yield from found
         for name, fs in first_seen.items():
             stats.implausible.extend(
                 (name, r.origin or r.event_id, r.data.get("eventTime", "")) for r in fs.implausible
             )
-        return out
+
+    def touch_baseline(self, baseline: Baseline) -> None:
+        """Make every first-seen rule known to ``baseline``, even when it matched nothing."""
+        for single in self._singles.values():
+            if single.first_seen is not None:
+                baseline.state_for(single.name, single.first_seen)
+
+    def suppress(self, groups: list[tuple[Alert, GroupValues | None]]) -> list[Alert]:
+        """The rules' suppression attributes applied to (alert, group) pairs."""
+        return Suppressor(self._suppression).apply(groups)
+
+    def prefilter(self) -> Prefilter | None:
+        """The raw-bytes pre-filter for this pack, or None when a rule does not pin
+        eventSource to plain values (then every record must be decoded)."""
+        return Prefilter.for_rules(
+            [(s.compiled.event_sources, s.compiled.event_names) for s in self._singles.values()],
+            need_times=False,
+        )
 
     @property
     def rule_names(self) -> list[str]:
