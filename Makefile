@@ -10,13 +10,13 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,lucene]'
 	touch $(STAMP)
 
 ## test: lint, then the whole suite (unit tests, every fixture case, conversion proofs)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 ## fuzz: the Hypothesis property tests (tests/fuzz) with a long example budget; `make test` runs
 ## them too, with a small fixed budget (profiles in tests/fuzz/conftest.py)

@@ -8,8 +8,8 @@ the pack runs over them:
   syntax and executed with its PythonEngine (``ses_sigma.verify.eql_run``); each match's
   ``event.id`` list must equal the event ids of one of the matcher's alerts of that rule, case
   by case;
-* Lucene (single-event rules): parsed with luqum and evaluated by
-  ``ses_sigma.verify.lucene_eval``; the matched documents must be the matcher's alerts;
+* Lucene (single-event rules): parsed and executed by Apache Lucene
+  (``ses_sigma.verify.lucene``); the matched documents must be the matcher's alerts;
 * the kibana new_terms rule's query (the first-seen rule's detection) must match exactly the
   events the matcher's detection of that rule matches (its alerts are a subset: the first
   sightings after learning, which Kibana decides from its history window).
@@ -37,7 +37,7 @@ from ses_sigma.pack import Pack, PackLoadError, load_pack, rule_key
 from ses_sigma.records import Record
 from ses_sigma.verify.ecs import to_ecs
 from ses_sigma.verify.eql_run import run_eql
-from ses_sigma.verify.lucene_eval import LuceneQuery, compile_query
+from ses_sigma.verify.lucene import LuceneIndex, LuceneQuery, compile_query
 
 FIRST_SEEN = "aws_ses_enumeration_new_principal"
 CORRELATION = "aws_ses_identity_added_then_deleted"
@@ -102,7 +102,7 @@ def eql_queries(pack: Pack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def lucene_queries(pack: Pack) -> dict[str, LuceneQuery]:
+def lucene_queries(pack: Pack, lucene: str) -> dict[str, LuceneQuery]:
     return {
         rule_key(r): compile_query(lucene_query(pack, r))
         for r in pack
@@ -166,13 +166,16 @@ def test_lucene_alerts_equal_the_matcher(
         engine, case, lucene_queries, lambda p, r: compile_query(lucene_query(p, r))
     )
     alerts, docs = _run(engine, case)
+    index = LuceneIndex(docs)
     for name, query in queries.items():
-        got = sorted((doc["event"]["id"],) for doc in query.filter(docs))
+        got = sorted((doc["event"]["id"],) for doc in index.search(query))
         assert got == _alerts(alerts, name), name
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_new_terms_query_matches_the_first_seen_detection(case: Case, pack: Pack) -> None:
+def test_new_terms_query_matches_the_first_seen_detection(
+    case: Case, pack: Pack, lucene: str
+) -> None:
     rule = pack.get(FIRST_SEEN)
     query = compile_query(lucene_query(pack, rule, allow_first_seen=True))
     predicate = compile_detection(rule).predicate

@@ -2,7 +2,7 @@
 convert, on records that vary exactly where the semantics differ (case, missing fields, service
 names, newlines), with the matcher's answer as the reference.
 
-Lucene queries run in ``ses_sigma.verify.lucene_eval``, EQL queries in
+Lucene queries run on Apache Lucene (``ses_sigma.verify.lucene``), EQL queries in
 ``ses_sigma.verify.eql_run`` (PythonEngine with Elasticsearch's semantics), both over the ECS
 documents of ``ses_sigma.verify.ecs.to_ecs``. ES|QL has no offline engine: its queries are
 checked for the forms that make them case-insensitive and null-safe.
@@ -23,7 +23,7 @@ from ses_sigma.match.detection import compile_detection
 from ses_sigma.pack import Pack, load_pack
 from ses_sigma.verify.ecs import to_ecs
 from ses_sigma.verify.eql_run import run_eql
-from ses_sigma.verify.lucene_eval import compile_query
+from ses_sigma.verify.lucene import LuceneIndex, compile_query
 
 HEADER = """\
 title: {name}
@@ -236,12 +236,19 @@ def _matcher_ids(pack: Pack, name: str, raw: list[dict[str, Any]]) -> list[str]:
     return sorted(r["eventID"] for r in raw if predicate(r))
 
 
+@pytest.fixture(scope="module")
+def lucene_corpus(corpus: Any, lucene: str) -> LuceneIndex:
+    return LuceneIndex(corpus[1])
+
+
 @pytest.mark.parametrize("name", sorted(DETECTIONS))
-def test_lucene_agrees_with_the_matcher(pack: Pack, corpus: Any, name: str) -> None:
-    raw, docs = corpus
+def test_lucene_agrees_with_the_matcher(
+    pack: Pack, corpus: Any, name: str, lucene_corpus: LuceneIndex
+) -> None:
+    raw, _docs = corpus
     expected = _matcher_ids(pack, name, raw)
     query = compile_query(lucene_query(pack, pack.get(name)))
-    got = sorted(d["event"]["id"] for d in query.filter(docs))
+    got = sorted(d["event"]["id"] for d in lucene_corpus.search(query))
     assert got == expected
     assert expected, f"{name}: no record matches, the comparison would prove nothing"
     assert len(expected) < len(raw), f"{name}: every record matches"

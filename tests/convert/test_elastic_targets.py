@@ -18,7 +18,7 @@ from ses_sigma.match.detection import compile_detection
 from ses_sigma.pack import Pack, load_pack, rule_key
 from ses_sigma.verify.ecs import to_ecs
 from ses_sigma.verify.eql_run import run_eql
-from ses_sigma.verify.lucene_eval import compile_query
+from ses_sigma.verify.lucene import compile_query
 
 CONVERT = {"lucene": lucene_query, "eql": eql_query, "esql": esql_query}
 EXT = {"lucene": "lucene", "eql": "eql", "esql": "esql"}
@@ -216,7 +216,7 @@ def test_keyword_detections_are_refused(tmp_path: Path) -> None:
 # --- what converts --------------------------------------------------------------------------------
 
 
-def test_flattened_keys_in_lucene_use_spellings_and_prefixes(tmp_path: Path) -> None:
+def test_flattened_keys_in_lucene_use_spellings_and_prefixes(tmp_path: Path, lucene: str) -> None:
     pack = write_pack(
         tmp_path,
         {
@@ -254,7 +254,9 @@ def test_readonly_booleans_convert(tmp_path: Path) -> None:
     assert esql_query(pack, pack.get("t_ro")).endswith("aws.cloudtrail.read_only == false")
 
 
-def test_readonly_yaml_booleans_convert_and_run_like_the_matcher(tmp_path: Path) -> None:
+def test_readonly_yaml_booleans_convert_and_run_like_the_matcher(
+    tmp_path: Path, lucene: str
+) -> None:
     pack = write_pack(
         tmp_path, {"t_ro": "  selection:\n    readOnly: true\n  condition: selection"}, {}
     )
@@ -268,8 +270,8 @@ def test_readonly_yaml_booleans_convert_and_run_like_the_matcher(tmp_path: Path)
     predicate = compile_detection(rule).predicate
     assert [predicate(e) for e in events] == [True, False]
     docs = [to_ecs(copy.deepcopy(e)) for e in events]
-    lucene = compile_query(lucene_query(pack, rule))
-    assert [d["event"]["id"] for d in lucene.filter(docs)] == [events[0]["eventID"]]
+    query = compile_query(lucene_query(pack, rule))
+    assert [d["event"]["id"] for d in query.filter(docs)] == [events[0]["eventID"]]
     assert [m[0]["event"]["id"] for m in run_eql(eql_query(pack, rule), docs)] == [
         events[0]["eventID"]
     ]

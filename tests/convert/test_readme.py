@@ -37,7 +37,7 @@ def refused() -> set[tuple[str, str]]:
 def test_readme_table_covers_every_rule_and_target(refused: set[tuple[str, str]]) -> None:
     table = _readme_table()
     rules = {rule.name for rule in load_pack()}
-    targets = {"splunk", "lucene", "eql", "esql", "kibana"}
+    targets = {"splunk", "lucene", "eql", "esql", "kibana", "spark"}
     assert {rule for rule, _ in table} == rules
     assert {target for _, target in table} == targets
 

@@ -10,7 +10,7 @@ writes an artefact that
   string-literal grammar of ES|QL), and
 * still means the value where an offline engine exists: the matcher fires on the record whose
   userAgent carries the value and not on one without it, and so do the Splunk SPL (the
-  project's SPL interpreter), the Lucene query (luqum-based evaluator) and the EQL query (eql's
+  project's SPL simulator), the Lucene query (Apache Lucene) and the EQL query (eql's
   PythonEngine), each over the documents its platform would index.
 
 An evaluator that cannot reproduce a construct raises (never answers "no match"); such examples
@@ -34,13 +34,13 @@ from hypothesis import strategies as st
 
 from ses_sigma.convert.build import convert_rules
 from ses_sigma.convert.splunk_app import ALERT_ACTIONS
-from ses_sigma.convert.splunk_sim import SplError, event_from_record, run_spl
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import Pack, load_pack
 from ses_sigma.records import Record
 from ses_sigma.verify.ecs import to_ecs
 from ses_sigma.verify.eql_run import EqlRunError, run_eql
-from ses_sigma.verify.lucene_eval import LuceneEvalError, compile_query
+from ses_sigma.verify.lucene import LuceneQueryError, compile_query
+from ses_sigma.verify.splunk_sim import SplError, event_from_record, run_spl
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "schemas" / "kibana_rule.schema.json").read_text("utf-8")
@@ -140,7 +140,7 @@ def _check(pack: Pack, value: str, modifier: str, title: str) -> None:
         try:
             got = compile_query(lucene).filter(docs)
             assert _ids([d["event"]["id"] for d in got]) == ["fz-hit"], lucene
-        except LuceneEvalError as exc:
+        except LuceneQueryError as exc:
             event(f"lucene: not evaluated: {str(exc)[:40]}")
 
     eql_out = convert_rules(pack, "eql", None)
@@ -175,7 +175,9 @@ def _check(pack: Pack, value: str, modifier: str, title: str) -> None:
 @example(value="GetAccount", modifier="", title="Plain")
 @example(value='a"b\\c*d?e`f', modifier="|contains", title="T\r[x]\raction.script = 1")
 @example(value="x\ny\rz", modifier="", title="\u2028")
-def test_every_converter_escapes_or_refuses(value: str, modifier: str, title: str) -> None:
+def test_every_converter_escapes_or_refuses(
+    value: str, modifier: str, title: str, lucene: str
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fz_rule.yml"
         path.write_text(rule_yaml(value, modifier, title), encoding="utf-8")

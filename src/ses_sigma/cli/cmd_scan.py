@@ -8,6 +8,7 @@ for a ``--state`` file that is not a valid baseline.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +22,7 @@ from ses_sigma.cli.output import (
     rules_option,
     terminal_text,
     with_filters,
+    write_json_lines,
 )
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.cli.progress import ScanProgress
@@ -30,6 +32,7 @@ from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, default_workers, scan
+from ses_sigma.verify.spark_session import SparkUnavailable
 
 __all__ = ["command"]
 
@@ -82,10 +85,19 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     return text
 
 
+class _LogPath(click.ParamType):
+    """An existing local path, or a URI (``s3://...``) for ``--engine spark``."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if "://" in str(value):
+            return str(value)
+        return click.Path(exists=True, allow_dash=True, path_type=Path).convert(value, param, ctx)
+
+
 @click.command("scan")
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True, path_type=Path)
-)
+@click.argument("paths", nargs=-1, required=True, type=_LogPath())
 @rules_option
 @filters_option
 @no_filters_option
@@ -129,10 +141,19 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     "every event id (without it: one alert per match; alerts then print at the end).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded", "spark"]),
+    default="embedded",
+    show_default=True,
+    help="embedded: this process; spark: Apache Spark reads and matches (local[*], or the "
+    "cluster of --spark-master / MASTER / spark-submit); PATHs may then be s3:// URIs.",
+)
+@click.option("--spark-master", default=None, help="Spark master URL (overrides MASTER).")
 @click.pass_context
 def command(
     ctx: click.Context,
-    paths: tuple[Path, ...],
+    paths: tuple[Path | str, ...],
     rules: tuple[Path, ...],
     filters: tuple[Path, ...],
     no_filters: bool,
@@ -143,10 +164,19 @@ def command(
     state: Path | None,
     suppress: bool,
     verbose: bool,
+    engine: str,
+    spark_master: str | None,
 ) -> None:
     """Scan CloudTrail logs (files or directories; S3 objects, JSON Lines, arrays, .gz;
     - for standard input)."""
-    stream = fmt == "json"
+    if engine == "embedded" and any(isinstance(p, str) for p in paths):
+        raise click.BadParameter("URIs (s3://...) are read with --engine spark", param_hint="PATH")
+    if engine == "spark" and any(str(p) == "-" for p in paths):
+        raise click.BadParameter("standard input is read by the embedded engine", param_hint="PATH")
+    if engine == "spark" and (state is not None or suppress):
+        raise click.BadParameter("--state and --suppress are for the embedded engine")
+    # The embedded engine streams JSON alerts as they are found; Spark returns them at the end.
+    stream = fmt == "json" and engine == "embedded"
     source = with_filters(resolve(rules), filters, no_filters)
     left_out: list[str] = []
     try:
@@ -157,20 +187,31 @@ def command(
         announce(source, len(pack))
         for reason in left_out:
             echo_err(f"warning: rule file left out: {reason}")
-        with ScanProgress() as progress:
-            result = scan(
+        if engine == "spark":
+            from ses_sigma.scan_spark import scan_spark
+
+            result = scan_spark(
                 paths,
                 pack,
                 on_rejection=_report_rejection,
                 skip_unsupported=skip_unsupported,
-                workers=workers or default_workers(),
-                prefilter=not no_prefilter,
-                on_alert=_write_alert if stream else None,
-                keep_alerts=not stream,
-                on_progress=progress.update,
-                state=state,
-                suppress=suppress,
+                master=spark_master,
             )
+        else:
+            with ScanProgress() as progress:
+                result = scan(
+                    paths,
+                    pack,
+                    on_rejection=_report_rejection,
+                    skip_unsupported=skip_unsupported,
+                    workers=workers or default_workers(),
+                    prefilter=not no_prefilter,
+                    on_alert=_write_alert if stream else None,
+                    keep_alerts=not stream,
+                    on_progress=progress.update,
+                    state=state,
+                    suppress=suppress,
+                )
     except BaselineError as exc:
         echo_err(f"error: --state: {exc}")
         ctx.exit(EXIT_RULES)
@@ -179,6 +220,9 @@ def command(
         ctx.exit(EXIT_RULES)
     except RuleCompileError as exc:
         echo_err(f"error: a rule cannot be evaluated faithfully:\n{exc}")
+        ctx.exit(EXIT_RULES)
+    except SparkUnavailable as exc:
+        echo_err(f"error: {exc}")
         ctx.exit(EXIT_RULES)
     for reason in result.skipped_rules:
         echo_err(f"warning: rule left out: {reason}")
@@ -189,7 +233,9 @@ def command(
             f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
             f"future): it takes no part in the first-seen rule {rule}"
         )
-    if not stream:
+    if fmt == "json" and not stream:
+        write_json_lines(alert.to_dict() for alert in result.alerts)
+    elif not stream:
         print_table(
             ALERT_COLUMNS, (_alert_row(a) for a in result.alerts), no_wrap=("time", "level", "rule")
         )

@@ -1,5 +1,10 @@
 """``ses-sigma test``: run the fixture cases of the pack through the matcher.
 
+With ``--target T`` the cases run instead through the rules as converted for ``T``, on ``T``'s
+engine (``ses_sigma.verify.proof``), and each rule's alerts are compared with the matcher's:
+one row per case, the refused rules with their reasons, the engine and its version in the
+summary; exit 1 on any disagreement, 2 when the engine is not available.
+
 Prints one table row per case (rule, case, expected alerts, alerts got, result), then the
 fixture problems and coverage gaps, then a summary. Exit codes: 0 when every case passes and
 every rule has a case that fires and one that must not; 1 on any mismatch, malformed fixture
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.cli.cmd_test_target import run_target_proof
 from ses_sigma.cli.output import (
     echo_err,
     filters_option,
@@ -36,6 +42,7 @@ from ses_sigma.harness import (
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError, rule_key
+from ses_sigma.verify.proof import PROVERS
 
 __all__ = ["command"]
 
@@ -100,6 +107,14 @@ def _summary(
     show_default="the pack's fixtures",
     help="Fixture directory (with _base.yml and one <rule name>.yml per rule).",
 )
+@click.option(
+    "--target",
+    "target",
+    type=click.Choice(sorted(PROVERS)),
+    default=None,
+    help="Run the cases through the rules converted for this target, on its engine, and "
+    "compare with the matcher.",
+)
 @filters_option
 @no_filters_option
 @click.argument("selected", nargs=-1, metavar="[RULE]...")
@@ -108,6 +123,7 @@ def command(
     ctx: click.Context,
     rules_dir: Path | None,
     fixtures_dir: Path | None,
+    target: str | None,
     filters: tuple[Path, ...],
     no_filters: bool,
     selected: tuple[str, ...],
@@ -146,6 +162,9 @@ def command(
     cases, problems = collect_fixture_dirs(source.fixtures, names, source.ignored_fixtures)
     cases = [c for c in cases if c.rule in wanted]
     problems = [p for p in problems if not selected or _concerns(p, selected)]
+    if target is not None:
+        run_target_proof(ctx, target, pack, cases, problems)
+        return
     verdicts = run_cases(engine, cases)
     coverage = check_coverage(wanted, cases)
 

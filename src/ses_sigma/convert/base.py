@@ -111,5 +111,6 @@ def _load_builtin_targets() -> None:
 BUILTIN_TARGET_MODULES: list[str] = [
     "ses_sigma.convert.elastic",
     "ses_sigma.convert.kibana",
+    "ses_sigma.convert.spark",
     "ses_sigma.convert.splunk",
 ]

@@ -35,6 +35,7 @@ QUERY_FORMATS: dict[str, str] = {
     "eql": "query",
     "esql": "query",
     "lucene": "query",
+    "spark": "sql",
     "splunk": "spl",
 }
 #: The target documented by the Kibana rule it writes (its rule type), and its format.

@@ -1,22 +1,23 @@
-"""Offline proof tooling for the Elastic conversions.
+"""The proof engines: each conversion target's output executed on an engine, offline.
 
-Tests use these modules to *execute* what the compiler emits for Elastic, instead of only
-comparing query strings:
+Kept apart from the conversion code (``ses_sigma.convert``); ``ses-sigma test --target T``
+(:mod:`ses_sigma.verify.proof`) runs every fixture case through the converted rules on T's
+engine and compares the alerts with the matcher's.
 
-- :mod:`ses_sigma.verify.ecs`: raw CloudTrail record -> the document the Elastic AWS
-  integration's ingest pipeline would index (``to_ecs``);
-- :mod:`ses_sigma.verify.mapping`: the field types of that data stream (keyword, flattened,
-  boolean, ip, date, text) and the fields this emulation does not produce;
-- :mod:`ses_sigma.verify.lucene_eval`: a Lucene ``query_string`` evaluator over such documents,
-  built on luqum, with Elasticsearch's semantics for those field types;
-- :mod:`ses_sigma.verify.lucene_patterns`: Lucene's wildcard and regular expression dialects, in
-  Python's ``re`` (shared by the Lucene evaluator and the EQL runner);
-- :mod:`ses_sigma.verify.java`: how Java prints the values the ingest pipeline stores
-  (``HashMap`` order, ``Double.toString``);
-- :mod:`ses_sigma.verify.eql_run`: Elasticsearch EQL over such documents with the ``eql``
-  library's ``PythonEngine``, with Elasticsearch's case sensitivity, wildcard, regex, array and
-  join-key rules put back where the library differs.
+- Lucene: :mod:`~ses_sigma.verify.lucene` (Apache Lucene's classic QueryParser and an in-memory
+  index; ``lucene_jvm`` loads the Debian package's jars with JPype; ``lucene_es`` holds the
+  Elasticsearch-only parts: ``_exists_``, negative groups, ip/boolean fields, refusals);
+- EQL: :mod:`~ses_sigma.verify.eql_run` / ``eql_syntax`` (Elastic's ``eql`` PythonEngine with
+  Elasticsearch's semantics put back; ``lucene_patterns`` holds Lucene's wildcard and regex
+  dialects in Python's ``re`` for it);
+- Spark SQL: :mod:`~ses_sigma.verify.proof_spark` on a session of
+  :mod:`~ses_sigma.verify.spark_session` (Apache Spark itself);
+- SPL: :mod:`~ses_sigma.verify.splunk_sim` / ``splunk_search`` / ``splunk_eval``, a simulator of
+  the SPL commands the splunk target emits (not Splunk);
+- the documents Elastic would index: :mod:`~ses_sigma.verify.ecs` (the AWS integration's ingest
+  pipeline replayed), :mod:`~ses_sigma.verify.mapping` (its field types),
+  :mod:`~ses_sigma.verify.java` (how Java prints the values it stores).
 
-Everything here raises an error naming the construct when it cannot reproduce Elasticsearch
+Everything here raises an error naming the construct when it cannot reproduce the engine
 faithfully; nothing silently evaluates to "no match".
 """

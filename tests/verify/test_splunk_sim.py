@@ -25,7 +25,14 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from ses_sigma.convert.splunk import SplunkSearch, convert_rule
-from ses_sigma.convert.splunk_sim import (
+from ses_sigma.harness import Case, load_fixtures
+from ses_sigma.match.detection import compile_detection
+from ses_sigma.match.engine import Engine
+from ses_sigma.match.first_seen import EARLIEST_PLAUSIBLE, FUTURE_SLACK, FirstSeenSpec
+from ses_sigma.pack import Pack, load_pack, rule_key
+from ses_sigma.pipelines import UnmappedFieldError, splunk_field
+from ses_sigma.records import Record
+from ses_sigma.verify.splunk_sim import (
     Context,
     SimAlert,
     SplError,
@@ -37,13 +44,6 @@ from ses_sigma.convert.splunk_sim import (
     search_predicate,
     split_pipeline,
 )
-from ses_sigma.harness import Case, load_fixtures
-from ses_sigma.match.detection import compile_detection
-from ses_sigma.match.engine import Engine
-from ses_sigma.match.first_seen import EARLIEST_PLAUSIBLE, FUTURE_SLACK, FirstSeenSpec
-from ses_sigma.pack import Pack, load_pack, rule_key
-from ses_sigma.pipelines import UnmappedFieldError, splunk_field
-from ses_sigma.records import Record
 
 # --- the interpreter ------------------------------------------------------------------------
 
