@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,9 @@ def _results(
     """Task results in task order, computed by ``workers`` processes (standard input is
     always read by this process, where it stands in the order)."""
     files = [t for t in tasks if t.path != STDIN]
-    if workers <= 1 or len(files) <= 1:
+    # Forking a process that runs other threads can deadlock the child on a lock one of them
+    # held (seen under pytest-xdist's execnet threads): then the tasks run here, one by one.
+    if workers <= 1 or len(files) <= 1 or threading.active_count() > 1:
         for task in tasks:
             yield run_task(engine, task, pf, stdin, suppress)
         return
