@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -83,6 +84,16 @@ def default_workers() -> int:
 _WORKER: tuple[Engine, Prefilter | None, bool] | None = None
 
 
+def _other_threads() -> bool:
+    """True when this process runs threads a forked child could deadlock on: Python threads
+    besides this one, or a JVM started in-process by JPype (its threads are native, which
+    ``threading`` does not see). pytest-xdist's own I/O thread is native too and harmless."""
+    if threading.active_count() > 1:
+        return True
+    jpype = sys.modules.get("jpype")
+    return bool(jpype is not None and jpype.isJVMStarted())
+
+
 def _worker_task(task: Task) -> TaskResult:
     assert _WORKER is not None
     engine, pf, suppress = _WORKER
@@ -101,8 +112,9 @@ def _results(
     always read by this process, where it stands in the order)."""
     files = [t for t in tasks if t.path != STDIN]
     # Forking a process that runs other threads can deadlock the child on a lock one of them
-    # held (seen under pytest-xdist's execnet threads): then the tasks run here, one by one.
-    if workers <= 1 or len(files) <= 1 or threading.active_count() > 1:
+    # held (seen under pytest-xdist, with a JVM started in-process by JPype for the Lucene
+    # proofs: its native threads are not Python threads): then the tasks run here, one by one.
+    if workers <= 1 or len(files) <= 1 or _other_threads():
         for task in tasks:
             yield run_task(engine, task, pf, stdin, suppress)
         return
