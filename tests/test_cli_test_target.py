@@ -25,7 +25,7 @@ def test_lucene_target_on_the_pack_names_lucene(lucene: str) -> None:
     result = run("--target", "lucene", "aws_ses_enumeration_new_principal")
     assert result.exit_code == 0, result.output
     assert "target lucene on Apache Lucene 8." in result.stdout
-    assert "11 rule(s) compared with the matcher in each, 2 refused" in result.stdout
+    assert "24 rule(s) compared with the matcher in each, 12 refused" in result.stdout
     assert " 0 disagree" in result.stdout
     assert "refused by lucene: aws_ses_enumeration_new_principal: first-seen" in result.stderr
 

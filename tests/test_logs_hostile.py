@@ -17,7 +17,7 @@ from ses_sigma.scan import scan_with_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-DEMO_ALERTS = 23  # examples/README.md
+DEMO_ALERTS = 66  # examples/README.md
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,9 @@ def test_duplicated_records_are_matched_once(engine: Engine, tmp_path: Path) -> 
     (tmp_path / "c.json").write_bytes(orjson.dumps({"Records": [record(1), record(1)]}))
     for workers in (1, 2):
         result = scan_with_engine(engine, [tmp_path], workers=workers)
-        ids = [a.event_ids for a in result.alerts if a.rule_name.endswith("long_term_key")]
+        ids = [
+            a.event_ids for a in result.alerts if a.rule_name == "aws_ses_discovery_long_term_key"
+        ]
         assert ids == [("id-1",), ("id-2",)]
         assert (result.matched, result.duplicates) == (2, 4)
         assert result.read.records_read == 6
@@ -198,12 +200,15 @@ def test_reader_takes_a_binary_stream(tmp_path: Path) -> None:
 def test_duplicates_feeding_only_stateful_rules_are_matched_once(
     engine: Engine, tmp_path: Path
 ) -> None:
-    # GetSendQuota feeds only the first-seen enumeration rule (no single-event alert).
+    # With the first-seen enumeration rule alone, GetSendQuota feeds only a stateful rule (no
+    # single-event alert).
+    rule = ROOT / "rules" / "aws_ses_enumeration_new_principal.yml"
+    first_seen_only = Engine(load_pack([rule]))
     rec = record(1, eventName="GetSendQuota")
     line = orjson.dumps(rec) + b"\n"
     (tmp_path / "a.jsonl").write_bytes(line * 3)
     (tmp_path / "b.jsonl").write_bytes(line)
     for workers in (1, 2):
-        result = scan_with_engine(engine, [tmp_path], workers=workers)
+        result = scan_with_engine(first_seen_only, [tmp_path], workers=workers)
         assert (result.matched, result.duplicates) == (1, 3)
         assert result.run.candidates == 4  # every copy reached the sorted merge

@@ -71,7 +71,7 @@ def test_every_fixture_case(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_examples(engine: Engine) -> None:
-    assert len(check_all_configs(engine, [EXAMPLES])) == 23  # examples/README.md
+    assert len(check_all_configs(engine, [EXAMPLES])) == 66  # examples/README.md
 
 
 def _awkward(records: list[dict[str, Any]], rng: random.Random, shapes: bool = True) -> list[bytes]:

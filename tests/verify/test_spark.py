@@ -73,8 +73,14 @@ def test_every_fixture_case_on_spark_equals_the_matcher(spark: Any) -> None:
     cases = load_fixtures(rule_names=[rule_key(r) for r in pack])
     report = prove(SparkProver(spark), pack, cases)
     assert report.engine.startswith("Apache Spark 4.")
-    assert report.refused == {}
-    assert len(report.compared) == 13 and len(report.cases) > 100
+    # The counting correlations are refused (dist/MATRIX.md gives the reason); the rest compare.
+    assert set(report.refused) == {
+        "aws_ses_account_details_multi_region",
+        "aws_ses_recon_multi_region",
+        "aws_ses_setup_refused_burst",
+        "aws_ses_sending_volume_long_term_key",
+    }
+    assert len(report.compared) == len(pack) - 4 and len(report.cases) > 100
     assert [c.differences for c in report.cases if not c.passed] == []
 
 
