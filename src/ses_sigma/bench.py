@@ -33,26 +33,23 @@ from ses_sigma.bench_data import generate_records, write_jsonl, write_s3_objects
 
 __all__ = ["duckdb_query", "generate_records", "main"]
 
-# Fields the pack's single-event rules read, as DuckDB expressions over the JSON columns.
-_VIEW_FIELDS = {
-    "eventSource": "eventSource",
-    "eventName": "eventName",
-    "errorCode": "errorCode",
-    "sourceIPAddress": "sourceIPAddress",
-    "userIdentity.accessKeyId": "json_extract_string(userIdentity, '$.accessKeyId')",
-    "userIdentity.type": "json_extract_string(userIdentity, '$.type')",
-    "userIdentity.invokedBy": "json_extract_string(userIdentity, '$.invokedBy')",
-}
-_JSON_COLUMNS = {
-    "eventID": "VARCHAR",
-    "eventTime": "VARCHAR",
-    "eventSource": "VARCHAR",
-    "eventName": "VARCHAR",
-    "errorCode": "VARCHAR",
-    "sourceIPAddress": "VARCHAR",
-    "userIdentity": "JSON",
-    "requestParameters": "JSON",
-}
+# Columns read as JSON text from each line; a dotted rule field ``a.b`` is
+# ``json_extract_string(a, '$.b')`` over column ``a`` (typed JSON), a plain one a VARCHAR column.
+
+
+def _rule_fields(rule: Any) -> set[str]:
+    """Every field name a rule's detections test (pySigma detection items, nested)."""
+    from sigma.rule import SigmaDetection
+
+    out: set[str] = set()
+    todo = list(rule.detection.detections.values())
+    while todo:
+        item = todo.pop()
+        if isinstance(item, SigmaDetection):
+            todo.extend(item.detection_items)
+        elif item.field is not None:
+            out.add(item.field)
+    return out
 
 
 def duckdb_query(path: Path) -> tuple[str, str, int]:
@@ -65,22 +62,29 @@ def duckdb_query(path: Path) -> tuple[str, str, int]:
 
     pack = load_pack()
     backend = DuckDBBackend()
-    fields = dict(_VIEW_FIELDS)
+    fields: set[str] = {"eventSource", "eventName"}
     flags: list[str] = []
     for rule in pack.rules:
         if FirstSeenSpec.from_rule(rule) is not None:
             continue  # stateful: not a single-event query
         [query] = backend.convert_rule(rule)
         where = query.removeprefix("SELECT * FROM logs WHERE ")
-        for name in set(__import__("re").findall(r'"(requestParameters\.[A-Za-z]+)"', where)):
-            key = name.split(".", 1)[1]
-            fields[name] = f"json_extract_string(requestParameters, '$.{key}')"
+        fields |= _rule_fields(rule)
         flags.append(f'({where}) AS "{rule.name}"')
-    columns = ", ".join(f"'{k}': '{v}'" for k, v in _JSON_COLUMNS.items())
-    select = ", ".join(f'{expr} AS "{name}"' for name, expr in fields.items())
+    columns: dict[str, str] = {"eventID": "VARCHAR", "eventTime": "VARCHAR"}
+    exprs: list[str] = []
+    for name in sorted(fields):
+        top, _, rest = name.partition(".")
+        if rest:
+            columns[top] = "JSON"
+            exprs.append(f"json_extract_string({top}, '$.{rest}') AS \"{name}\"")
+        else:
+            columns.setdefault(top, "VARCHAR")
+            exprs.append(f'{top} AS "{name}"')
+    select = ", ".join(exprs)
     view = (
-        f"CREATE VIEW logs AS SELECT eventID, eventTime, {select} "
-        f"FROM read_ndjson('{path}', columns={{{columns}}})"
+        f"CREATE VIEW logs AS SELECT eventID, eventTime, {select} FROM read_ndjson('{path}', "
+        f"columns={{{', '.join(f'{k!r}: {v!r}' for k, v in columns.items())}}})"
     )
     names = [f.rsplit(" AS ", 1)[1] for f in flags]
     query = f"SELECT eventID, {', '.join(flags)} FROM logs WHERE " + " OR ".join(
