@@ -7,22 +7,22 @@ pre-filter unless ``prefilter=False``) and matching them with the compiled engin
 takes the results in task order, whatever the number of workers:
 
 * each matched record is taken once per (eventID, eventTime): CloudTrail delivers at least
-  once and exports overlap, so a copy met again is counted as a duplicate and dropped;
+  once and exports overlap, so a copy met again is counted as a duplicate and dropped
+  (``scan_stream.SeenKeys``, 64-bit digests computed by the workers);
 * single-event alerts go to ``on_alert`` as their task completes (streaming);
-* matches that feed stateful rules are spilled in sorted runs (``scan_spill``, bounded
-  memory) and, once every record is read, merged in (eventTime, eventID) order into the
-  correlation and first-seen engines. Their alerts come at the end: input order is arbitrary
-  (files and records out of time order), so no window is final before the last record is read,
-  and first-seen learning starts at the earliest eventTime of the whole input.
+* matches that feed stateful rules go, as small payloads, through a reorder buffer to the
+  correlation and first-seen engines in (eventTime, eventID) order, whose alerts stream out as
+  they become final; records that arrive too late for it make an exact run at the end
+  (``scan_stream``). The alerts are the same for any workers and input order.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +35,16 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.prefilter import Prefilter
-from ses_sigma.scan_spill import CandidateSpill
+from ses_sigma.scan_stream import DEFAULT_REORDER_WINDOW, LateReport, SeenKeys, StatefulStream
 from ses_sigma.scan_tasks import (
     RANGE_BYTES,
     STDIN,
     Task,
     TaskResult,
+    from_wire,
     plan_tasks,
     run_task,
+    to_wire,
 )
 
 __all__ = ["STDIN", "ScanResult", "default_workers", "scan", "scan_with_engine"]
@@ -65,6 +67,9 @@ class ScanResult:
     alert_count: int = 0
     #: Baseline (``state``) rules whose saved state could not be used, and why.
     state_warnings: list[str] = field(default_factory=list)
+    #: Stateful candidates that arrived behind the reorder window, and what the exact run at
+    #: the end changed (``scan_stream``); ``late.records`` is 0 when the streamed run was exact.
+    late: LateReport = field(default_factory=LateReport)
 
     @property
     def ok(self) -> bool:
@@ -97,7 +102,7 @@ def _other_threads() -> bool:
 def _worker_task(task: Task) -> TaskResult:
     assert _WORKER is not None
     engine, pf, suppress = _WORKER
-    return run_task(engine, task, pf, None, suppress)
+    return to_wire(run_task(engine, task, pf, None, suppress))
 
 
 def _results(
@@ -128,18 +133,9 @@ def _results(
                 if task.path == STDIN:
                     yield run_task(engine, task, pf, stdin, suppress)
                 else:
-                    yield next(done)
+                    yield from_wire(next(done))
     finally:
         _WORKER = None
-
-
-def _record_key(event_id: str, ts: float) -> int:
-    """A 64-bit digest of (eventID, eventTime): the set of matched records stays small (about
-    60 bytes a record). Two different records share one with odds of about n²/2⁶⁵ (1e-9 for
-    200,000 matched records)."""
-    key = f"{ts!r}\0{event_id}".encode("utf-8", "surrogatepass")  # lone surrogates too
-    digest = hashlib.blake2b(key, digest_size=8).digest()
-    return int.from_bytes(digest, "little")
 
 
 def _shift(origin: str, path: str, offset: int) -> str:
@@ -168,6 +164,7 @@ def scan_with_engine(
     stdin: BinaryIO | None = None,
     state: str | Path | None = None,
     suppress: bool = False,
+    reorder_window: float = DEFAULT_REORDER_WINDOW,
 ) -> ScanResult:
     """Run a compiled ``engine`` over the CloudTrail records under ``paths``.
 
@@ -179,22 +176,28 @@ def scan_with_engine(
     log (``BaselineError`` if it is not a valid baseline) and written back after the scan;
     ``suppress`` applies the rules' suppression attributes (``match/suppression.py``), which
     needs every alert: ``on_alert`` then sees them at the end.
-    JSON Lines files larger than ``range_bytes`` are split into ranges of that size. A path
-    ``-`` is standard input (``stdin``, default ``sys.stdin.buffer``), gzipped or not.
-    The alerts are the same for any ``workers`` and with or without the pre-filter.
+    JSON Lines files larger than ``range_bytes`` are split into ranges of at most that size. A
+    path ``-`` is standard input (``stdin``, default ``sys.stdin.buffer``), gzipped or not.
+    ``reorder_window`` (seconds of event time) is how far behind the newest record a stateful
+    candidate may arrive and still be streamed (``scan_stream``; later ones are exact too, at
+    the end, and counted in ``ScanResult.late``).
+    The alerts are the same for any ``workers``, input order and with or without the
+    pre-filter.
     """
-    baseline = Baseline.load_or_new(state) if state is not None else None
+
+    def load_baseline() -> Baseline | None:
+        return Baseline.load_or_new(state) if state is not None else None
+
     groups: list[tuple[Alert, GroupValues | None]] | None = [] if suppress else None
     stats = ReadStats(on_rejection=on_rejection)
-    tasks = plan_tasks(paths, stats, range_bytes)
     pf = engine.prefilter() if prefilter else None
-    total = sum(t.size for t in tasks)
     done = 0
     alerts: list[Alert] = []
+    stateful_alerts: list[Alert] = []
     result = ScanResult(alerts=alerts, read=stats, run=RunStats())
-    seen: set[int] = set()
-    spill = CandidateSpill(run_size=5000)
+    seen = SeenKeys()
     line_offsets: dict[str, int] = {}
+    total = 0
 
     def emit(alert: Alert) -> None:
         if groups is not None:
@@ -205,6 +208,23 @@ def scan_with_engine(
         if on_alert is not None:
             on_alert(alert)
 
+    def emit_stateful(alert: Alert) -> None:
+        if groups is not None:
+            return
+        result.alert_count += 1
+        if keep_alerts:
+            stateful_alerts.append(alert)
+        if on_alert is not None:
+            on_alert(alert)
+
+    # A bad state file stops the scan here, before any log is read.
+    stream = StatefulStream(
+        engine, emit_stateful, reorder_window, load_baseline, groups, engine._clock
+    )
+    tasks = plan_tasks(paths, stats, range_bytes, workers)
+    total = sum(t.size for t in tasks)
+    add_seen = seen.add
+    add_stateful = stream.add
     for part in _results(engine, tasks, pf, workers, stdin, suppress):
         task = part.task
         offset = line_offsets.get(task.path, 0) if task.is_range else 0
@@ -215,38 +235,43 @@ def scan_with_engine(
                 for r in part.stats.rejections
             ]
         stats.merge(part.stats)
-        for match in part.matches:
-            counted = not match.alerts
-            if match.alerts:
-                # Records with alerts are deduplicated here, before their alerts stream out;
-                # records feeding only stateful rules, in the sorted merge (no set to keep).
-                key = _record_key(match.event_id, match.time)
-                if key in seen:
-                    result.duplicates += 1
-                    continue
-                seen.add(key)
-                result.matched += 1
-                for alert in match.alerts:
-                    emit(alert)
-                if groups is not None:
-                    groups.extend(match.groups)
-            for rule in match.stateful:
-                assert match.data is not None
-                spill.add(match.time, match.event_id, rule, match.data, counted)
+        for key, ts, event_id, found, payload, sup in part.matches:
+            if not add_seen(key):
+                result.duplicates += 1
+                continue
+            result.matched += 1
+            for alert in found:
+                emit(alert)
+            if sup is not None and groups is not None:
+                groups.extend(zip(found, sup, strict=True))
+            if payload is not None:
+                add_stateful(ts, event_id, payload)
         done += task.size
         if on_progress is not None:
             on_progress(done, total)
     del seen
-    run = RunStats(records=stats.records_read, candidates=spill.count)
+    run = RunStats(records=stats.records_read, candidates=stream.candidates)
     run.first_time = stats.first_time
-    if spill.count:
-        for alert in engine.run_stateful(spill.sorted(), run, baseline, groups):
-            emit(alert)
-        result.matched += spill.matched
-        result.duplicates += spill.duplicates
-    elif baseline is not None:
+    run.implausible.extend(stream.finish())
+    result.late = stream.late
+    if stream.late.withdrawn:
+        result.alert_count -= len(stream.late.withdrawn)
+        if keep_alerts:
+            gone = Counter(stream.late.withdrawn)
+            kept = []
+            for alert in stateful_alerts:
+                if gone[alert]:
+                    gone[alert] -= 1
+                else:
+                    kept.append(alert)
+            stateful_alerts = kept
+    alerts.extend(stateful_alerts)
+    baseline = stream.baseline
+    if baseline is not None and not stream.candidates:
         engine.touch_baseline(baseline)
     if groups is not None:
+        assert stream.groups is not None
+        groups.extend(stream.groups)
         suppressed = engine.suppress(groups)
         groups = None
         for alert in suppressed:
@@ -276,7 +301,7 @@ def scan(
     matcher cannot evaluate faithfully) before reading any log; with ``skip_unsupported`` the
     latter are left out instead and listed in ``ScanResult.skipped_rules``. ``options`` are
     passed to ``scan_with_engine`` (workers, prefilter, on_alert, keep_alerts, on_progress,
-    range_bytes, stdin: a path ``-`` is standard input; state, suppress).
+    range_bytes, stdin: a path ``-`` is standard input; state, suppress, reorder_window).
     """
     pack = rules if isinstance(rules, Pack) else load_pack(rules, filters=filters)
     engine = Engine(pack, skip_unsupported=skip_unsupported)

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from ses_sigma.match.correlation import group_key
+from ses_sigma.match.correlation_plan import group_key
 from ses_sigma.match.first_seen import FirstSeenSpec, FirstSeenState
 from ses_sigma.records import RecordError, format_time, parse_event_time
 

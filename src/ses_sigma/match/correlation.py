@@ -63,339 +63,38 @@ group-by nor as the value_count field (a likely typo); likewise derived fields t
 
 from __future__ import annotations
 
-import itertools
-import uuid
-from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
 from typing import Any
 
-from sigma.correlations import (
-    SigmaCorrelationCondition,
-    SigmaCorrelationConditionOperator,
-    SigmaCorrelationRule,
-    SigmaCorrelationTimespan,
-    SigmaCorrelationType,
-    SigmaRuleReference,
-)
-from sigma.rule import SigmaRule, SigmaRuleBase
+from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
 
-from ses_sigma.alerts import Alert, make_alert
-from ses_sigma.match.derived import derived_fields, value_getter
-from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.fields import FieldGetter
+from ses_sigma.alerts import Alert
+from ses_sigma.match.correlation_plan import (
+    GroupKey,
+    Memo,
+    compile_plan,
+    field_values,
+    group_key,
+    group_tuples,
+    group_value_keys,
+    key_values,
+    within,
+)
+from ses_sigma.match.correlation_state import (
+    CountState,
+    Event,
+    OrderedState,
+    State,
+    TemporalState,
+)
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record
 
-__all__ = ["CorrelationEngine", "group_key", "group_tuples", "within"]
+__all__ = ["CorrInput", "CorrelationEngine", "group_key", "group_tuples", "within"]
 
-Group = tuple[tuple[str, Any], ...]
-GroupKey = tuple[tuple[str, Any], ...]
-
-_SCALARS = (str, int, float, bool)
-_SUPPORTED = (
-    SigmaCorrelationType.EVENT_COUNT,
-    SigmaCorrelationType.VALUE_COUNT,
-    SigmaCorrelationType.TEMPORAL,
-    SigmaCorrelationType.TEMPORAL_ORDERED,
-)
-
-
-def within(earlier: float, later: float, span: float) -> bool:
-    """True when ``later`` is at most ``span`` seconds after ``earlier`` (inclusive edge)."""
-    return later - earlier <= span
-
-
-def _scalars(values: list[Any]) -> list[Any]:
-    """The distinct scalar values, in order (objects are not values one can group on)."""
-    out: list[Any] = []
-    seen: set[tuple[str, Any]] = set()
-    for v in values:
-        if isinstance(v, _SCALARS):
-            k = (type(v).__name__, v)  # True == 1 in Python; keep them apart
-            if k not in seen:
-                seen.add(k)
-                out.append(v)
-    return out
-
-
-def group_tuples(getters: Sequence[tuple[str, FieldGetter]], data: Any) -> list[Group]:
-    """Every value tuple ``((name, value), ...)`` of ``data`` for the named getters.
-
-    Empty when a getter yields no scalar value (the event does not take part); several tuples
-    (the cartesian product) when getters yield several values.
-    """
-    per_field: list[list[Any]] = []
-    for _, get in getters:
-        values = _scalars(get(data))
-        if not values:
-            return []
-        per_field.append(values)
-    names = [name for name, _ in getters]
-    return [tuple(zip(names, combo, strict=True)) for combo in itertools.product(*per_field)]
-
-
-def group_key(group: Group) -> GroupKey:
-    """A hashable key that keeps ``True``, ``1`` and ``1.0`` apart."""
-    return tuple((type(v).__name__, v) for _, v in group)
-
-
-# --------------------------------------------------------------------------- compile
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A correlation rule reduced to what the stream engine needs."""
-
-    name: str
-    kind: SigmaCorrelationType
-    span: float
-    steps: tuple[str, ...]  # referenced rule names, listed order
-    threshold: int  # events / values / rules needed
-    groups: dict[str, tuple[tuple[str, FieldGetter], ...]]  # rule name -> group-by getters
-    values: dict[str, FieldGetter]  # rule name -> value_count field getter
-
-
-def _ref_names(ref: SigmaRuleReference, rule: SigmaRuleBase) -> bool:
-    """True when an alias reference string designates ``rule`` (by UUID or by name)."""
-    resolved = getattr(ref, "rule", None)
-    if resolved is not None:
-        return resolved is rule
-    # pySigma 1.5.1 resolves the correlation's rules but not the alias mappings' references;
-    # resolve them like SigmaCollection.__getitem__ does: a UUID is an id, anything else a name.
-    try:
-        return uuid.UUID(ref.reference) == rule.id
-    except ValueError:
-        return ref.reference == rule.name
-
-
-def _compile(corr: SigmaCorrelationRule) -> _Plan:
-    name = rule_key(corr)
-
-    def fail(reason: str) -> RuleCompileError:
-        return RuleCompileError(f"{name}: {reason}")
-
-    if corr.errors:
-        raise fail("correlation has errors: " + "; ".join(str(e) for e in corr.errors))
-    if corr.type not in _SUPPORTED:
-        kind = getattr(corr.type, "name", corr.type)
-        raise fail(f"correlation type {str(kind).lower()!r} is not supported by the matcher")
-    kind = corr.type
-    kind_name = kind.name.lower()
-    if not isinstance(corr.timespan, SigmaCorrelationTimespan):
-        raise fail("correlation without a valid timespan")
-    span = float(corr.timespan.seconds)
-
-    # Referenced rules: resolved single-event rules, each at most once.
-    if not corr.rules:
-        raise fail("correlation without a rules list (extended conditions are not supported)")
-    rules: list[SigmaRule] = []
-    for ref in corr.rules:
-        target = getattr(ref, "rule", None)
-        if target is None:
-            raise fail(f"reference {ref.reference!r} is not resolved")
-        if not isinstance(target, SigmaRule):
-            raise fail(
-                f"correlation over {rule_key(target)!r}, which is not a single-event rule "
-                "(correlations over correlations are not supported)"
-            )
-        if any(target is r for r in rules):
-            raise fail(f"rule {rule_key(target)!r} is referenced twice")
-        rules.append(target)
-    steps = tuple(rule_key(r) for r in rules)
-
-    # Condition.
-    cond = corr.condition
-    if not isinstance(cond, SigmaCorrelationCondition):
-        raise fail("extended (boolean) correlation conditions are not supported")
-    ops = {SigmaCorrelationConditionOperator.GTE: 0, SigmaCorrelationConditionOperator.GT: 1}
-    if cond.op not in ops:
-        raise fail(
-            f"condition operator {cond.op.name.lower()!r} is not supported "
-            "(only gte and gt have one meaning over a sliding window)"
-        )
-    threshold = cond.count + ops[cond.op]
-    if threshold < 1:
-        raise fail(f"condition {cond.to_dict()} holds without any event")
-    if kind in (SigmaCorrelationType.TEMPORAL, SigmaCorrelationType.TEMPORAL_ORDERED):
-        if cond.fieldref is not None:
-            raise fail(f"condition field {cond.fieldref!r} means nothing for {kind_name}")
-        if threshold > len(rules):
-            raise fail(
-                f"condition {cond.to_dict()} needs more distinct rules than the "
-                f"{len(rules)} referenced"
-            )
-        if kind is SigmaCorrelationType.TEMPORAL_ORDERED and threshold != len(rules):
-            raise fail(
-                f"condition {cond.to_dict()}: temporal_ordered needs every referenced rule "
-                f"(gte {len(rules)})"
-            )
-    elif kind is SigmaCorrelationType.EVENT_COUNT and cond.fieldref is not None:
-        raise fail(f"condition field {cond.fieldref!r} means nothing for event_count")
-    if kind is SigmaCorrelationType.VALUE_COUNT and (
-        not isinstance(cond.fieldref, str) or not cond.fieldref
-    ):
-        raise fail(f"value_count condition field must be one field name, not {cond.fieldref!r}")
-
-    # Group-by and aliases.
-    group_by = corr.group_by or []
-    for g in group_by:
-        if not isinstance(g, str) or not g or g.strip() != g:
-            raise fail(f"group-by name {g!r} is not a field or alias name")
-    if len(set(group_by)) != len(group_by):
-        raise fail(f"group-by lists a name twice: {group_by}")
-    aliases = {a.alias: a for a in corr.aliases} if corr.aliases is not None else {}
-    used = set(group_by)
-    if kind is SigmaCorrelationType.VALUE_COUNT:
-        used.add(str(cond.fieldref))
-    for alias_name, alias in aliases.items():
-        if alias_name not in used:
-            raise fail(f"alias {alias_name!r} is not used in group-by or the condition field")
-        for ref, field_name in alias.mapping.items():
-            if not any(_ref_names(ref, r) for r in rules):
-                raise fail(f"alias {alias_name!r} names {ref.reference!r}, not a referenced rule")
-            if not isinstance(field_name, str) or not field_name:
-                raise fail(f"alias {alias_name!r} maps {ref.reference!r} to {field_name!r}")
-
-    def field_for(alias_or_field: str, rule: SigmaRule) -> str:
-        alias = aliases.get(alias_or_field)
-        if alias is None:
-            return alias_or_field
-        for ref, field_name in alias.mapping.items():
-            if _ref_names(ref, rule):
-                return field_name
-        raise fail(f"alias {alias_or_field!r} has no field for rule {rule_key(rule)!r}")
-
-    try:
-        derived = derived_fields(corr)
-    except RuleCompileError as exc:
-        raise fail(str(exc).removeprefix(f"{name}: ")) from None
-    targets = {field_for(g, r) for g in used for r in rules}
-    unused = sorted(set(derived) - targets)
-    if unused:
-        raise fail(f"derived field(s) {', '.join(unused)} not used in group-by or the condition")
-    groups = {
-        rule_key(r): tuple((g, value_getter(field_for(g, r), derived)) for g in group_by)
-        for r in rules
-    }
-    values: dict[str, FieldGetter] = {}
-    if kind is SigmaCorrelationType.VALUE_COUNT:
-        values = {
-            rule_key(r): value_getter(field_for(str(cond.fieldref), r), derived) for r in rules
-        }
-    return _Plan(name, kind, span, steps, threshold, groups, values)
-
-
-# --------------------------------------------------------------------------- per-group state
-
-
-class _State:
-    """One group's state. ``last`` is the time of its latest event."""
-
-    __slots__ = ("group", "last")
-
-    def __init__(self, group: Group):
-        self.group = group
-        self.last = float("-inf")
-
-    def size(self) -> int:
-        """Records held."""
-        raise NotImplementedError
-
-
-class _CountState(_State):
-    """event_count / value_count: the group's events in the window (time order)."""
-
-    __slots__ = ("events", "values")
-
-    def __init__(self, group: Group):
-        super().__init__(group)
-        self.events: deque[tuple[Record, tuple[Any, ...]]] = deque()
-        self.values: Counter[tuple[str, Any]] = Counter()
-
-    def add(self, record: Record, values: tuple[Any, ...], plan: _Plan) -> list[Record] | None:
-        now = record.time
-        while self.events and not within(self.events[0][0].time, now, plan.span):
-            _, old = self.events.popleft()
-            for v in old:
-                self.values[v] -= 1
-                if not self.values[v]:
-                    del self.values[v]
-        self.events.append((record, values))
-        self.values.update(values)
-        reached = len(self.values) if plan.values else len(self.events)
-        return [r for r, _ in self.events] if reached >= plan.threshold else None
-
-    def size(self) -> int:
-        return len(self.events)
-
-
-class _TemporalState(_State):
-    """temporal: the most recent event of each referenced rule."""
-
-    __slots__ = ("latest",)
-
-    def __init__(self, group: Group):
-        super().__init__(group)
-        self.latest: dict[str, Record] = {}
-
-    def add(self, rule: str, record: Record, plan: _Plan) -> list[Record] | None:
-        now = record.time
-        for name in [n for n, r in self.latest.items() if not within(r.time, now, plan.span)]:
-            del self.latest[name]
-        self.latest[rule] = record
-        if len(self.latest) < plan.threshold:
-            return None
-        unique = {r.sort_key: r for r in self.latest.values()}
-        return list(unique.values())
-
-    def size(self) -> int:
-        return len(self.latest)
-
-
-class _OrderedState(_State):
-    """temporal_ordered: per step, the chain with the latest start that ends at that step.
-
-    ``chains[i]`` is the event sequence matching steps ``0..i``; ``prev[i]`` the chain it
-    replaced. Events of one eventTime arrive in step order, so an event matching steps ``i``
-    and ``i + 1`` finds its own chain in ``chains[i]``: it then extends ``prev[i]``, the
-    latest chain ending at another event (one event never fills two steps).
-    """
-
-    __slots__ = ("chains", "prev")
-
-    def __init__(self, group: Group, steps: int):
-        super().__init__(group)
-        self.chains: list[tuple[Record, ...] | None] = [None] * steps
-        self.prev: list[tuple[Record, ...] | None] = [None] * steps
-
-    def add(self, step: int, record: Record, plan: _Plan) -> list[Record] | None:
-        now = record.time
-        key = record.sort_key
-        for chains in (self.chains, self.prev):
-            for i, chain in enumerate(chains):
-                if chain is not None and not within(chain[0].time, now, plan.span):
-                    chains[i] = None
-        if step == 0:
-            new: tuple[Record, ...] | None = (record,)
-        else:
-            base = self.chains[step - 1]
-            if base is not None and base[-1].sort_key == key:
-                base = self.prev[step - 1]
-            new = None if base is None else (*base, record)
-        if new is None:
-            return None
-        if step == len(self.chains) - 1:
-            return list(new)
-        self.prev[step] = self.chains[step]
-        self.chains[step] = new
-        return None
-
-    def size(self) -> int:
-        return sum(len(c) for cs in (self.chains, self.prev) for c in cs if c is not None)
-
-
-# --------------------------------------------------------------------------- engine
+#: What one base-rule match brings to one correlation (``CorrelationEngine.project``): its
+#: value_count values (typed) and the keys of its groups (``correlation_plan.value_key``).
+CorrInput = tuple[tuple[Any, ...], tuple[GroupKey, ...]]
 
 
 class CorrelationEngine:
@@ -403,19 +102,51 @@ class CorrelationEngine:
 
     def __init__(self, corr: SigmaCorrelationRule):
         self.rule = corr
-        self._plan = _compile(corr)
-        self._steps = {name: i for i, name in enumerate(self._plan.steps)}
-        self._groups: OrderedDict[GroupKey, _State] = OrderedDict()
+        self._plan = compile_plan(corr)
+        plan = self._plan
+        self._steps = {name: i for i, name in enumerate(plan.steps)}
+        self._ordered = plan.kind is SigmaCorrelationType.TEMPORAL_ORDERED
+        self._counting = plan.kind in (
+            SigmaCorrelationType.EVENT_COUNT,
+            SigmaCorrelationType.VALUE_COUNT,
+        )
+        self._groups: OrderedDict[GroupKey, State] = OrderedDict()
         self._now = float("-inf")
-        self._current: tuple[float, str] | None = None
+        self._current: Event | None = None
         self._current_groups: set[GroupKey] = set()
-        self._held: list[tuple[int, Record, str]] = []
+        self._held: list[tuple[int, Event, str, CorrInput]] = []
+        self._alert_head = (
+            str(corr.id) if corr.id else "",
+            rule_key(corr),
+            corr.title,
+            corr.level.name.lower() if corr.level else "",
+        )
 
     @staticmethod
     def check(corr: SigmaCorrelationRule) -> None:
         """Raise RuleCompileError (message starting with the rule name) unless the matcher can
         evaluate ``corr`` with the semantics above."""
-        _compile(corr)
+        compile_plan(corr)
+
+    @property
+    def ordered(self) -> bool:
+        """True for temporal_ordered (events of one eventTime are held, see ``advance``)."""
+        return self._ordered
+
+    def project(self, rule_name: str, data: Any, memo: Memo | None = None) -> CorrInput | None:
+        """What a match of base rule ``rule_name`` with record ``data`` brings to this
+        correlation, or None when it takes no part (no group-by or value_count value). Pure:
+        it can run where the record is matched (a worker), ahead of ``feed_event``. ``memo``
+        shares field values between the correlations a record feeds."""
+        plan = self._plan
+        values: tuple[Any, ...] = ()
+        if plan.values:
+            found = field_values(plan.values[rule_name], data, memo)
+            values = tuple((type(v).__name__, v) for v in found)
+            if not values:
+                return None
+        groups = group_value_keys(plan.groups[rule_name], data, memo)
+        return (values, groups) if groups else None
 
     def feed(self, rule_name: str, record: Record) -> list[Alert]:
         """A match of base rule ``rule_name``; records must come in (eventTime, eventID) order.
@@ -424,72 +155,104 @@ class CorrelationEngine:
         eventTime are held until a later time (or :meth:`flush`) and then evaluated in the
         correlation's rule order (the tie rule): their alerts come with that later feed.
         """
-        plan = self._plan
+        self._step(rule_name)
+        found = self.project(rule_name, record.data)
+        return self.feed_event(rule_name, record.sort_key, found)
+
+    def _step(self, rule_name: str) -> int:
         step = self._steps.get(rule_name)
         if step is None:
-            raise ValueError(f"{plan.name}: fed a match of {rule_name!r}, not a referenced rule")
-        if record.sort_key != self._current:
-            if self._current is not None and record.sort_key < self._current:
+            raise ValueError(
+                f"{self._plan.name}: fed a match of {rule_name!r}, not a referenced rule"
+            )
+        return step
+
+    def feed_event(self, rule_name: str, event: Event, found: CorrInput | None) -> list[Alert]:
+        """``feed`` with the record already projected (``project``); ``event`` is its
+        (eventTime, eventID). A match that takes no part (``found`` None) only moves time on."""
+        step = self._step(rule_name)
+        if event != self._current:
+            if self._current is not None and event < self._current:
                 raise ValueError(
-                    f"{plan.name}: record {record.event_id} fed out of (eventTime, eventID) order"
+                    f"{self._plan.name}: record {event[1]} fed out of (eventTime, eventID) order"
                 )
-            self._current = record.sort_key
+            self._current = event
             self._current_groups = set()
-        if plan.kind is SigmaCorrelationType.TEMPORAL_ORDERED:
-            alerts = self._drain() if self._held and self._held[0][1].time != record.time else []
-            self._held.append((step, record, rule_name))
+        if self._ordered:
+            held = self._held
+            alerts = self._drain() if held and held[0][1][0] != event[0] else []
+            if found is not None:
+                self._held.append((step, event, rule_name, found))
             return alerts
-        return self._process(step, rule_name, record)
+        if found is None:
+            return []
+        return self._process(step, rule_name, event, found)
+
+    def advance(self, now: float) -> list[Alert]:
+        """Time has reached ``now`` (every event before it was fed): evaluate the held events
+        of an earlier eventTime (temporal_ordered), whose alerts are then final."""
+        if self._held and self._held[0][1][0] < now:
+            return self._drain()
+        return []
 
     def _drain(self) -> list[Alert]:
         """Evaluate the held events of one eventTime in (step, eventID) order."""
         held, self._held = self._held, []
         alerts: list[Alert] = []
         done: set[tuple[int, str]] = set()
-        for step, record, rule_name in sorted(held, key=lambda h: (h[0], h[1].event_id)):
-            if (step, record.event_id) in done:
+        for step, event, rule_name, found in sorted(held, key=lambda h: (h[0], h[1][1])):
+            if (step, event[1]) in done:
                 continue  # the same event delivered twice: it counts once
-            done.add((step, record.event_id))
-            alerts.extend(self._process(step, rule_name, record))
+            done.add((step, event[1]))
+            alerts.extend(self._process(step, rule_name, event, found))
         return alerts
 
-    def _process(self, step: int, rule_name: str, record: Record) -> list[Alert]:
+    def _process(self, step: int, rule_name: str, event: Event, found: CorrInput) -> list[Alert]:
         plan = self._plan
-        self._expire(record.time)
-        counting = plan.kind in (SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT)
-        values: tuple[Any, ...] = ()
-        if plan.kind is SigmaCorrelationType.VALUE_COUNT:
-            values = tuple(
-                (type(v).__name__, v) for v in _scalars(plan.values[rule_name](record.data))
-            )
-            if not values:
-                return []
+        now = event[0]
+        if now > self._now:
+            self._expire(now)
+        values, groups = found
         alerts: list[Alert] = []
-        for group in group_tuples(plan.groups[rule_name], record.data):
-            key = group_key(group)
-            if counting:
+        states = self._groups
+        for key in groups:
+            if self._counting:
                 if key in self._current_groups:
                     continue  # the same event again: it counts once
                 self._current_groups.add(key)
-            state = self._groups.get(key)
+            state = states.get(key)
             if state is None:
-                state = self._new_state(group)
-                self._groups[key] = state
+                state = self._new_state(key)
+                states[key] = state
             else:
-                self._groups.move_to_end(key)
-            state.last = record.time
-            if isinstance(state, _CountState):
-                done = state.add(record, values, plan)
-            elif isinstance(state, _TemporalState):
-                done = state.add(rule_name, record, plan)
+                states.move_to_end(key)
+            state.last = now
+            if isinstance(state, CountState):
+                done = state.add(event, values, plan)
+            elif isinstance(state, TemporalState):
+                done = state.add(rule_name, event, plan)
             else:
-                assert isinstance(state, _OrderedState)
-                done = state.add(step, record, plan)
+                assert isinstance(state, OrderedState)
+                done = state.add(step, event, plan)
             if done is not None:
-                del self._groups[key]  # one alert per burst: the group starts over
-                ordered = plan.kind is SigmaCorrelationType.TEMPORAL_ORDERED
-                alerts.append(make_alert(self.rule, done, group, keep_order=ordered))
+                del states[key]  # one alert per burst: the group starts over
+                alerts.append(self._alert(done, key))
         return alerts
+
+    def _alert(self, events: list[Event], key: GroupKey) -> Alert:
+        """The alert made by ``events`` (a temporal_ordered chain keeps its step order)."""
+        if not self._ordered:
+            events = sorted(events)
+        rule_id, name, title, level = self._alert_head
+        return Alert(
+            rule_id=rule_id,
+            rule_name=name,
+            title=title,
+            level=level,
+            time=max(e[0] for e in events),
+            event_ids=tuple(e[1] for e in events),
+            group=tuple(zip(self._plan.group_by, key_values(key), strict=True)),
+        )
 
     def flush(self) -> list[Alert]:
         """End of input: evaluate the held events (temporal_ordered), then drop the state."""
@@ -499,22 +262,21 @@ class CorrelationEngine:
         self._current_groups = set()
         return alerts
 
-    def _new_state(self, group: Group) -> _State:
+    def _new_state(self, group: GroupKey) -> State:
         if self._plan.kind is SigmaCorrelationType.TEMPORAL:
-            return _TemporalState(group)
-        if self._plan.kind is SigmaCorrelationType.TEMPORAL_ORDERED:
-            return _OrderedState(group, len(self._plan.steps))
-        return _CountState(group)
+            return TemporalState(group)
+        if self._ordered:
+            return OrderedState(group, len(self._plan.steps))
+        return CountState(group)
 
     def _expire(self, now: float) -> None:
         """Drop the groups whose latest event left the window ending at ``now``."""
-        if now <= self._now:
-            return
         self._now = now
         groups = self._groups
+        span = self._plan.span
         while groups:
             key, state = next(iter(groups.items()))
-            if within(state.last, now, self._plan.span):
+            if now - state.last <= span:
                 break
             del groups[key]
 
@@ -525,5 +287,5 @@ class CorrelationEngine:
 
     @property
     def state_size(self) -> int:
-        """Records held across all groups (for tests and stats)."""
+        """Events held across all groups (for tests and stats)."""
         return sum(s.size() for s in self._groups.values())

@@ -12,7 +12,7 @@ delivers them out of order, within a file and across files.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
@@ -24,6 +24,7 @@ from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, compile_detection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
+from ses_sigma.match.stateful import Payload, StatefulRunner, payload_item
 from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.prefilter import Prefilter
@@ -144,6 +145,9 @@ class Engine:
                 for src in sources:
                     self._by_source.setdefault(src, []).append(single)
         self.stats = RunStats()
+        self._projector_cache: (
+            tuple[dict[str, FirstSeenEngine], dict[str, CorrelationEngine]] | None
+        ) = None
 
     def _candidates(self, data: dict) -> Iterable[_Single]:
         src = data.get("eventSource")
@@ -178,19 +182,28 @@ class Engine:
         groups: list[tuple[Alert, GroupValues | None]] | None = [] if suppress else None
         stats = RunStats()
         alerts: list[Alert] = []
-        pending: list[tuple[tuple[float, str], str, Record]] = []
+        # One entry per (record, stateful rule), fed in (eventTime, eventID, rule) order: copies
+        # of one record (same eventID and eventTime) meet each engine one rule at a time.
+        pending: list[tuple[float, str, str, Payload]] = []
         for rec in records:
             stats.records += 1
             if stats.first_time is None or rec.time < stats.first_time:
                 stats.first_time = rec.time
             if stats.last_time is None or rec.time > stats.last_time:
                 stats.last_time = rec.time
-            for name in self.match_record(rec, alerts, groups):
-                pending.append((rec.sort_key, name, rec))
+            names = self.match_record(rec, alerts, groups)
+            if names:
+                payload = self.project(rec, names, suppress=groups is not None)
+                pending.extend((rec.time, rec.event_id, item[0], (item,)) for item in payload)
         stats.candidates = len(pending)
         self.stats = stats
         if pending:
-            alerts.extend(self._run_stateful(pending, stats, baseline, groups))
+            pending.sort(key=lambda p: p[:3])
+            runner = self.stateful_runner(baseline, groups)
+            for time_, event_id, _, payload in pending:
+                alerts.extend(runner.feed(time_, event_id, payload))
+            alerts.extend(runner.finish())
+            stats.implausible.extend(runner.implausible())
         elif baseline is not None:
             self.touch_baseline(baseline)  # known to the baseline, even unmatched
         if groups is not None:
@@ -201,18 +214,6 @@ class Engine:
     def _group(self, name: str, rec: Record) -> GroupValues | None:
         spec = self._suppression.get(name)
         return group_of(spec, rec.data) if spec is not None else None
-
-    def _run_stateful(
-        self,
-        pending: list[tuple[tuple[float, str], str, Record]],
-        stats: RunStats,
-        baseline: Baseline | None,
-        groups: list[tuple[Alert, GroupValues | None]] | None,
-    ) -> list[Alert]:
-        """Feed the stateful engines; with ``groups``, also record each alert's group."""
-        pending.sort(key=lambda item: (item[0], item[1]))
-        matches = ((name, rec) for _, name, rec in pending)
-        return list(self.run_stateful(matches, stats, baseline, groups))
 
     # --- the streaming surface (ses_sigma.scan): match records one by one, stateful later ---
 
@@ -226,7 +227,7 @@ class Engine:
 
         Appends the alerts of single-event rules to ``alerts`` (and, with ``groups``, each with
         its suppression group) and returns the names of the rules whose matches feed a stateful
-        rule (to give, sorted, to ``run_stateful``).
+        rule (to ``project``, then, sorted, to a ``stateful_runner``).
         """
         stateful: list[str] = []
         for single in self._candidates(rec.data):
@@ -241,16 +242,50 @@ class Engine:
                 stateful.append(single.name)
         return stateful
 
-    def run_stateful(
+    def _projectors(self) -> tuple[dict[str, FirstSeenEngine], dict[str, CorrelationEngine]]:
+        """Engines used only for their pure ``project`` (built once, on first use)."""
+        if self._projector_cache is None:
+            fs = {
+                name: FirstSeenEngine(s.compiled.rule, s.first_seen, clock=self._clock)
+                for name, s in self._singles.items()
+                if s.first_seen is not None
+            }
+            corrs = {rule_key(c): CorrelationEngine(c) for c in self._correlations}
+            self._projector_cache = (fs, corrs)
+        return self._projector_cache
+
+    def project(
+        self, rec: Record, names: list[str], suppress: bool = False, origins: bool = True
+    ) -> Payload:
+        """What ``rec``, matched by the stateful rules' base rules ``names`` (from
+        ``match_record``), brings to the stateful engines: a small payload for
+        ``StatefulRunner.feed`` (no record data). ``suppress``: with the first-seen alerts'
+        suppression groups; ``origins``: with the record's origin (for warnings)."""
+        fs_proj, corr_proj = self._projectors()
+        memo: dict = {}  # field values shared by the rules this record feeds
+        items = []
+        for name in sorted(names):
+            single = self._singles[name]
+            fs_input = None
+            sup_group = None
+            if single.first_seen is not None:
+                fs_input = fs_proj[name].project(rec, memo)
+                if not origins:
+                    fs_input = (fs_input[0], fs_input[1], "")
+                if suppress:
+                    sup_group = self._group(name, rec)
+            corr_inputs = [corr_proj[c].project(name, rec.data, memo) for c in single.feeds]
+            items.append(payload_item(name, fs_input, sup_group, corr_inputs))
+        return tuple(items)
+
+    def stateful_runner(
         self,
-        matches: Iterable[tuple[str, Record]],
-        stats: RunStats,
         baseline: Baseline | None = None,
         groups: list[tuple[Alert, GroupValues | None]] | None = None,
-    ) -> Iterator[Alert]:
-        """Feed (rule name, record) matches, sorted by (eventTime, eventID, rule name), to
-        fresh stateful engines (first-seen ones from ``baseline``); yield their alerts (with
-        ``groups``, also recorded there with their suppression groups)."""
+    ) -> StatefulRunner:
+        """Fresh stateful engines (first-seen ones from ``baseline``, updated in place) taking
+        ``project`` payloads in (eventTime, eventID) order; with ``groups``, every alert is
+        also recorded there with its suppression group."""
         first_seen = {
             name: FirstSeenEngine(
                 s.compiled.rule,
@@ -262,27 +297,12 @@ class Engine:
             if s.first_seen is not None
         }
         correlations = {rule_key(c): CorrelationEngine(c) for c in self._correlations}
-        for name, rec in matches:
-            single = self._singles[name]
-            if single.first_seen is not None:
-                found = first_seen[name].feed(rec)
-                if groups is not None:
-                    groups.extend((a, self._group(name, rec)) for a in found)
-                yield from found
-            for corr_name in single.feeds:
-                found = correlations[corr_name].feed(name, rec)
-                if groups is not None:
-                    groups.extend((a, None) for a in found)
-                yield from found
-        for engine in correlations.values():
-            found = engine.flush()
-            if groups is not None:
-                groups.extend((a, None) for a in found)
-            yield from found
-        for name, fs in first_seen.items():
-            stats.implausible.extend(
-                (name, r.origin or r.event_id, r.data.get("eventTime", "")) for r in fs.implausible
-            )
+        feeds = {
+            name: [correlations[c] for c in s.feeds]
+            for name, s in self._singles.items()
+            if s.stateful
+        }
+        return StatefulRunner(first_seen, feeds, groups)
 
     def touch_baseline(self, baseline: Baseline) -> None:
         """Make every first-seen rule known to ``baseline``, even when it matched nothing."""

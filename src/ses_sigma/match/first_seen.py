@@ -49,9 +49,16 @@ from sigma.correlations import SigmaCorrelationTimespan
 from sigma.exceptions import SigmaTimespanError
 from sigma.rule import SigmaRule
 
-from ses_sigma.alerts import Alert, make_alert
-from ses_sigma.match.correlation import group_key, group_tuples, within
-from ses_sigma.match.derived import DerivedField, derived_fields, value_getter
+from ses_sigma.alerts import Alert
+from ses_sigma.match.correlation_plan import (
+    GroupKey,
+    Memo,
+    key_values,
+    shared_getter,
+    typed_keys,
+    within,
+)
+from ses_sigma.match.derived import DerivedField, derived_fields
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record, parse_event_time
@@ -61,6 +68,7 @@ __all__ = [
     "EARLIEST_PLAUSIBLE",
     "FUTURE_SLACK",
     "FirstSeenEngine",
+    "FirstSeenInput",
     "FirstSeenSpec",
     "FirstSeenState",
 ]
@@ -74,6 +82,12 @@ _KEYS = ("fields", "learning_period", "forget_after")
 EARLIEST_PLAUSIBLE = parse_event_time("2013-11-01T00:00:00Z")
 #: How far after the wall clock an eventTime may be (clock skew), in seconds.
 FUTURE_SLACK = 86400.0
+
+
+#: What one match brings to a first-seen rule (``FirstSeenEngine.project``): the keys of its
+#: value tuples (``correlation_plan.group_key``), its raw eventTime and its origin (for the
+#: implausible-time warning).
+FirstSeenInput = tuple[tuple[GroupKey, ...], Any, str]
 
 
 @dataclass(frozen=True)
@@ -150,7 +164,7 @@ class FirstSeenSpec:
 class FirstSeenState:
     """One first-seen rule's state across runs: when learning started, what was seen when.
 
-    ``seen`` maps a value-tuple key (``correlation.group_key``) to its last sighting,
+    ``seen`` maps a value-tuple key (``correlation_plan.group_key``) to its last sighting,
     least recently seen first. A ``Baseline`` (match/baseline.py) saves and loads it.
     """
 
@@ -180,7 +194,7 @@ class FirstSeenEngine:
         if self.state.learning_start is None:
             self.state.learning_start = data_start
         derived = {d.name: d for d in spec.derived}
-        self._getters = tuple((f, value_getter(f, derived)) for f in spec.fields)
+        self._getters = tuple((f, shared_getter(f, derived)) for f in spec.fields)
         self._now = float("-inf")
         self._latest_plausible = clock() + FUTURE_SLACK
         #: Matches that took no part because of an implausible eventTime.
@@ -191,13 +205,27 @@ class FirstSeenEngine:
         """When learning started (None until the first plausible match)."""
         return self.state.learning_start
 
+    def project(self, record: Record, memo: Memo | None = None) -> FirstSeenInput:
+        """What a match brings to this rule (pure: it can run where the record is matched)."""
+        return (
+            typed_keys(self._getters, record.data, memo),
+            record.data.get("eventTime"),
+            record.origin,
+        )
+
     def feed(self, record: Record) -> list[Alert]:
         """A match of the rule, in (eventTime, eventID) order; returns its alerts."""
-        now = record.time
+        return self.feed_event(record.sort_key, self.project(record))
+
+    def feed_event(self, event: tuple[float, str], found: FirstSeenInput) -> list[Alert]:
+        """``feed`` with the match already projected; ``event`` is its (eventTime, eventID)."""
+        now, event_id = event
         if now < self._now:
-            raise ValueError(f"{rule_key(self.rule)}: record {record.event_id} fed out of order")
+            raise ValueError(f"{rule_key(self.rule)}: record {event_id} fed out of order")
+        groups, raw_time, origin = found
         if not EARLIEST_PLAUSIBLE <= now <= self._latest_plausible:
-            self.implausible.append(record)
+            note = {"eventTime": raw_time} if raw_time is not None else {}
+            self.implausible.append(Record(note, now, event_id, origin))
             return []
         self._now = now
         state = self.state
@@ -207,20 +235,31 @@ class FirstSeenEngine:
         forget = self.spec.forget_after
         while seen:
             key, last = next(iter(seen.items()))
-            if within(last, now, forget):
+            if now - last <= forget:
                 break
             del seen[key]  # not seen for longer than forget_after: forgotten
         learning = now - state.learning_start < self.spec.learning_period  # exact, see within()
         alerts: list[Alert] = []
-        for group in group_tuples(self._getters, record.data):
-            key = group_key(group)
+        for key in groups:
             last = seen.get(key)
             known = last is not None and within(last, now, forget)
             seen[key] = now if last is None else max(last, now)
             seen.move_to_end(key)
             if not known and not learning:
-                alerts.append(make_alert(self.rule, [record], group))
+                alerts.append(self._alert(now, event_id, key))
         return alerts
+
+    def _alert(self, now: float, event_id: str, key: GroupKey) -> Alert:
+        rule = self.rule
+        return Alert(
+            rule_id=str(rule.id) if rule.id else "",
+            rule_name=rule_key(rule),
+            title=rule.title,
+            level=rule.level.name.lower() if rule.level else "",
+            time=now,
+            event_ids=(event_id,),
+            group=tuple(zip(self.spec.fields, key_values(key), strict=True)),
+        )
 
     @property
     def state_size(self) -> int:

@@ -1,0 +1,130 @@
+"""Per-group state of the correlation stream engine (``match/correlation.py``).
+
+An event is its sort key ``(eventTime, eventID)``: that is all an alert needs (its time and
+event ids), so the state holds no record data and stays small.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Any
+
+from ses_sigma.match.correlation_plan import GroupKey, Plan
+
+__all__ = ["CountState", "Event", "OrderedState", "State", "TemporalState"]
+
+#: An event as the state keeps it: (eventTime, eventID).
+Event = tuple[float, str]
+
+
+class State:
+    """One group's state (``group``: its key). ``last`` is the time of its latest event."""
+
+    __slots__ = ("group", "last")
+
+    def __init__(self, group: GroupKey):
+        self.group = group
+        self.last = float("-inf")
+
+    def size(self) -> int:
+        """Events held."""
+        raise NotImplementedError
+
+
+class CountState(State):
+    """event_count / value_count: the group's events in the window (time order)."""
+
+    __slots__ = ("events", "values")
+
+    def __init__(self, group: GroupKey):
+        super().__init__(group)
+        self.events: deque[tuple[Event, tuple[Any, ...]]] = deque()
+        self.values: Counter[tuple[str, Any]] = Counter()
+
+    def add(self, event: Event, values: tuple[Any, ...], plan: Plan) -> list[Event] | None:
+        """Add an event (with its value_count values); the window's events when it fires."""
+        now = event[0]
+        span = plan.span
+        events = self.events
+        while events and now - events[0][0][0] > span:
+            _, old = events.popleft()
+            for v in old:
+                self.values[v] -= 1
+                if not self.values[v]:
+                    del self.values[v]
+        events.append((event, values))
+        if plan.values:
+            self.values.update(values)
+            reached = len(self.values)
+        else:
+            reached = len(events)
+        return [e for e, _ in events] if reached >= plan.threshold else None
+
+    def size(self) -> int:
+        return len(self.events)
+
+
+class TemporalState(State):
+    """temporal: the most recent event of each referenced rule."""
+
+    __slots__ = ("latest",)
+
+    def __init__(self, group: GroupKey):
+        super().__init__(group)
+        self.latest: dict[str, Event] = {}
+
+    def add(self, rule: str, event: Event, plan: Plan) -> list[Event] | None:
+        """Add an event of ``rule``; the most recent event of each rule when it fires."""
+        now = event[0]
+        for name in [n for n, e in self.latest.items() if now - e[0] > plan.span]:
+            del self.latest[name]
+        self.latest[rule] = event
+        if len(self.latest) < plan.threshold:
+            return None
+        return list(dict.fromkeys(self.latest.values()))
+
+    def size(self) -> int:
+        return len(self.latest)
+
+
+class OrderedState(State):
+    """temporal_ordered: per step, the chain with the latest start that ends at that step.
+
+    ``chains[i]`` is the event sequence matching steps ``0..i``; ``prev[i]`` the chain it
+    replaced. Events of one eventTime arrive in step order, so an event matching steps ``i``
+    and ``i + 1`` finds its own chain in ``chains[i]``: it then extends ``prev[i]``, the
+    latest chain ending at another event (one event never fills two steps).
+    """
+
+    __slots__ = ("chains", "prev")
+
+    def __init__(self, group: GroupKey, steps: int):
+        super().__init__(group)
+        self.chains: list[tuple[Event, ...] | None] = [None] * steps
+        self.prev: list[tuple[Event, ...] | None] = [None] * steps
+
+    def add(self, step: int, event: Event, plan: Plan) -> list[Event] | None:
+        """Add an event of step ``step``; the chain (in step order) when it completes one."""
+        now = event[0]
+        span = plan.span
+        for chains in (self.chains, self.prev):
+            for i, chain in enumerate(chains):
+                if chain is not None and now - chain[0][0] > span:
+                    chains[i] = None
+        if step == 0:
+            new: tuple[Event, ...] | None = (event,)
+        else:
+            base = self.chains[step - 1]
+            if base is not None and base[-1] == event:
+                base = self.prev[step - 1]
+            new = None if base is None else (*base, event)
+        if new is None:
+            return None
+        if step == len(self.chains) - 1:
+            return list(new)
+        self.prev[step] = self.chains[step]
+        self.chains[step] = new
+        return None
+
+    def size(self) -> int:
+        return sum(len(c) for cs in (self.chains, self.prev) for c in cs if c is not None)

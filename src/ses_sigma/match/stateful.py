@@ -1,0 +1,109 @@
+"""The stateful rules of one run: correlations and first-seen rules fed in time order.
+
+``Engine.project`` turns a record matched by base rules of stateful rules into a small
+``Payload``: per such rule, what its first-seen engine and each correlation over it need (value
+tuples with their keys, value_count values), computed once where the record is matched (a
+scan worker), so no record data travels further. A ``StatefulRunner`` holds fresh engines and
+takes payloads in (eventTime, eventID) order; ``feed`` returns the alerts that are final at
+that point, ``finish`` those of the end of input. Alerts come out in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ses_sigma.alerts import Alert
+from ses_sigma.match.correlation import CorrelationEngine, CorrInput
+from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenInput
+
+__all__ = ["Payload", "StatefulRunner", "payload_item"]
+
+#: Per stateful rule a record matched (in rule-name order): the rule's name, its first-seen
+#: input (None unless a first-seen rule), the suppression group of its first-seen alerts (None
+#: unless suppressing), and per correlation over it (``feeds`` order) its input or None.
+PayloadItem = tuple[str, FirstSeenInput | None, Any, tuple[CorrInput | None, ...]]
+Payload = tuple[PayloadItem, ...]
+
+#: (alert, suppression group) pairs, kept when suppressing.
+Groups = list[tuple[Alert, Any]]
+
+
+def payload_item(
+    name: str,
+    first_seen: FirstSeenInput | None,
+    suppression_group: Any,
+    correlations: Sequence[CorrInput | None],
+) -> PayloadItem:
+    """One rule's part of a payload."""
+    return (name, first_seen, suppression_group, tuple(correlations))
+
+
+class StatefulRunner:
+    """Fresh stateful engines for one run (first-seen ones from their saved state)."""
+
+    def __init__(
+        self,
+        first_seen: Mapping[str, FirstSeenEngine],
+        feeds: Mapping[str, Sequence[CorrelationEngine]],
+        groups: Groups | None = None,
+    ):
+        """``first_seen``: engine per first-seen rule; ``feeds``: per base rule, the
+        correlation engines it feeds (in the order of the payload's correlation inputs);
+        ``groups``: where (alert, suppression group) pairs go when suppressing."""
+        self.first_seen = dict(first_seen)
+        self.feeds = {name: tuple(engines) for name, engines in feeds.items()}
+        unique = {id(e): e for engines in self.feeds.values() for e in engines}
+        self.correlations = list(unique.values())
+        self._ordered = [e for e in self.correlations if e.ordered]
+        self._groups = groups
+        self._time = float("-inf")
+        self.fed = 0
+
+    def feed(self, time: float, event_id: str, payload: Payload) -> list[Alert]:
+        """One matched record, in (eventTime, eventID) order; the alerts final now."""
+        out: list[Alert] = []
+        groups = self._groups
+        if time > self._time:
+            self._time = time
+            for engine in self._ordered:
+                found = engine.advance(time)
+                if found:
+                    out.extend(found)
+                    if groups is not None:
+                        groups.extend((a, None) for a in found)
+        event = (time, event_id)
+        self.fed += 1
+        for name, fs_input, sup_group, corr_inputs in payload:
+            if fs_input is not None:
+                found = self.first_seen[name].feed_event(event, fs_input)
+                if found:
+                    out.extend(found)
+                    if groups is not None:
+                        groups.extend((a, sup_group) for a in found)
+            for engine, corr_input in zip(self.feeds[name], corr_inputs, strict=True):
+                found = engine.feed_event(name, event, corr_input)
+                if found:
+                    out.extend(found)
+                    if groups is not None:
+                        groups.extend((a, None) for a in found)
+        return out
+
+    def finish(self) -> list[Alert]:
+        """End of input: the alerts still held (temporal_ordered events of the last second)."""
+        out: list[Alert] = []
+        for engine in self.correlations:
+            found = engine.flush()
+            out.extend(found)
+            if self._groups is not None:
+                self._groups.extend((a, None) for a in found)
+        return out
+
+    def implausible(self) -> list[tuple[str, str, str]]:
+        """First-seen matches left out for an implausible eventTime: (rule name, record
+        origin or eventID, eventTime)."""
+        return [
+            (name, r.origin or r.event_id, str(r.data.get("eventTime", "")))
+            for name, fs in self.first_seen.items()
+            for r in fs.implausible
+        ]

@@ -1,0 +1,229 @@
+"""The scan's stateful half: correlation and first-seen alerts streamed in event time, exactly.
+
+Records matched by base rules of stateful rules reach the parent (``scan``) in input order,
+which CloudTrail does not keep in time order. ``StatefulStream`` puts them (as ``Engine.project``
+payloads) in a **reorder buffer** ordered by ``(eventTime, eventID)`` and releases to the
+stateful engines those older than the **watermark**: the newest plausible eventTime seen minus
+the reorder window (default 15 minutes, CloudTrail's delivery delay). Released records go to
+the engines in sorted order, so every alert the engines give is final when given (correlations
+alert on the event that completes a window, first-seen rules on the new value): it streams out.
+
+A record older than one already released is **late**: the streamed run did not see it. Every
+released record is kept in a sorted log on disk and every late one in a sorted spill; at the
+end, when late records were seen, fresh engines run over both merged (the exact run, the one
+``Engine.run`` would make), the alerts the streamed run missed are emitted, the streamed alerts
+the exact run does not hold are reported (``withdrawn``), and the counts of late records and how
+late they were go to the result. Without late records the streamed run is the exact run.
+
+Duplicates (CloudTrail delivers at least once) are dropped before any of this by ``SeenKeys``:
+64-bit digests of (eventID, eventTime), 8 bytes each in a sorted array.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from array import array
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ses_sigma.alerts import Alert
+from ses_sigma.match.baseline import Baseline
+from ses_sigma.match.engine import Engine
+from ses_sigma.match.first_seen import FUTURE_SLACK
+from ses_sigma.match.stateful import Payload, StatefulRunner
+from ses_sigma.scan_spill import ChunkLog, SortedSpill
+
+__all__ = ["DEFAULT_REORDER_WINDOW", "LateReport", "SeenKeys", "StatefulStream"]
+
+#: Seconds of event time a record may arrive behind the newest one and still be streamed.
+DEFAULT_REORDER_WINDOW = 900.0
+
+
+class SeenKeys:
+    """A set of 64-bit record digests: recent ones in a set, older ones in a sorted array
+    (8 bytes each), so the set of a large scan stays small."""
+
+    def __init__(self, recent: int = 1 << 16):
+        """``recent``: digests kept in the set before they move to the array."""
+        self._recent: set[int] = set()
+        self._limit = recent
+        self._sorted = array("Q")
+
+    def add(self, digest: int) -> bool:
+        """Add ``digest``; False when it was already there."""
+        if digest in self._recent:
+            return False
+        old = self._sorted
+        if old:
+            i = bisect_left(old, digest)
+            if i < len(old) and old[i] == digest:
+                return False
+        self._recent.add(digest)
+        if len(self._recent) >= self._limit:
+            self._sorted = array("Q", sorted(itertools.chain(old, self._recent)))
+            self._recent = set()
+        return True
+
+    def __len__(self) -> int:
+        return len(self._recent) + len(self._sorted)
+
+
+@dataclass
+class LateReport:
+    """Records that came after later ones had been released, and what the exact run changed."""
+
+    #: Late records (stateful candidates only), and the most seconds one was behind.
+    records: int = 0
+    max_behind: float = 0.0
+    #: Alerts of the exact run the streamed run had not given (emitted at the end).
+    added: int = 0
+    #: Streamed alerts the exact run does not hold.
+    withdrawn: list[Alert] = field(default_factory=list)
+
+
+def _in_time_order(alerts: Iterable[Alert]) -> Iterator[Alert]:
+    """The alerts, checked to come in time order (what the comparison relies on)."""
+    last = float("-inf")
+    for alert in alerts:
+        if alert.time < last:
+            raise RuntimeError(f"stateful alerts out of time order at {alert.rule_name}")
+        last = alert.time
+        yield alert
+
+
+def _diff(streamed: Iterable[Alert], exact: Iterable[Alert]) -> Iterator[tuple[bool, Alert]]:
+    """Compare two alert streams in time order: (True, alert) for an alert only ``exact``
+    holds, (False, alert) for one only ``streamed`` holds (memory: one second of alerts)."""
+    a = itertools.groupby(_in_time_order(streamed), key=lambda x: x.time)
+    b = itertools.groupby(_in_time_order(exact), key=lambda x: x.time)
+    ta, ga = next(a, (None, None))
+    tb, gb = next(b, (None, None))
+    while ga is not None or gb is not None:
+        if gb is None or (ga is not None and ta is not None and tb is not None and ta < tb):
+            assert ga is not None
+            yield from ((False, x) for x in ga)
+            ta, ga = next(a, (None, None))
+        elif ga is None or (ta is not None and tb is not None and tb < ta):
+            yield from ((True, x) for x in gb)
+            tb, gb = next(b, (None, None))
+        else:
+            left, right = Counter(ga), Counter(gb)
+            yield from ((False, x) for x in (left - right).elements())
+            yield from ((True, x) for x in (right - left).elements())
+            ta, ga = next(a, (None, None))
+            tb, gb = next(b, (None, None))
+
+
+class StatefulStream:
+    """The reorder buffer, the streamed stateful run and, after late records, the exact run."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        emit: Callable[[Alert], None],
+        window: float = DEFAULT_REORDER_WINDOW,
+        baseline: Callable[[], Baseline | None] = lambda: None,
+        groups: list[tuple[Alert, Any]] | None = None,
+        clock: Callable[[], float] | None = None,
+    ):
+        """``emit`` gets every final alert; ``window`` is the reorder window in seconds;
+        ``baseline`` gives the first-seen state to start from (called again, for a fresh copy,
+        by the exact run); ``groups`` collects (alert, group) pairs when suppressing."""
+        self._engine = engine
+        self._emit = emit
+        self._window = window
+        self._baseline_source = baseline
+        self.baseline = baseline()
+        self._suppress = groups is not None
+        self.groups: list[tuple[Alert, Any]] | None = [] if groups is not None else None
+        self.runner: StatefulRunner = engine.stateful_runner(self.baseline, self.groups)
+        self._heap: list[tuple[float, str, Payload]] = []
+        self._released: tuple[float, str] | None = None
+        self._released_log = ChunkLog()
+        self._streamed = ChunkLog()
+        self._late = SortedSpill()
+        self._newest = float("-inf")
+        self._watermark = float("-inf")
+        now = (clock or engine_clock(engine))()
+        self._latest_plausible = now + FUTURE_SLACK
+        self.late = LateReport()
+        self.candidates = 0
+        #: Largest reorder buffer held (records).
+        self.peak_buffer = 0
+
+    def add(self, time: float, event_id: str, payload: Payload) -> None:
+        """A matched record (each (eventID, eventTime) once), in input order."""
+        self.candidates += 1
+        released = self._released
+        if released is not None and (time, event_id) < released:
+            late = self.late
+            late.records += 1
+            late.max_behind = max(late.max_behind, released[0] - time)
+            self._late.add((time, event_id, payload))
+            return
+        heap = self._heap
+        heapq.heappush(heap, (time, event_id, payload))
+        if time > self._newest and time <= self._latest_plausible:
+            self._newest = time
+            self._watermark = time - self._window
+        watermark = self._watermark
+        if heap[0][0] < watermark:
+            self.peak_buffer = max(self.peak_buffer, len(heap))
+            while heap and heap[0][0] < watermark:
+                self._release(heapq.heappop(heap))
+
+    def _release(self, item: tuple[float, str, Payload]) -> None:
+        time, event_id, payload = item
+        self._released = (time, event_id)
+        self._released_log.append(item)
+        for alert in self.runner.feed(time, event_id, payload):
+            self._streamed.append(alert)
+            self._emit(alert)
+
+    def finish(self) -> list[tuple[str, str, str]]:
+        """End of input: release the buffer, end the streamed run and, if records were late,
+        run the exact one. Returns the first-seen implausible-time notes of the final run."""
+        self.peak_buffer = max(self.peak_buffer, len(self._heap))
+        while self._heap:
+            self._release(heapq.heappop(self._heap))
+        for alert in self.runner.finish():
+            self._streamed.append(alert)
+            self._emit(alert)
+        if not self.late.records:
+            self._close()
+            return self.runner.implausible()
+        self.baseline = self._baseline_source()
+        self.groups = [] if self._suppress else None
+        exact_runner = self._engine.stateful_runner(self.baseline, self.groups)
+        merged = heapq.merge(
+            self._released_log.read(), self._late.sorted(), key=lambda i: (i[0], i[1])
+        )
+
+        def exact() -> Iterator[Alert]:
+            for time, event_id, payload in merged:
+                yield from exact_runner.feed(time, event_id, payload)
+            yield from exact_runner.finish()
+
+        for only_exact, alert in _diff(self._streamed.read(), exact()):
+            if only_exact:
+                self.late.added += 1
+                self._emit(alert)
+            else:
+                self.late.withdrawn.append(alert)
+        self.runner = exact_runner
+        self._close()
+        return exact_runner.implausible()
+
+    def _close(self) -> None:
+        self._released_log.close()
+        self._streamed.close()
+        self._late.close()
+
+
+def engine_clock(engine: Engine) -> Callable[[], float]:
+    """The wall clock the engine bounds plausible eventTimes with."""
+    return engine._clock
