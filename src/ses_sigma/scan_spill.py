@@ -2,8 +2,9 @@
 
 ``ChunkLog`` appends items (small tuples) to a temporary file in pickled chunks and reads them
 back in order; ``SortedSpill`` keeps items in sorted runs (a ``ChunkLog`` each) and merges them
-(``heapq.merge``) in ``(eventTime, eventID)`` order. Memory is one chunk per run while merging,
-whatever the input size. Items are never pickled one by one: a chunk is one list.
+(``heapq.merge``) in ``(eventTime, eventID)`` order. When it holds ``MAX_RUNS`` runs they are
+merged into one on disk, so a merge holds at most ``MAX_RUNS`` chunks in memory, whatever the
+input size. Items are never pickled one by one: a chunk is one list.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ __all__ = ["ChunkLog", "SortedSpill"]
 
 #: Items per pickled chunk.
 CHUNK = 2048
+#: Items per chunk of a sorted run (a merge reads one chunk of every run at once).
+RUN_CHUNK = 256
+#: Sorted runs kept before they are merged into one.
+MAX_RUNS = 8
 
 
 def _key(item: tuple[Any, ...]) -> tuple[Any, Any]:
@@ -84,6 +89,7 @@ class SortedSpill:
         self._run_size = run_size
         self._buffer: list[tuple[Any, ...]] = []
         self._runs: list[ChunkLog] = []
+        self._levels: list[int] = []
         self.count = 0
 
     def add(self, item: tuple[Any, ...]) -> None:
@@ -95,11 +101,26 @@ class SortedSpill:
 
     def _spill(self) -> None:
         self._buffer.sort(key=_key)
-        run = ChunkLog()
+        run = ChunkLog(RUN_CHUNK)
         run.extend(self._buffer)
         run._write()
-        self._runs.append(run)
         self._buffer = []
+        # Runs by level: MAX_RUNS runs of one level merge into one of the next (each item is
+        # rewritten about log(n / run_size, MAX_RUNS) times; at most MAX_RUNS - 1 runs a level).
+        self._levels.append(0)
+        self._runs.append(run)
+        while self._levels.count(self._levels[-1]) >= MAX_RUNS:
+            level = self._levels[-1]
+            merging = [r for lv, r in zip(self._levels, self._runs, strict=True) if lv == level]
+            merged = ChunkLog(RUN_CHUNK)
+            for item in heapq.merge(*(r.read() for r in merging), key=_key):
+                merged.append(item)
+            merged._write()
+            for old in merging:
+                old.close()
+            kept = [(lv, r) for lv, r in zip(self._levels, self._runs, strict=True) if lv != level]
+            self._levels = [lv for lv, _ in kept] + [level + 1]
+            self._runs = [r for _, r in kept] + [merged]
 
     def sorted(self) -> Iterator[tuple[Any, ...]]:
         """Every item in (eventTime, eventID) order."""
@@ -111,4 +132,5 @@ class SortedSpill:
         for run in self._runs:
             run.close()
         self._runs = []
+        self._levels = []
         self._buffer = []

@@ -47,7 +47,7 @@ class SeenKeys:
     """A set of 64-bit record digests: recent ones in a set, older ones in a sorted array
     (8 bytes each), so the set of a large scan stays small."""
 
-    def __init__(self, recent: int = 1 << 16):
+    def __init__(self, recent: int = 1 << 15):
         """``recent``: digests kept in the set before they move to the array."""
         self._recent: set[int] = set()
         self._limit = recent
@@ -64,9 +64,25 @@ class SeenKeys:
                 return False
         self._recent.add(digest)
         if len(self._recent) >= self._limit:
-            self._sorted = array("Q", sorted(itertools.chain(old, self._recent)))
-            self._recent = set()
+            self._merge()
         return True
+
+    def _merge(self) -> None:
+        """Move the recent digests into the sorted array, a slice at a time (few int objects
+        alive at once: the peak memory stays that of the array)."""
+        recent = sorted(self._recent)
+        self._recent = set()
+        old = self._sorted
+        merged = array("Q")
+        start = 0
+        step = self._limit
+        for i in range(0, len(old), step):
+            part = old[i : i + step]
+            end = bisect_left(recent, part[-1], start)
+            merged.extend(sorted(itertools.chain(part, recent[start:end])))
+            start = end
+        merged.extend(recent[start:])
+        self._sorted = merged
 
     def __len__(self) -> int:
         return len(self._recent) + len(self._sorted)
