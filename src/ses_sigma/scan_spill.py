@@ -1,23 +1,25 @@
 """Scan items kept on disk, so that a scan's memory does not grow with its input.
 
-``ChunkLog`` appends items (small tuples) to a temporary file in pickled chunks and reads them
+``ChunkLog`` appends items (small tuples) to a temporary file in chunks and reads them
 back in order; ``SortedSpill`` keeps items in sorted runs (a ``ChunkLog`` each) and merges them
 (``heapq.merge``) in ``(eventTime, eventID)`` order. When it holds ``MAX_RUNS`` runs they are
 merged into one on disk, so a merge holds at most ``MAX_RUNS`` chunks in memory, whatever the
-input size. Items are never pickled one by one: a chunk is one list.
+input size. Items are tuples of str, int, float, bool and None (nested), written with
+``marshal`` (3 to 4 times faster than pickle for them; the files are this process's own
+temporary files, never read from elsewhere), a chunk of them at a time.
 """
 
 from __future__ import annotations
 
 import heapq
-import pickle
+import marshal
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
 __all__ = ["ChunkLog", "SortedSpill"]
 
-#: Items per pickled chunk.
+#: Items per chunk written at once.
 CHUNK = 2048
 #: Items per chunk of a sorted run (a merge reads one chunk of every run at once).
 RUN_CHUNK = 256
@@ -33,7 +35,7 @@ class ChunkLog:
     """Items appended in order, read back in that order (``read``, possibly several times)."""
 
     def __init__(self, chunk: int = CHUNK):
-        """``chunk``: items held in memory before they go to disk as one pickle."""
+        """``chunk``: items held in memory before they go to disk as one chunk."""
         self._chunk = chunk
         self._buffer: list[Any] = []
         self._file: IO[bytes] | None = None
@@ -60,7 +62,7 @@ class ChunkLog:
             self._file = tempfile.TemporaryFile(prefix="ses-sigma-spill-")  # noqa: SIM115
         self._file.seek(0, 2)
         self._offsets.append(self._file.tell())
-        pickle.dump(self._buffer, self._file, pickle.HIGHEST_PROTOCOL)
+        marshal.dump(self._buffer, self._file, 4)
         self._buffer = []
 
     def read(self) -> Iterator[Any]:
@@ -69,7 +71,7 @@ class ChunkLog:
         for offset in list(self._offsets):
             assert self._file is not None
             self._file.seek(offset)
-            yield from pickle.load(self._file)
+            yield from marshal.load(self._file)
 
     def close(self) -> None:
         """Drop the items and the file."""

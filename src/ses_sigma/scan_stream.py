@@ -36,6 +36,7 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.match.first_seen import FUTURE_SLACK
 from ses_sigma.match.stateful import Payload, StatefulRunner
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
+from ses_sigma.scan_tasks import alert_tuple
 
 __all__ = ["DEFAULT_REORDER_WINDOW", "LateReport", "SeenKeys", "StatefulStream"]
 
@@ -197,7 +198,7 @@ class StatefulStream:
         self._released = (time, event_id)
         self._released_log.append(item)
         for alert in self.runner.feed(time, event_id, payload):
-            self._streamed.append(alert)
+            self._streamed.append(alert_tuple(alert))
             self._emit(alert)
 
     def finish(self) -> list[tuple[str, str, str]]:
@@ -207,7 +208,7 @@ class StatefulStream:
         while self._heap:
             self._release(heapq.heappop(self._heap))
         for alert in self.runner.finish():
-            self._streamed.append(alert)
+            self._streamed.append(alert_tuple(alert))
             self._emit(alert)
         if not self.late.records:
             self._close()
@@ -224,7 +225,8 @@ class StatefulStream:
                 yield from exact_runner.feed(time, event_id, payload)
             yield from exact_runner.finish()
 
-        for only_exact, alert in _diff(self._streamed.read(), exact()):
+        streamed = (Alert(*fields) for fields in self._streamed.read())
+        for only_exact, alert in _diff(streamed, exact()):
             if only_exact:
                 self.late.added += 1
                 self._emit(alert)

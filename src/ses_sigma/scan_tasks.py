@@ -44,6 +44,7 @@ __all__ = [
     "Match",
     "Task",
     "TaskResult",
+    "alert_tuple",
     "from_wire",
     "plan_tasks",
     "record_key",
@@ -81,7 +82,8 @@ class Task:
 Match = tuple[int, float, str, list[Alert], Payload | None, list[Any] | None]
 
 _ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
-_alert_tuple = operator.attrgetter(*_ALERT_FIELDS)
+#: An Alert's fields as a plain tuple (``Alert(*fields)`` makes it again).
+alert_tuple = operator.attrgetter(*_ALERT_FIELDS)
 
 
 def record_key(event_id: str, ts: float) -> int:
@@ -227,7 +229,7 @@ def run_task(
 def to_wire(result: TaskResult) -> TaskResult:
     """The result with its alerts as plain tuples, for a worker to send (in place)."""
     result.matches = [
-        (key, ts, event_id, [_alert_tuple(a) for a in alerts] if alerts else alerts, p, sup)
+        (key, ts, event_id, [alert_tuple(a) for a in alerts] if alerts else alerts, p, sup)
         for key, ts, event_id, alerts, p, sup in result.matches
     ]
     return result
