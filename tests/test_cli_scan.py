@@ -342,6 +342,7 @@ def test_skip_unsupported_leaves_out_refused_rules_and_their_correlations(tmp_pa
         ("no/such/path",),
         ("--format", "csv", "examples"),
         ("--rules", "no/such/rules", "examples"),
+        ("--reorder-window", "15 minutes", "examples"),
     ],
 )
 def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
@@ -564,3 +565,64 @@ def test_a_filter_naming_an_unknown_rule_stops_the_run(tmp_path: Path) -> None:
     result = run("--filters", str(bad), str(EXAMPLES))
     assert result.exit_code == 2
     assert str(bad) in result.stderr and "'no_such_rule', which is not in the pack" in result.stderr
+
+
+def _ses_call(name: str, when: str, event_id: str) -> str:
+    return json.dumps(
+        {
+            "userIdentity": {
+                "type": "IAMUser",
+                "arn": "arn:aws:iam::111122223333:user/dev",
+                "accessKeyId": "AKIAEXAMPLEKEY000001",
+            },
+            "eventTime": when,
+            "eventSource": "ses.amazonaws.com",
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "requestParameters": {"emailIdentity": "x@example.com"},
+            "eventID": event_id,
+        }
+    )
+
+
+def test_late_records_are_reported_with_the_withdrawn_alerts(tmp_path: Path) -> None:
+    """A creation read after newer records were evaluated: the streamed pairing is withdrawn
+    on stderr, the exact one printed at the end; the printed alerts minus the withdrawn ones
+    are the exact alerts (the table, printed at the end, has only those)."""
+    a = tmp_path / "a.jsonl"
+    a.write_text(
+        "\n".join(
+            [
+                _ses_call("CreateEmailIdentity", "2026-03-01T10:00:00Z", "c-early"),
+                _ses_call("DeleteEmailIdentity", "2026-03-01T10:30:00Z", "d-1"),
+                _ses_call("GetAccount", "2026-03-01T12:00:00Z", "g-1"),
+            ]
+        )
+        + "\n"
+    )
+    b = tmp_path / "b.jsonl"
+    b.write_text(_ses_call("CreateEmailIdentity", "2026-03-01T10:20:00Z", "c-late") + "\n")
+    result = run(str(a), str(b))
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 record(s) feeding correlation or first-seen rules came after" in (
+        result.stderr
+    )
+    assert "(--reorder-window 15m)" in result.stderr
+    assert (
+        "withdrawn: aws_ses_identity_added_then_deleted at 2026-03-01T10:30:00Z, "
+        "events c-early, d-1" in result.stderr
+    )
+    pairs = [
+        x["event_ids"]
+        for x in alert_lines(result)
+        if x["rule_name"] == "aws_ses_identity_added_then_deleted"
+    ]
+    assert pairs == [["c-early", "d-1"], ["c-late", "d-1"]]
+    # A window wider than the data: nothing is released early, nothing is late.
+    wide = run("--reorder-window", "1d", str(a), str(b))
+    assert "warning: " not in wide.stderr
+    assert [
+        x["event_ids"]
+        for x in alert_lines(wide)
+        if x["rule_name"] == "aws_ses_identity_added_then_deleted"
+    ] == [["c-late", "d-1"]]

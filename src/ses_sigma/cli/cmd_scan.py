@@ -32,6 +32,7 @@ from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, default_workers, scan
+from ses_sigma.scan_stream import DEFAULT_REORDER_WINDOW
 from ses_sigma.verify.spark_session import SparkUnavailable
 
 __all__ = ["command"]
@@ -83,6 +84,68 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     if parts:
         text += f"; {' and '.join(parts)} left out (--skip-unsupported)"
     return text
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+#: Withdrawn streamed alerts listed one by one on stderr (the rest are counted).
+_WITHDRAWN_SHOWN = 20
+
+
+class _Duration(click.ParamType):
+    """A duration: a count and a unit (``s``, ``m``, ``h``, ``d``; none: seconds)."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        digits = text.rstrip("smhd")
+        unit = text[len(digits) :]
+        if not digits.isdigit() or unit not in _UNITS:
+            self.fail(f"{value!r} is not a duration such as 15m, 900s, 1h or 0", param, ctx)
+        return float(int(digits) * _UNITS[unit])
+
+
+def _span(seconds: float) -> str:
+    """Seconds as a short human duration (``1d 2h 3m 4s``)."""
+    rest = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    if rest or not parts:
+        parts.append(f"{rest}s")
+    return " ".join(parts)
+
+
+def _report_late(result: ScanResult, window: float, streamed: bool) -> None:
+    """The warning when stateful candidates came behind the reorder window (scan_stream)."""
+    late = result.late
+    if not late.records:
+        return
+    text = (
+        f"warning: {late.records} record(s) feeding correlation or first-seen rules came "
+        f"after records up to {_span(late.max_behind)} newer had been evaluated "
+        f"(--reorder-window {_span(window)}): those rules were evaluated again over every "
+        "record in event-time order, and the alerts are that run's"
+    )
+    if streamed:
+        text += (
+            f"; {late.added} alert(s) it found were written at the end, and "
+            f"{len(late.withdrawn)} alert(s) written earlier are not among its alerts"
+        )
+    echo_err(text)
+    if not streamed:
+        return
+    for alert in late.withdrawn[:_WITHDRAWN_SHOWN]:
+        echo_err(
+            f"warning: withdrawn: {terminal_text(alert.rule_name)} at {format_time(alert.time)}, "
+            f"events {', '.join(terminal_text(e) for e in alert.event_ids)}"
+        )
+    if len(late.withdrawn) > _WITHDRAWN_SHOWN:
+        echo_err(f"warning: ... and {len(late.withdrawn) - _WITHDRAWN_SHOWN} more withdrawn")
 
 
 class _LogPath(click.ParamType):
@@ -140,6 +203,15 @@ class _LogPath(click.ParamType):
     help="Apply the rules' suppression attribute: one alert per group and period, carrying "
     "every event id (without it: one alert per match; alerts then print at the end).",
 )
+@click.option(
+    "--reorder-window",
+    type=_Duration(),
+    default=f"{int(DEFAULT_REORDER_WINDOW) // 60}m",
+    show_default=True,
+    help="How far (event time) a record may arrive behind newer ones and still be evaluated "
+    "by correlation and first-seen rules as it streams; a later record is warned about and "
+    "those rules are evaluated again at the end (the alerts stay exact).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
 @click.option(
     "--engine",
@@ -163,6 +235,7 @@ def command(
     no_prefilter: bool,
     state: Path | None,
     suppress: bool,
+    reorder_window: float,
     verbose: bool,
     engine: str,
     spark_master: str | None,
@@ -211,6 +284,7 @@ def command(
                     on_progress=progress.update,
                     state=state,
                     suppress=suppress,
+                    reorder_window=reorder_window,
                 )
     except BaselineError as exc:
         echo_err(f"error: --state: {exc}")
@@ -228,6 +302,7 @@ def command(
         echo_err(f"warning: rule left out: {reason}")
     for reason in result.state_warnings:
         echo_err(f"warning: --state: {reason}")
+    _report_late(result, reorder_window, stream and not suppress)
     for rule, origin, when in result.run.implausible:
         echo_err(
             f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
