@@ -177,7 +177,8 @@ class CorrelationEngine:
                     f"{self._plan.name}: record {event[1]} fed out of (eventTime, eventID) order"
                 )
             self._current = event
-            self._current_groups = set()
+            if self._counting:
+                self._current_groups = set()
         if self._ordered:
             held = self._held
             alerts = self._drain() if held and held[0][1][0] != event[0] else []
@@ -198,6 +199,9 @@ class CorrelationEngine:
     def _drain(self) -> list[Alert]:
         """Evaluate the held events of one eventTime in (step, eventID) order."""
         held, self._held = self._held, []
+        if len(held) == 1:
+            step, event, rule_name, found = held[0]
+            return self._process(step, rule_name, event, found)
         alerts: list[Alert] = []
         done: set[tuple[int, str]] = set()
         for step, event, rule_name, found in sorted(held, key=lambda h: (h[0], h[1][1])):
@@ -227,13 +231,7 @@ class CorrelationEngine:
             else:
                 states.move_to_end(key)
             state.last = now
-            if isinstance(state, CountState):
-                done = state.add(event, values, plan)
-            elif isinstance(state, TemporalState):
-                done = state.add(rule_name, event, plan)
-            else:
-                assert isinstance(state, OrderedState)
-                done = state.add(step, event, plan)
+            done = state.add(step, rule_name, event, values, plan)
             if done is not None:
                 del states[key]  # one alert per burst: the group starts over
                 alerts.append(self._alert(done, key))

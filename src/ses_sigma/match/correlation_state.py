@@ -26,6 +26,13 @@ class State:
         self.group = group
         self.last = float("-inf")
 
+    def add(
+        self, step: int, rule: str, event: Event, values: tuple[Any, ...], plan: Plan
+    ) -> list[Event] | None:
+        """Add an event (of step ``step``, rule ``rule``, with its value_count ``values``);
+        the events of the alert when it completes one."""
+        raise NotImplementedError
+
     def size(self) -> int:
         """Events held."""
         raise NotImplementedError
@@ -41,8 +48,10 @@ class CountState(State):
         self.events: deque[tuple[Event, tuple[Any, ...]]] = deque()
         self.values: Counter[tuple[str, Any]] = Counter()
 
-    def add(self, event: Event, values: tuple[Any, ...], plan: Plan) -> list[Event] | None:
-        """Add an event (with its value_count values); the window's events when it fires."""
+    def add(
+        self, step: int, rule: str, event: Event, values: tuple[Any, ...], plan: Plan
+    ) -> list[Event] | None:
+        """Add an event; the window's events when it fires."""
         now = event[0]
         span = plan.span
         events = self.events
@@ -73,7 +82,9 @@ class TemporalState(State):
         super().__init__(group)
         self.latest: dict[str, Event] = {}
 
-    def add(self, rule: str, event: Event, plan: Plan) -> list[Event] | None:
+    def add(
+        self, step: int, rule: str, event: Event, values: tuple[Any, ...], plan: Plan
+    ) -> list[Event] | None:
         """Add an event of ``rule``; the most recent event of each rule when it fires."""
         now = event[0]
         for name in [n for n, e in self.latest.items() if now - e[0] > plan.span]:
@@ -103,7 +114,9 @@ class OrderedState(State):
         self.chains: list[tuple[Event, ...] | None] = [None] * steps
         self.prev: list[tuple[Event, ...] | None] = [None] * steps
 
-    def add(self, step: int, event: Event, plan: Plan) -> list[Event] | None:
+    def add(
+        self, step: int, rule: str, event: Event, values: tuple[Any, ...], plan: Plan
+    ) -> list[Event] | None:
         """Add an event of step ``step``; the chain (in step order) when it completes one."""
         now = event[0]
         span = plan.span

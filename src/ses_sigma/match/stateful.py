@@ -81,7 +81,7 @@ class StatefulRunner:
                     out.extend(found)
                     if groups is not None:
                         groups.extend((a, sup_group) for a in found)
-            for engine, corr_input in zip(self.feeds[name], corr_inputs, strict=True):
+            for engine, corr_input in zip(self.feeds[name], corr_inputs):  # noqa: B905
                 found = engine.feed_event(name, event, corr_input)
                 if found:
                     out.extend(found)
