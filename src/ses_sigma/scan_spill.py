@@ -24,7 +24,7 @@ CHUNK = 2048
 #: Items per chunk of a sorted run (a merge reads one chunk of every run at once).
 RUN_CHUNK = 256
 #: Sorted runs kept before they are merged into one.
-MAX_RUNS = 8
+MAX_RUNS = 16
 
 
 def _key(item: tuple[Any, ...]) -> tuple[Any, Any]:

@@ -24,7 +24,7 @@ from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, compile_detection
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
-from ses_sigma.match.stateful import Payload, StatefulRunner, payload_item
+from ses_sigma.match.stateful import Payload, Projector, StatefulRunner
 from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.prefilter import Prefilter
@@ -145,9 +145,7 @@ class Engine:
                 for src in sources:
                     self._by_source.setdefault(src, []).append(single)
         self.stats = RunStats()
-        self._projector_cache: (
-            tuple[dict[str, FirstSeenEngine], dict[str, CorrelationEngine]] | None
-        ) = None
+        self._projector_cache: Projector | None = None
 
     def _candidates(self, data: dict) -> Iterable[_Single]:
         src = data.get("eventSource")
@@ -242,16 +240,24 @@ class Engine:
                 stateful.append(single.name)
         return stateful
 
-    def _projectors(self) -> tuple[dict[str, FirstSeenEngine], dict[str, CorrelationEngine]]:
-        """Engines used only for their pure ``project`` (built once, on first use)."""
+    def _projector(self) -> Projector:
+        """The projection of records for the stateful rules (built once, on first use)."""
         if self._projector_cache is None:
-            fs = {
-                name: FirstSeenEngine(s.compiled.rule, s.first_seen, clock=self._clock)
-                for name, s in self._singles.items()
-                if s.first_seen is not None
-            }
             corrs = {rule_key(c): CorrelationEngine(c) for c in self._correlations}
-            self._projector_cache = (fs, corrs)
+            self._projector_cache = Projector(
+                {
+                    name: (
+                        name,
+                        FirstSeenEngine(s.compiled.rule, s.first_seen, clock=self._clock)
+                        if s.first_seen is not None
+                        else None,
+                        self._suppression.get(name),
+                        tuple(corrs[c] for c in s.feeds),
+                    )
+                    for name, s in self._singles.items()
+                    if s.stateful
+                }
+            )
         return self._projector_cache
 
     def project(
@@ -261,22 +267,7 @@ class Engine:
         ``match_record``), brings to the stateful engines: a small payload for
         ``StatefulRunner.feed`` (no record data). ``suppress``: with the first-seen alerts'
         suppression groups; ``origins``: with the record's origin (for warnings)."""
-        fs_proj, corr_proj = self._projectors()
-        memo: dict = {}  # field values shared by the rules this record feeds
-        items = []
-        for name in sorted(names):
-            single = self._singles[name]
-            fs_input = None
-            sup_group = None
-            if single.first_seen is not None:
-                fs_input = fs_proj[name].project(rec, memo)
-                if not origins:
-                    fs_input = (fs_input[0], fs_input[1], "")
-                if suppress:
-                    sup_group = self._group(name, rec)
-            corr_inputs = [corr_proj[c].project(name, rec.data, memo) for c in single.feeds]
-            items.append(payload_item(name, fs_input, sup_group, corr_inputs))
-        return tuple(items)
+        return self._projector().project(rec, names, suppress, origins)
 
     def stateful_runner(
         self,

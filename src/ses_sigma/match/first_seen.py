@@ -205,12 +205,16 @@ class FirstSeenEngine:
         """When learning started (None until the first plausible match)."""
         return self.state.learning_start
 
-    def project(self, record: Record, memo: Memo | None = None) -> FirstSeenInput:
-        """What a match brings to this rule (pure: it can run where the record is matched)."""
+    def project(
+        self, record: Record, memo: Memo | None = None, origin: bool = True
+    ) -> FirstSeenInput:
+        """What a match brings to this rule (pure: it can run where the record is matched);
+        ``origin``: with the record's origin (for the implausible-time warning)."""
+        data = record.data
         return (
-            typed_keys(self._getters, record.data, memo),
-            record.data.get("eventTime"),
-            record.origin,
+            typed_keys(self._getters, data, memo),
+            data.get("eventTime"),
+            record.origin if origin else "",
         )
 
     def feed(self, record: Record) -> list[Alert]:

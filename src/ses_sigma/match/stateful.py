@@ -16,8 +16,10 @@ from typing import Any
 from ses_sigma.alerts import Alert
 from ses_sigma.match.correlation import CorrelationEngine, CorrInput
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenInput
+from ses_sigma.match.suppression import SuppressionSpec, group_of
+from ses_sigma.records import Record
 
-__all__ = ["Payload", "StatefulRunner", "payload_item"]
+__all__ = ["Payload", "Projector", "StatefulRunner", "payload_item"]
 
 #: Per stateful rule a record matched (in rule-name order): the rule's name, its first-seen
 #: input (None unless a first-seen rule), the suppression group of its first-seen alerts (None
@@ -37,6 +39,50 @@ def payload_item(
 ) -> PayloadItem:
     """One rule's part of a payload."""
     return (name, first_seen, suppression_group, tuple(correlations))
+
+
+#: Per stateful rule: its name, its first-seen engine (None), its suppression spec (None) and
+#: the correlations it feeds, in ``feeds`` order.
+RuleParts = tuple[
+    str, FirstSeenEngine | None, SuppressionSpec | None, tuple[CorrelationEngine, ...]
+]
+
+#: Distinct rule sets whose projection plan is kept (a pack has few).
+_PLANS_KEPT = 4096
+
+
+class Projector:
+    """``Engine.project``: what a record brings to the stateful rules its base rules feed
+    (engines used only for their pure ``project``; plans cached per set of rule names)."""
+
+    def __init__(self, rules: Mapping[str, RuleParts]):
+        """``rules``: the parts of every rule that feeds a stateful rule, by name."""
+        self._rules = dict(rules)
+        self._plans: dict[tuple[str, ...], list[RuleParts]] = {}
+
+    def project(
+        self, rec: Record, names: Sequence[str], suppress: bool = False, origins: bool = True
+    ) -> Payload:
+        """The payload of ``rec`` matched by rules ``names`` (module docstring)."""
+        key = tuple(names)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _PLANS_KEPT:
+                self._plans.clear()
+            plan = self._plans[key] = [self._rules[n] for n in sorted(set(names))]
+        data = rec.data
+        memo: dict[Any, list[Any]] = {}  # field values shared by the rules of this record
+        items = []
+        for name, first_seen, suppression, correlations in plan:
+            fs_input = None
+            sup_group = None
+            if first_seen is not None:
+                fs_input = first_seen.project(rec, memo, origins)
+                if suppress and suppression is not None:
+                    sup_group = group_of(suppression, data)
+            corr_inputs = tuple(c.project(name, data, memo) for c in correlations)
+            items.append((name, fs_input, sup_group, corr_inputs))
+        return tuple(items)
 
 
 class StatefulRunner:
