@@ -1,0 +1,79 @@
+"""The scan's stateful half in pieces: duplicate digests, the disk spill, the reorder buffer."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+
+from ses_sigma.match.engine import Engine
+from ses_sigma.pack import load_pack
+from ses_sigma.scan import scan_with_engine
+from ses_sigma.scan_spill import ChunkLog, SortedSpill
+from ses_sigma.scan_stream import SeenKeys
+
+
+def test_seen_keys_is_a_set() -> None:
+    rng = random.Random(4)
+    seen = SeenKeys(recent=50)  # many moves into the sorted array
+    reference: set[int] = set()
+    pool: list[int] = []
+    for _ in range(5000):
+        if pool and rng.random() < 0.3:
+            digest = rng.choice(pool)
+        else:
+            digest = rng.choice([0, 2**64 - 1, rng.getrandbits(64)])
+            pool.append(digest)
+        assert seen.add(digest) == (digest not in reference)
+        reference.add(digest)
+    assert len(seen) == len(reference)
+
+
+def test_sorted_spill_merges_runs_of_every_level() -> None:
+    rng = random.Random(5)
+    items = [(rng.randrange(500) * 1.0, f"id{i:05d}", ("payload", i, None)) for i in range(9000)]
+    spill = SortedSpill(run_size=40)  # 225 runs: merged over two levels
+    for item in items:
+        spill.add(item)
+    assert list(spill.sorted()) == sorted(items, key=lambda i: (i[0], i[1]))
+    spill.close()
+
+
+def test_chunk_log_keeps_order_and_odd_text() -> None:
+    log = ChunkLog(chunk=3)
+    items = [(1.5, "a\udc80b", ((None, True, 2**70, "x"),)), (2.0, "é", ())] * 5
+    log.extend(items)
+    assert list(log.read()) == items
+    assert list(log.read()) == items  # readable again
+    log.close()
+
+
+def _record(when: str, event_id: str, name: str = "GetAccount") -> bytes:
+    return orjson.dumps(
+        {
+            "userIdentity": {
+                "type": "IAMUser",
+                "arn": "arn:aws:iam::111122223333:user/dev",
+                "accessKeyId": "AKIAEXAMPLEKEY000001",
+            },
+            "eventTime": when,
+            "eventSource": "ses.amazonaws.com",
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "eventID": event_id,
+        }
+    )
+
+
+def test_a_far_future_record_does_not_make_the_others_late(tmp_path: Path) -> None:
+    """A forged eventTime years ahead does not move the watermark (it is implausible): the
+    records after it are not late, nothing is evaluated twice."""
+    engine = Engine(load_pack())
+    lines = [_record("2026-03-01T10:00:00Z", "a"), _record("2099-01-01T00:00:00Z", "future")]
+    lines += [_record(f"2026-03-01T10:{m:02d}:00Z", f"b{m}") for m in range(1, 40)]
+    path = tmp_path / "logs.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = scan_with_engine(engine, [path])
+    assert result.late.records == 0
+    assert result.matched == 41
