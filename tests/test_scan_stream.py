@@ -77,3 +77,31 @@ def test_a_far_future_record_does_not_make_the_others_late(tmp_path: Path) -> No
     result = scan_with_engine(engine, [path])
     assert result.late.records == 0
     assert result.matched == 41
+
+
+def test_tasks_follow_cloudtrail_timestamps_and_ranges_balance(tmp_path: Path) -> None:
+    from ses_sigma.logs import ReadStats
+    from ses_sigma.scan_tasks import plan_tasks
+
+    names = [
+        "111122223333_CloudTrail_us-east-1_20260301T1015Z_b.json.gz",
+        "111122223333_CloudTrail_eu-west-1_20260301T1005Z_a.json.gz",
+        "111122223333_CloudTrail_us-east-1_20260301T1000Z_c.json.gz",
+        "111122223333_CloudTrail_eu-west-1_20260301T1010Z_d.json.gz",
+    ]
+    for region, name in zip(["us-east-1", "eu-west-1"] * 2, names, strict=True):
+        folder = tmp_path / region
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"")
+    tasks = plan_tasks([tmp_path], ReadStats())
+    stamps = [Path(t.path).name.split("_")[3] for t in tasks]
+    assert stamps == sorted(stamps) and len(stamps) == 4  # not region by region
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"".join(_record("2026-03-01T10:00:00Z", f"e{i}") + b"\n" for i in range(3000)))
+    size = big.stat().st_size
+    for workers, count in ((1, 5), (2, 6), (3, 6), (4, 8)):
+        ranges = plan_tasks([big], ReadStats(), range_bytes=size // 5 + 1, workers=workers)
+        assert len(ranges) == count  # at least 5 to keep under range_bytes, a multiple of N
+        sizes = [t.size for t in ranges]
+        assert sum(sizes) == size and max(sizes) - min(sizes) <= len(ranges)
+        assert [t.start for t in ranges] == sorted(t.start for t in ranges)
