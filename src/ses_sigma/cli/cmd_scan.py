@@ -55,8 +55,20 @@ def _alert_row(alert: Alert) -> tuple[str, ...]:
     )
 
 
-def _write_alert(alert: Alert) -> None:
-    click.echo(json_line(alert.to_dict()))
+class _AlertLines:
+    """JSON alert lines, written a batch at a time (as each file or range is done, and at the
+    end) rather than one ``click.echo`` each: the parent process writes every alert."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+
+    def add(self, alert: Alert) -> None:
+        self._lines.append(json_line(alert.to_dict()))
+
+    def flush(self) -> None:
+        if self._lines:
+            click.echo("\n".join(self._lines))
+            self._lines = []
 
 
 def _report_rejection(rejection: Rejection) -> None:
@@ -271,6 +283,12 @@ def command(
                 master=spark_master,
             )
         else:
+            lines = _AlertLines()
+
+            def on_progress(done: int, total: int) -> None:
+                lines.flush()
+                progress.update(done, total)
+
             with ScanProgress() as progress:
                 result = scan(
                     paths,
@@ -279,13 +297,14 @@ def command(
                     skip_unsupported=skip_unsupported,
                     workers=workers or default_workers(),
                     prefilter=not no_prefilter,
-                    on_alert=_write_alert if stream else None,
+                    on_alert=lines.add if stream else None,
                     keep_alerts=not stream,
-                    on_progress=progress.update,
+                    on_progress=on_progress,
                     state=state,
                     suppress=suppress,
                     reorder_window=reorder_window,
                 )
+            lines.flush()
     except BaselineError as exc:
         echo_err(f"error: --state: {exc}")
         ctx.exit(EXIT_RULES)
