@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FieldGetter", "field_getter", "leaf_values"]
+__all__ = [
+    "MULTI",
+    "FieldGetter",
+    "ScalarGetter",
+    "field_getter",
+    "leaf_values",
+    "scalar_getter",
+]
 
 #: Returns every non-null value at the path; a list value is returned as its elements.
 FieldGetter = Callable[[Any], list[Any]]
@@ -85,3 +92,63 @@ def leaf_values(node: Any) -> list[Any]:
         elif item is not None:
             out.append(item)
     return out
+
+
+#: Returned by a ``scalar_getter`` when the path needs the full walk of ``field_getter``.
+MULTI: Any = object()
+
+#: What a ``scalar_getter`` returns: the str at the path, None when there is no value, or MULTI.
+ScalarGetter = Callable[[Any], Any]
+
+
+def scalar_getter(path: str) -> ScalarGetter:
+    """A fast getter for the common shape of ``path`` in a record (objects all along, no
+    dotted key that could also match, a string or nothing at the end).
+
+    Returns the ``str`` value at the path (what ``field_getter(path)`` returns as ``[value]``),
+    None when ``field_getter(path)`` returns ``[]`` for sure, and ``MULTI`` in every other case
+    (arrays, numbers, booleans, objects, dotted keys, non-dict containers): the caller then
+    uses ``field_getter(path)``.
+    """
+    parts = tuple(path.split("."))
+    if len(parts) == 1:
+        key = parts[0]
+
+        def one(data: Any) -> Any:
+            if data.__class__ is not dict:
+                return MULTI
+            v = data.get(key)
+            return v if v is None or v.__class__ is str else MULTI
+
+        return one
+    if len(parts) == 2:
+        first, second = parts
+
+        def two(data: Any) -> Any:
+            if data.__class__ is not dict or path in data:
+                return MULTI
+            node = data.get(first)
+            if node.__class__ is dict:
+                v = node.get(second)
+                return v if v is None or v.__class__ is str else MULTI
+            return None if node is None else MULTI
+
+        return two
+    # Each level: the keys longer than one part that the walk would try first, then the part.
+    steps = tuple(
+        (tuple(".".join(parts[i:j]) for j in range(len(parts), i + 1, -1)), parts[i])
+        for i in range(len(parts))
+    )
+
+    def deep(data: Any) -> Any:
+        node = data
+        for longer, key in steps:
+            if node.__class__ is not dict:
+                return None if node is None else MULTI
+            for k in longer:
+                if k in node:
+                    return MULTI
+            node = node.get(key)
+        return node if node is None or node.__class__ is str else MULTI
+
+    return deep
