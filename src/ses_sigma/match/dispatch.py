@@ -63,6 +63,11 @@ class Dispatch(Generic[T, S]):
             found = self._plans[key] = self._build(key)
         return found
 
+    @property
+    def plan_count(self) -> int:
+        """Plans built so far (bounded by the pack, not by the input)."""
+        return len(self._plans)
+
     def _build(self, key: tuple[str | None, str | None]) -> tuple[S, ...]:
         known = {_SOURCE: key[0], _NAME: key[1]}
         steps = []
