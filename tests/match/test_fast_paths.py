@@ -76,7 +76,9 @@ FIELDS = [
 # console and IaC user agents, non-ASCII case pairs, and a huge one.
 _base_text = st.one_of(
     st.sampled_from(PLAIN),
-    st.sampled_from(["AKIAEXAMPLE", "ASIAEXAMPLE", "akia1", "Terraform/1.5", "console.amazonaws.com"]),
+    st.sampled_from(
+        ["AKIAEXAMPLE", "ASIAEXAMPLE", "akia1", "Terraform/1.5", "console.amazonaws.com"]
+    ),
     st.sampled_from(["AccessDenied", "ses", "SES", "İ", "ß", "ſes.amazonaws.com", ""]),
     st.text(max_size=12),
 )
@@ -154,9 +156,7 @@ def test_pack_predicates_equal_their_reference(data: dict[str, Any]) -> None:
 @given(data=records())
 def test_dispatch_plans_select_the_reference_matches(data: dict[str, Any]) -> None:
     dispatch = Dispatch([(c, c) for c in COMPILED], lambda c, pred: (c, pred))
-    chosen = {
-        c.rule.name for c, pred in dispatch.plan(data) if pred is None or pred(data) is True
-    }
+    chosen = {c.rule.name for c, pred in dispatch.plan(data) if pred is None or pred(data) is True}
     assert chosen == {c.rule.name for c in COMPILED if c.reference(data)}
 
 
