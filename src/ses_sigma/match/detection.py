@@ -48,14 +48,9 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
 
+from ses_sigma.match.codegen import Leaf, Tree, field_or_keyword, generate
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.field_tests import (
-    Predicate,
-    eq_predicate,
-    field_predicate,
-    in_predicate,
-    keyword_predicate,
-)
+from ses_sigma.match.field_tests import Predicate, eq_predicate, in_predicate
 from ses_sigma.match.values import Unsupported as _Unsupported
 from ses_sigma.match.values import ValueTest, value_text
 from ses_sigma.pack import rule_key
@@ -106,13 +101,10 @@ class CompiledDetection:
         """The rule's predicate for records whose ``known`` fields are plain strings with the
         given lower-cased values (or OTHER): comparisons of those fields with plain strings
         folded into constants, True or False when the whole condition folds."""
-        results = [_compile(tree, known, True) for tree in self.trees]
-        if any(r is True for r in results):
-            return True
-        preds = [r for r in results if r is not False]
-        if not preds:
-            return False
-        return _any(preds)  # type: ignore[arg-type]
+        tree = _fold_any([_fold(t, known) for t in self.trees])
+        if isinstance(tree, bool):
+            return tree
+        return _build(tree, self.reference)
 
 
 # --------------------------------------------------------------------------- condition tree
@@ -130,9 +122,85 @@ def _plain_string(node: Node) -> str | None:
     return "".join(value.s).lower()
 
 
-def _all(preds: list[Predicate]) -> Predicate | bool:
-    if not preds:
+def _fold_all(trees: list[Tree]) -> Tree:
+    if any(t is False for t in trees):
+        return False
+    rest = [t for t in trees if t is not True]
+    if not rest:
         return True
+    return rest[0] if len(rest) == 1 else ("and", rest)
+
+
+def _fold_any(trees: list[Tree]) -> Tree:
+    if any(t is True for t in trees):
+        return True
+    rest = [t for t in trees if t is not False]
+    if not rest:
+        return False
+    return rest[0] if len(rest) == 1 else ("or", rest)
+
+
+def _fold_or(args: list[Node], known: Known) -> Tree:
+    # Merge plain-string tests on the same field into one set lookup; keep the rest in order.
+    by_field: dict[str, list[str]] = {}
+    rest: list[Node] = []
+    for arg in args:
+        text = _plain_string(arg)
+        if text is None:
+            rest.append(arg)
+        elif arg.field in known:
+            if known[arg.field] == text:
+                return True
+        else:
+            by_field.setdefault(arg.field, []).append(text)
+    trees: list[Tree] = []
+    for field, values in by_field.items():
+        if len(values) == 1:
+            trees.append(Leaf("eq", field, values[0]))
+        else:
+            trees.append(Leaf("in", field, frozenset(values)))
+    for arg in rest:
+        tree = _fold(arg, known)
+        if tree is True:
+            return True
+        trees.append(tree)
+    return _fold_any(trees)
+
+
+def _fold(node: Node, known: Known) -> Tree:
+    """``node`` as a tree of Leaf items (``match.codegen``), folded to a constant where the
+    ``known`` field values decide it. Every item is checked (Unsupported) unless a constant
+    makes it irrelevant, which never happens with nothing known."""
+    if isinstance(node, ConditionAND):
+        trees: list[Tree] = []
+        for arg in node.args:
+            tree = _fold(arg, known)
+            if tree is False:
+                return False
+            trees.append(tree)
+        return _fold_all(trees)
+    if isinstance(node, ConditionOR):
+        return _fold_or(list(node.args), known)
+    if isinstance(node, ConditionNOT):
+        inner = _fold(node.args[0], known)
+        if isinstance(inner, bool):
+            return not inner
+        return ("not", inner)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        text = _plain_string(node)
+        if text is None:
+            return Leaf.of(node)
+        if node.field in known:
+            return known[node.field] == text
+        return Leaf("eq", node.field, text)
+    if isinstance(node, ConditionValueExpression):
+        return Leaf.of(node)
+    if node is None:
+        raise _Unsupported("a condition that is empty after processing")
+    raise _Unsupported(f"condition element {type(node).__name__}")
+
+
+def _all(preds: list[Predicate]) -> Predicate:
     if len(preds) == 1:
         return preds[0]
     tup = tuple(preds)
@@ -146,9 +214,7 @@ def _all(preds: list[Predicate]) -> Predicate | bool:
     return all_of
 
 
-def _any(preds: list[Predicate]) -> Predicate | bool:
-    if not preds:
-        return False
+def _any(preds: list[Predicate]) -> Predicate:
     if len(preds) == 1:
         return preds[0]
     tup = tuple(preds)
@@ -162,74 +228,41 @@ def _any(preds: list[Predicate]) -> Predicate | bool:
     return any_of
 
 
-def _compile_or(args: list[Node], known: Known, fast: bool) -> Predicate | bool:
-    # Merge plain-string tests on the same field into one set lookup; keep the rest in order.
-    by_field: dict[str, list[str]] = {}
-    rest: list[Node] = []
-    for arg in args:
-        text = _plain_string(arg)
-        if text is None:
-            rest.append(arg)
-        elif arg.field in known:
-            if known[arg.field] == text:
-                return True
-        else:
-            by_field.setdefault(arg.field, []).append(text)
-    preds: list[Predicate] = []
-    for field, values in by_field.items():
-        if len(values) == 1:
-            preds.append(eq_predicate(field, values[0], fast))
-        else:
-            preds.append(in_predicate(field, values, fast))
-    for arg in rest:
-        pred = _compile(arg, known, fast)
-        if pred is True:
-            return True
-        if pred is not False:
-            preds.append(pred)
-    return _any(preds)
-
-
-def _compile(node: Node, known: Known, fast: bool) -> Predicate | bool:
-    """``node`` as a predicate, or as a constant when the ``known`` field values decide it."""
-    if isinstance(node, ConditionAND):
-        preds: list[Predicate] = []
-        for arg in node.args:
-            pred = _compile(arg, known, fast)
-            if pred is False:
-                return False
-            if pred is not True:
-                preds.append(pred)
-        return _all(preds)
-    if isinstance(node, ConditionOR):
-        return _compile_or(list(node.args), known, fast)
-    if isinstance(node, ConditionNOT):
-        inner = _compile(node.args[0], known, fast)
-        if isinstance(inner, bool):
-            return not inner
+def _closures(tree: Tree, fast: bool) -> Predicate:
+    """A folded tree (no constants left inside) as nested closures."""
+    if isinstance(tree, Leaf):
+        if not fast:
+            return tree.reference
+        if tree.kind == "eq" and tree.node is None:
+            return eq_predicate(tree.field or "", tree.text)
+        if tree.kind == "in":
+            return in_predicate(tree.field or "", sorted(tree.text))
+        return field_or_keyword(tree)
+    op, args = tree
+    if op == "not":
+        inner = _closures(args, fast)
         return lambda data: not inner(data)
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        text = _plain_string(node)
-        if text is None:
-            return field_predicate(node, fast)
-        if node.field in known:
-            return known[node.field] == text
-        return eq_predicate(node.field, text, fast)
-    if isinstance(node, ConditionValueExpression):
-        return keyword_predicate(node)
-    if node is None:
-        raise _Unsupported("a condition that is empty after processing")
-    raise _Unsupported(f"condition element {type(node).__name__}")
+    preds = [_closures(a, fast) for a in args]
+    return _all(preds) if op == "and" else _any(preds)
+
+
+def _build(tree: Tree, reference: Predicate) -> Predicate:
+    """The fast predicate of a folded tree: generated code, or closures if Python refuses
+    the generated function."""
+    generated = generate(tree, reference)
+    return generated if generated is not None else _closures(tree, True)
 
 
 def compile_condition(node: Node, fast: bool = True) -> Predicate:
     """Compile a pySigma condition tree node into a predicate over record dicts (``fast``:
-    with the fast paths of ``match.field_tests``; without: the reference predicate)."""
-    pred = _compile(node, {}, fast)
-    if isinstance(pred, bool):  # not with nothing known; kept total all the same
-        const = pred
+    generated code with the fast paths of ``match.codegen``; without: the reference
+    predicate, closures over ``match.field_tests``)."""
+    tree = _fold(node, {})
+    if isinstance(tree, bool):  # not with nothing known; kept total all the same
+        const = tree
         return lambda data: const
-    return pred
+    reference = _closures(tree, False)
+    return _build(tree, reference) if fast else reference
 
 
 def _plain_values(node: Node, field: str, out: set[str]) -> None:
@@ -277,12 +310,19 @@ def compile_detection(rule: SigmaRule) -> CompiledDetection:
     except SigmaError as exc:
         raise RuleCompileError(f"{name}: condition cannot be parsed: {exc}") from None
     try:
-        preds = [compile_condition(tree) for tree in trees]
+        folded = [_fold(tree, {}) for tree in trees]
         references = [compile_condition(tree, fast=False) for tree in trees]
     except _Unsupported as exc:
         raise RuleCompileError(f"{name}: not supported by the matcher: {exc}") from None
-    if not preds:
+    if not folded:
         raise RuleCompileError(f"{name}: the rule has no condition")
+    reference = _first_of(references)
+    tree = _fold_any(folded)
+    if isinstance(tree, bool):  # not with nothing known; kept total all the same
+        const = tree
+        predicate: Predicate = lambda data: const  # noqa: E731
+    else:
+        predicate = _build(tree, reference)
 
     def required(field: str) -> frozenset[str] | None:
         sets = [_required_values(t, field) for t in trees]
@@ -298,10 +338,10 @@ def compile_detection(rule: SigmaRule) -> CompiledDetection:
         plain[field] = frozenset(found)
     return CompiledDetection(
         rule=rule,
-        predicate=_first_of(preds),
+        predicate=predicate,
         event_sources=required("eventSource"),
         event_names=required("eventName"),
-        reference=_first_of(references),
+        reference=reference,
         trees=trees,
         plain_values=plain,
     )

@@ -36,7 +36,15 @@ from sigma.types import (
 
 from ses_sigma.match.regex import RegexRefused, compile_regex, compile_wildcard, re2_literal
 
-__all__ = ["StrTest", "Unsupported", "ValueTest", "str_test", "value_test", "value_text"]
+__all__ = [
+    "StrTest",
+    "Unsupported",
+    "ValueTest",
+    "str_test",
+    "string_shape",
+    "value_test",
+    "value_text",
+]
 
 #: A compiled value: one scalar field value -> does it match?
 ValueTest = Callable[[Any], bool]
@@ -300,8 +308,13 @@ def value_test(value: Any) -> ValueTest:
 # --------------------------------------------------------------------------- str fast paths
 
 
-def _string_str_test(value: SigmaString) -> StrTest | None:
-    """The shapes plain strings, contains/startswith/endswith produce, on ``str`` values."""
+def string_shape(value: Any) -> tuple[str, bool, str] | None:
+    """(kind, cased, text) of a Sigma string whose shape has a direct ``str`` form: kind
+    ``eq`` (no wildcard), ``contains`` (``*text*``), ``startswith`` (``text*``) or
+    ``endswith`` (``*text``); ``text`` lower-cased unless ``cased``. None for anything else
+    (other wildcards, placeholders, other value types)."""
+    if not isinstance(value, SigmaString):
+        return None
     cased = isinstance(value, SigmaCasedString)
     parts = list(value.s)
     specials = [p for p in parts if isinstance(p, SpecialChars)]
@@ -310,34 +323,33 @@ def _string_str_test(value: SigmaString) -> StrTest | None:
         return None  # placeholders: refused by value_test
     multi = SpecialChars.WILDCARD_MULTI
     if not specials:
-        target = "".join(plain)
-        if cased:
-            return target.__eq__
-        return lambda s: s.lower() == target
+        return ("eq", cased, "".join(plain))
     if not all(p == multi for p in specials) or len(plain) != 1:
         return None
-    needle = plain[0]
     if len(parts) == 3 and parts[0] == multi and parts[-1] == multi:
-        if cased:
-            return lambda s: needle in s
-        return lambda s: needle in s.lower()
+        return ("contains", cased, plain[0])
     if len(parts) == 2 and parts[-1] == multi:
-        if cased:
-            return lambda s: s.startswith(needle)
-        return lambda s: s.lower().startswith(needle)
+        return ("startswith", cased, plain[0])
     if len(parts) == 2 and parts[0] == multi:
-        if cased:
-            return lambda s: s.endswith(needle)
-        return lambda s: s.lower().endswith(needle)
+        return ("endswith", cased, plain[0])
     return None
+
+
+def _shape_test(kind: str, cased: bool, text: str) -> StrTest:
+    if kind == "eq":
+        return text.__eq__ if cased else lambda s: s.lower() == text
+    if kind == "contains":
+        return (lambda s: text in s) if cased else lambda s: text in s.lower()
+    if kind == "startswith":
+        return (lambda s: s.startswith(text)) if cased else lambda s: s.lower().startswith(text)
+    return (lambda s: s.endswith(text)) if cased else lambda s: s.lower().endswith(text)
 
 
 def str_test(value: Any, reference: ValueTest) -> StrTest:
     """A test of ``value`` for ``str`` field values, equal to ``reference`` (its
     ``value_test``) on every string: specialised for the common string shapes, else
     ``reference`` itself (every value test takes strings)."""
-    if isinstance(value, SigmaString):
-        found = _string_str_test(value)
-        if found is not None:
-            return found
+    shape = string_shape(value)
+    if shape is not None:
+        return _shape_test(*shape)
     return reference
