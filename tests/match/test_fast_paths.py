@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 
 from ses_sigma.alerts import make_alert, single_alert_maker
+from ses_sigma.match import detection as detection_module
+from ses_sigma.match.codegen import Leaf, generate
 from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.dispatch import Dispatch
 from ses_sigma.match.engine import Engine
@@ -296,3 +298,39 @@ def test_single_alert_maker_equals_make_alert() -> None:
         assert made == make_alert(rule, [rec])
         assert made.to_dict() == make_alert(rule, [rec]).to_dict()
         assert hash(made) == hash(make_alert(rule, [rec]))
+
+
+def test_generated_code_holds_no_rule_text() -> None:
+    """Field names and values that would be code in a source file are bound, not written."""
+    field = "x\"); __import__('os').system('false') #\nq"
+    value = "'); raise SystemExit #\\"
+    detection = {"s": {field: value, f"{field}.y|contains": value}, "condition": "s"}
+    rule = SigmaRule.from_dict(
+        {"title": "t", "name": "t_inject", "logsource": {"product": "aws"}, "detection": detection}
+    )
+    compiled = compile_detection(rule)
+    for data in [
+        {field: value.upper(), f"{field}.y": "a" + value},
+        {field: value, f"{field}.y": value.upper()},
+        {field: {"y": value}},
+        {field: "other"},
+        {},
+    ]:
+        assert compiled.predicate(data) == compiled.reference(data)
+    assert compiled.predicate({field: value.upper(), f"{field}.y": "a" + value}) is True
+    assert compiled.predicate({field: value}) is False
+
+
+def test_conditions_python_cannot_compile_fall_back_to_closures() -> None:
+    """A condition nested deeper than Python's parser takes (a hostile rule) is not generated;
+    the closures answer, with the reference semantics."""
+    leaf = Leaf("eq", "eventName", "sendemail")
+    tree: Any = leaf
+    for _ in range(400):
+        tree = ("not", tree)
+    reference = detection_module._closures(tree, False)
+    assert generate(tree, reference) is None
+    predicate = detection_module._build(tree, reference)
+    for data in [{"eventName": "SendEmail"}, {"eventName": "x"}, {"eventName": ["sendemail"]}, {}]:
+        assert predicate(data) == reference(data)
+    assert predicate({"eventName": "SendEmail"}) is True  # an even number of NOTs
