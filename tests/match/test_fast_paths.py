@@ -1,6 +1,7 @@
 """The matcher's fast paths give the reference answer on every record, hostile ones included.
 
-* ``fields.scalar_getter`` agrees with ``fields.field_getter`` whenever it answers;
+* ``fields.field_getter`` and ``fields.scalar_getter`` (whenever it answers) agree with the
+  generic walk (``fields.walk``);
 * every compiled predicate (fast str paths, ``match.field_tests``) equals its reference
   predicate (``compile_condition(..., fast=False)``), for the pack's rules and for a set of
   detections covering every value type and modifier;
@@ -30,7 +31,7 @@ from ses_sigma.match.codegen import Leaf, generate
 from ses_sigma.match.detection import compile_detection
 from ses_sigma.match.dispatch import Dispatch
 from ses_sigma.match.engine import Engine
-from ses_sigma.match.fields import MULTI, field_getter, scalar_getter
+from ses_sigma.match.fields import MULTI, field_getter, scalar_getter, walk
 from ses_sigma.pack import load_pack
 from ses_sigma.records import Record
 
@@ -141,10 +142,12 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
 
 @SETTINGS
 @given(data=records(), path=st.sampled_from(FIELDS))
-def test_scalar_getter_agrees_with_field_getter(data: dict[str, Any], path: str) -> None:
+def test_getters_agree_with_the_generic_walk(data: dict[str, Any], path: str) -> None:
+    expected = walk(data, path)
+    assert field_getter(path)(data) == expected
     got = scalar_getter(path)(data)
     if got is not MULTI:
-        assert ([] if got is None else [got]) == field_getter(path)(data)
+        assert ([] if got is None else [got]) == expected
 
 
 @SETTINGS

@@ -21,6 +21,7 @@ __all__ = [
     "field_getter",
     "leaf_values",
     "scalar_getter",
+    "walk",
 ]
 
 #: Returns every non-null value at the path; a list value is returned as its elements.
@@ -47,12 +48,21 @@ def _walk(node: Any, parts: tuple[str, ...], out: list[Any]) -> None:
             return
 
 
+def walk(data: Any, path: str) -> list[Any]:
+    """Every non-null value at ``path`` by the generic walk alone (the reference semantics
+    that ``field_getter`` and ``scalar_getter`` shortcut)."""
+    out: list[Any] = []
+    _walk(data, tuple(path.split(".")), out)
+    return out
+
+
 def field_getter(path: str) -> FieldGetter:
     """Compile a Sigma field path into a fast getter returning a list of values.
 
-    The common case (a plain top-level key, or a two-level path of dicts) avoids the generic
-    walk. Values that are lists are expanded into their elements (one level, recursively for
-    nested lists); None is dropped.
+    The common cases (a plain top-level key; a nested path through objects to a string or to
+    nothing, ``scalar_getter``) avoid the generic walk (``walk``, which they equal). Values
+    that are lists are expanded into their elements (one level, recursively for nested
+    lists); None is dropped.
     """
     parts = tuple(path.split("."))
 
@@ -71,7 +81,14 @@ def field_getter(path: str) -> FieldGetter:
 
         return get_top
 
+    one = scalar_getter(path)
+
     def get_nested(data: Any) -> list[Any]:
+        v = one(data)  # the common shape first: a str or nothing, no list built to find it
+        if v.__class__ is str:
+            return [v]
+        if v is None:
+            return []
         out: list[Any] = []
         _walk(data, parts, out)
         return out
