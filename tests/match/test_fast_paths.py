@@ -275,6 +275,22 @@ def test_plans_are_bounded_by_the_pack_not_the_input() -> None:
     assert dispatch.plan_count == 2  # (other, other) and (ses, other)
 
 
+def test_specialisations_are_bounded_per_rule() -> None:
+    """Each rule is specialised once per pair of values it names (or OTHER), not per plan."""
+    dispatch = Dispatch([(c, c) for c in COMPILED], lambda c, pred: (c, pred))
+    names = sorted({n for c in COMPILED for n in c.plain_values["eventName"]})
+    sources = sorted({n for c in COMPILED for n in c.plain_values["eventSource"]})
+    for src in [*sources, "other.amazonaws.com"]:
+        for name in [*names, "OtherCall"]:
+            dispatch.plan({"eventSource": src, "eventName": name})
+    assert dispatch.plan_count == (len(sources) + 1) * (len(names) + 1)
+    bound = sum(
+        (len(c.plain_values["eventSource"]) + 1) * (len(c.plain_values["eventName"]) + 1)
+        for c in COMPILED
+    )
+    assert dispatch.specialised_count <= bound < len(COMPILED) * dispatch.plan_count
+
+
 def test_the_engine_matches_through_the_dispatch() -> None:
     """A send with an AKIA key: the rules the reference predicates select, no more."""
     engine = Engine(PACK)

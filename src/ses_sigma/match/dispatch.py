@@ -43,6 +43,7 @@ class Dispatch(Generic[T, S]):
         self._sources = frozenset().union(*(c.plain_values[_SOURCE] for c, _ in rules))
         self._names = frozenset().union(*(c.plain_values[_NAME] for c, _ in rules))
         self._plans: dict[tuple[str | None, str | None], tuple[S, ...]] = {}
+        self._specialised: dict[tuple[int, str | None, str | None], Predicate | bool] = {}
         #: Records whose eventSource or eventName is not a str: every rule, whole predicate.
         self.generic: tuple[S, ...] = tuple(step(item, c.predicate) for c, item in rules)
 
@@ -68,11 +69,26 @@ class Dispatch(Generic[T, S]):
         """Plans built so far (bounded by the pack, not by the input)."""
         return len(self._plans)
 
+    @property
+    def specialised_count(self) -> int:
+        """Rule predicates specialised so far (per rule, bounded by the values it names)."""
+        return len(self._specialised)
+
     def _build(self, key: tuple[str | None, str | None]) -> tuple[S, ...]:
-        known = {_SOURCE: key[0], _NAME: key[1]}
         steps = []
-        for compiled, item in self._rules:
-            pred = compiled.specialise(known)
+        for index, (compiled, item) in enumerate(self._rules):
+            # A value this rule does not name is OTHER to it: one specialisation per rule and
+            # pair of values it names, however many plans there are (a pack of many rules
+            # over many names would otherwise compile rules x plans predicates).
+            src, name = key
+            if src not in compiled.plain_values[_SOURCE]:
+                src = OTHER
+            if name not in compiled.plain_values[_NAME]:
+                name = OTHER
+            own = (index, src, name)
+            pred = self._specialised.get(own)
+            if pred is None:
+                pred = self._specialised[own] = compiled.specialise({_SOURCE: src, _NAME: name})
             if pred is False:
                 continue
             steps.append(self._step(item, None if pred is True else pred))
