@@ -11,27 +11,68 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ses_sigma.bundled import bundled_dir
 from ses_sigma.review.build import Review, build_review
-from ses_sigma.review.gitrefs import export_tree, locate, merge_base, resolve_commit
+from ses_sigma.review.gitrefs import (
+    Checkout,
+    export_paths,
+    in_repository,
+    locate,
+    merge_base,
+    resolve_commit,
+)
 from ses_sigma.review.report import DEFAULT_MAX_CHARS, render
-from ses_sigma.review.snapshot import FIXTURES_DIR, RULES_DIR, load_snapshot
+from ses_sigma.review.sides import BUNDLED, configured_paths
+from ses_sigma.review.snapshot import load_snapshot
+from ses_sigma.workspace import CONFIG_FILE
 
 __all__ = ["RefsResult", "review_refs"]
 
 
 def _scrub(text: str, roots: list[Path]) -> str:
     """Replace the snapshot directories in ``text`` with paths relative to the pack directory,
-    so the report does not depend on where it ran (temporary directories, the checkout)."""
-    variants: set[str] = set()
+    and the bundled pack's directories with ``<bundled>/...``, so the report does not depend
+    on where it ran (temporary directories, the checkout, the installed ses-sigma)."""
+    variants: dict[str, str] = {}
+    for part in ("rules", "fixtures", "filters"):
+        directory = bundled_dir(part)
+        # A side's own files win over the bundled pack (ses-sigma's own checkout is both).
+        if directory is not None and not any(
+            directory.resolve().is_relative_to(r.resolve()) for r in roots
+        ):
+            for form in {str(directory), str(directory.resolve())}:
+                variants[form] = f"{BUNDLED}/{part}"
     for root in roots:
         for form in {str(root), str(root.resolve()), str(root.absolute())}:
-            variants.add(form)
+            variants[form] = "."
     for form in sorted(variants, key=len, reverse=True):
         if form in ("", "."):
             continue
-        text = text.replace(form + os.sep, "")
-        text = re.sub(re.escape(form) + r"(?![\w.-])", ".", text)
+        name = variants[form]
+        text = text.replace(form + os.sep, "" if name == "." else name + "/")
+        text = re.sub(re.escape(form) + r"(?![\w.-])", name, text)
     return text
+
+
+def _export_side(checkout: Checkout, commit: str, top: Path) -> tuple[Path, list[str], list[str]]:
+    """The pack directory as it is at ``commit``, written under ``top`` at its place in the
+    repository: its ``ses-sigma.toml`` first, then the paths that config names (or the default
+    ``rules/``, ``fixtures/`` and ``filters/``). Returns (the pack directory, notes, errors):
+    a configured path outside the repository cannot be read from a commit."""
+    root = top / checkout.prefix if checkout.prefix else top
+    root.mkdir(parents=True, exist_ok=True)
+    notes = export_paths(checkout, commit, [CONFIG_FILE], top)
+    config = root / CONFIG_FILE
+    text = config.read_bytes() if config.is_file() else None
+    paths = configured_paths(text)
+    errors = [
+        f"{CONFIG_FILE} at {commit[:12]}: {p!r} is outside the git repository; a commit's "
+        "pack can only be read from the repository"
+        for p in paths
+        if in_repository(checkout, p) is None
+    ]
+    notes += export_paths(checkout, commit, paths, top)
+    return root, notes, errors
 
 
 def _tick(ref: str) -> str:
@@ -54,8 +95,9 @@ def review_refs(
     max_chars: int | None = None,
     use_merge_base: bool = False,
 ) -> RefsResult:
-    """Review the pack in ``pack_dir`` (a directory holding ``rules/`` and ``fixtures/`` in a
-    git work tree) between ``base_ref`` and ``head_ref`` (default: the working tree as it is).
+    """Review the pack in ``pack_dir`` (the directory of its ``ses-sigma.toml``, or one holding
+    ``rules/`` and ``fixtures/``, in a git work tree) between ``base_ref`` and ``head_ref``
+    (default: the working tree as it is). Each side uses the pack its own config names.
     With ``use_merge_base`` the base is the merge base of ``base_ref`` and the head commit
     (``HEAD`` for the working tree), as a pull request's diff is.
 
@@ -70,20 +112,18 @@ def review_refs(
         base_sha = merge_base(checkout, base_sha, head_sha or resolve_commit(checkout, "HEAD"))
         base_label = f"the merge base of `{_tick(base_ref)}` ({base_sha[:12]})"
     with tempfile.TemporaryDirectory(prefix="ses-sigma-review-") as tmp:
-        notes: list[str] = []
-        base_root = Path(tmp) / "base"
-        base_root.mkdir()
-        notes += export_tree(checkout, base_sha, (RULES_DIR, FIXTURES_DIR), base_root)
+        base_root, notes, errors = _export_side(checkout, base_sha, Path(tmp) / "base")
         base = load_snapshot(base_root, base_label)
         if head_sha is not None:
-            head_root = Path(tmp) / "head"
-            head_root.mkdir()
-            notes += export_tree(checkout, head_sha, (RULES_DIR, FIXTURES_DIR), head_root)
+            head_root, more, head_errors = _export_side(checkout, head_sha, Path(tmp) / "head")
+            notes += more
+            errors += head_errors
             head = load_snapshot(head_root, f"`{_tick(head_ref)}` ({head_sha[:12]})")
         else:
             head_root = pack_dir
             head = load_snapshot(head_root, "the working tree")
         review = build_review(base, head, notes)
+        review.errors[:0] = errors
         markdown = render(review, max_chars if max_chars is not None else DEFAULT_MAX_CHARS)
         markdown = _scrub(markdown, [base_root, head_root])
         review.errors = [_scrub(e, [base_root, head_root]) for e in review.errors]
