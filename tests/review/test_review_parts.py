@@ -223,3 +223,22 @@ def test_render_shows_hidden_characters_as_escapes(tmp_path: Path) -> None:
     assert "Quiet \\u202e\\u200b\\u001b[31m rule" in out
     for ch in ("\u202e", "\u200b", "\x1b"):
         assert ch not in out
+
+
+def test_a_case_filter_change_changes_the_fixtures_of_the_rules_using_it(tmp_path: Path) -> None:
+    """A fixture case's own filter file (``filters:`` of a case) is part of the rule's
+    fixtures: editing it re-runs the cases of the rules whose cases apply it."""
+    base = tmp_path / "base"
+    head = tmp_path / "head"
+    for side in (base, head):
+        for sub in ("rules", "fixtures"):
+            shutil.copytree(PROJECT / sub, side / sub)
+    path = head / "fixtures" / "_filters" / "known_monitoring_keys.yml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("198.51.100.80") == 1
+    path.write_text(text.replace("198.51.100.80", "198.51.100.81"), encoding="utf-8")
+    before, after = load_snapshot(base, "base"), load_snapshot(head, "head")
+    assert after.case_filters == {
+        "aws_ses_discovery_long_term_key": ("fixtures/_filters/known_monitoring_keys.yml",)
+    }
+    assert kinds(before, after) == [("fixtures changed", "aws_ses_discovery_long_term_key", ())]

@@ -112,9 +112,14 @@ def _filters_changed(base: Snapshot, b: RuleInfo, head: Snapshot, h: RuleInfo) -
 
 
 def _fixtures_changed(base: Snapshot, b: RuleInfo, head: Snapshot, h: RuleInfo) -> bool:
-    return base.files.get(base.fixture_file(b.key)) != head.files.get(
-        head.fixture_file(h.key)
-    ) or base.files.get(base.fixture_base(b.key)) != head.files.get(head.fixture_base(h.key))
+    """The rule's fixture file, the ``_base.yml`` it builds on, or a filter file one of its
+    cases applies differs between the sides."""
+    if base.files.get(base.fixture_file(b.key)) != head.files.get(head.fixture_file(h.key)):
+        return True
+    if base.files.get(base.fixture_base(b.key)) != head.files.get(head.fixture_base(h.key)):
+        return True
+    used = {*base.case_filters.get(b.key, ()), *head.case_filters.get(h.key, ())}
+    return any(base.files.get(n) != head.files.get(n) for n in used)
 
 
 def compare(base: Snapshot, head: Snapshot) -> list[RuleChange]:

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from sigma.correlations import SigmaCorrelationRule
 
+from ses_sigma.harness import collect_fixture_dirs
 from ses_sigma.pack import RULE_SUFFIXES, Pack, PackLoadError, rule_files, rule_key
 from ses_sigma.review.sides import BUNDLED, SidePack, side_pack
 from ses_sigma.workspace import FIXTURE_BASE as BASE_FILE
@@ -71,6 +72,8 @@ class Snapshot:
     applied: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Rule name -> its fixture file, where the side has one.
     fixture_paths: dict[str, str] = field(default_factory=dict)
+    #: Rule name -> the filter files its fixture cases apply (a case's ``filters``).
+    case_filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def text(self, relative: str) -> str | None:
         """A file's content as text (undecodable bytes replaced), None if absent."""
@@ -146,6 +149,15 @@ def _fixture_paths(snap: Snapshot, source: PackSource) -> dict[str, str]:
     return out
 
 
+def _case_filters(snap: Snapshot, source: PackSource) -> dict[str, tuple[str, ...]]:
+    """Rule name -> the names of the filter files its fixture cases apply."""
+    cases, _ = collect_fixture_dirs(source.fixtures, list(snap.rules), source.ignored_fixtures)
+    found: dict[str, set[str]] = {}
+    for case in cases:
+        found.setdefault(case.rule, set()).update(snap.name(p) for p in case.filters)
+    return {k: tuple(sorted(v)) for k, v in found.items() if v}
+
+
 def _techniques(rule: object) -> tuple[str, ...]:
     found = {
         tag.name.upper()
@@ -184,6 +196,7 @@ def load_snapshot(root: str | Path, label: str) -> Snapshot:
             snap.rules.setdefault(
                 path.stem, RuleInfo(key=path.stem, file=name, bundled=name.startswith(BUNDLED))
             )
+        snap.case_filters = _case_filters(snap, source)
         return snap
     snap.filters = tuple(sorted({*snap.filters, *(snap.name(p) for p in snap.pack.filter_files)}))
     snap.applied = {
@@ -206,4 +219,5 @@ def load_snapshot(root: str | Path, label: str) -> Snapshot:
             techniques=_techniques(rule),
             bundled=name.startswith(f"{BUNDLED}/"),
         )
+    snap.case_filters = _case_filters(snap, source)
     return snap
