@@ -242,3 +242,31 @@ def test_a_case_filter_change_changes_the_fixtures_of_the_rules_using_it(tmp_pat
         "aws_ses_discovery_long_term_key": ("fixtures/_filters/known_monitoring_keys.yml",)
     }
     assert kinds(before, after) == [("fixtures changed", "aws_ses_discovery_long_term_key", ())]
+
+
+def test_render_bounds_many_changed_filter_files() -> None:
+    """Changed filter files are listed up to 60 and their diffs shrink, then go, to fit."""
+    from ses_sigma.review.build import FilterSection, Review
+    from ses_sigma.review.diff import FilterChange
+    from ses_sigma.review.evaluate import LintSummary
+
+    body = "".join(f"  allow_{i}: 198.51.100.{i % 250}\n" for i in range(300))
+    filters = [
+        FilterSection(
+            FilterChange(f"filters/f{i:03}.yml", None, body, (), ("some_rule",)),
+            unified_diff(None, body, "/dev/null", f"b/filters/f{i:03}.yml"),
+        )
+        for i in range(70)
+    ]
+    review = Review("base", "head", [], [], LintSummary(), {}, {}, filters=filters)
+    full = render(review, 10**9)
+    assert "- … and 10 more filter files." in full
+    assert full.count("<summary>filters/f") == 60
+    assert "**0 rules changed, 0 added, 0 removed, 70 filter files changed**" in full
+    for bound in (65_000, 20_000, 6_000):
+        text = render(review, bound)
+        assert len(text) <= bound and text == render(review, bound)
+        assert text.count("<details") == text.count("</details>")
+        assert text.count("\n```") % 2 == 0
+        assert "- `filters/f059.yml` (added): applies to none → `some_rule`" in text
+    assert "filter diffs left out to fit a comment" in render(review, 6_000)

@@ -2,7 +2,8 @@
 
 Deterministic (same review, same bytes) and bounded: GitHub refuses comments longer than
 65,536 characters, so long diffs are cut with a note, and when the whole is still too long the
-per-diff budget shrinks, then the last rule sections are left out (listed by name). Long parts
+per-diff budget shrinks, then the last rule sections are left out (listed by name), then the
+last diffs of changed filter files (``markdown.BUDGETS``). Long parts
 are folded in ``<details>``; a part with a failure is unfolded. Rule files come from the pull
 request: every character that would not show as itself (controls but tab and line feed,
 zero-width and bidirectional controls, lone surrogates) is written as a visible ``\\uXXXX``.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ses_sigma.attack import attack_version, technique
 from ses_sigma.review.build import QueryDiff, Review, RuleSection, Status
 from ses_sigma.review.diff import Kind, diff_counts
 from ses_sigma.review.evaluate import FixtureReport
@@ -29,9 +29,13 @@ from ses_sigma.review.markdown import (
     table,
     visible,
 )
+from ses_sigma.review.report_checks import attack_section, lint_section
 from ses_sigma.workspace import CONFIG_FILE
 
 __all__ = ["DEFAULT_MAX_CHARS", "GITHUB_COMMENT_LIMIT", "MARKER", "render"]
+
+#: Changed filter files listed (and diffs shown) before "and N more".
+_MAX_FILTERS = 60
 
 #: GitHub's limit on the body of an issue or pull-request comment, in characters.
 GITHUB_COMMENT_LIMIT = 65_536
@@ -275,94 +279,6 @@ def _section(section: RuleSection, review: Review, budget: Budget) -> str:
     return "\n\n".join(p.strip("\n") for p in out if p) + "\n\n"
 
 
-# --------------------------------------------------------------------------- lint, ATT&CK
-
-
-def _lint(review: Review) -> str:
-    lint = review.lint
-    out = ["### Lint (`ses-sigma check` on the head)\n"]
-    if lint.error is not None:
-        out.append(f"Not run: {cell(lint.error)}\n")
-        return "\n".join(out) + "\n"
-    failing = [f for f in lint.touched if f.excused is None]
-    excused = [f for f in lint.touched if f.excused is not None]
-    out.append(
-        f"{plural(len(failing), 'finding')} on the files of the rules above"
-        f" ({len(excused)} excused); in the rest of the pack {lint.other_failing} finding(s)"
-        f" ({lint.other_excused} excused). The check "
-        + ("passes." if lint.passed else "**fails**.")
-        + "\n"
-    )
-    if failing:
-        rows = [(cell(f.location), code(f.code), str(f.severity), cell(f.message)) for f in failing]
-        out.append(table(("where", "code", "severity", "message"), rows))
-    if excused:
-        rows = [(cell(f.location), code(f.code), cell(f.excused or "")) for f in excused]
-        out.append(
-            details(
-                f"{plural(len(excused), 'excused finding')}",
-                table(("where", "code", "reason"), rows),
-            )
-        )
-    return "\n".join(out) + "\n"
-
-
-def _technique_name(tech: str) -> str:
-    try:
-        return technique(tech).name
-    except KeyError:
-        return "(not in the vendored ATT&CK)"
-
-
-def _rules_list(names: Sequence[str]) -> str:
-    return ", ".join(code(n) for n in names) if names else "—"
-
-
-def _attack(review: Review) -> str:
-    out = [f"### ATT&CK coverage (vendored ATT&CK {attack_version()})\n"]
-    before, after = review.coverage_before, review.coverage_after
-    if before is None or after is None:
-        side = "base" if before is None else "head"
-        out.append(f"Not compared: the pack does not load on the {side} side.\n")
-        return "\n".join(out) + "\n"
-    gained = sorted(after.keys() - before.keys())
-    lost = sorted(before.keys() - after.keys())
-    moved = sorted(t for t in before.keys() & after.keys() if before[t] != after[t])
-
-    def line(t: str) -> str:
-        return f"{code(t)} {cell(_technique_name(t))}"
-
-    out.append(
-        "- Gained: " + ("; ".join(f"{line(t)} ({_rules_list(after[t])})" for t in gained) or "none")
-    )
-    out.append(
-        "- Lost: "
-        + ("; ".join(f"{line(t)} (was {_rules_list(before[t])})" for t in lost) or "none")
-    )
-    out.append(
-        "- Rules changed: "
-        + (
-            "; ".join(
-                f"{line(t)}: {_rules_list(before[t])} → {_rules_list(after[t])}" for t in moved
-            )
-            or "none"
-        )
-        + "\n"
-    )
-    rows = [
-        (
-            code(t),
-            cell(_technique_name(t)),
-            _rules_list(before.get(t, ())),
-            _rules_list(after.get(t, ())),
-        )
-        for t in sorted(before.keys() | after.keys())
-    ]
-    title = f"Techniques → rules: {len(before)} technique(s) before, {len(after)} after"
-    out.append(details(summary(title), table(("technique", "name", "before", "after"), rows)))
-    return "\n".join(out) + "\n"
-
-
 # --------------------------------------------------------------------------- assembly
 
 
@@ -385,7 +301,9 @@ def _rules_list_or_none(names: Sequence[str]) -> str:
     return ", ".join(code(n) for n in names) if names else "none"
 
 
-def _filters(review: Review, budget: Budget) -> str:
+def _filters(review: Review, budget: Budget, diffs: int) -> str:
+    """The changed filter files (at most ``_MAX_FILTERS`` listed) and the first ``diffs`` of
+    their diffs."""
     if not review.filters:
         return ""
     out = [
@@ -393,24 +311,32 @@ def _filters(review: Review, budget: Budget) -> str:
         "Sigma filter documents are loaded with the rules: every rule a changed filter applies "
         "to, on either side, is reviewed below as changed.\n",
     ]
-    for f in review.filters:
+    for f in review.filters[:_MAX_FILTERS]:
         c = f.change
         state = "added" if c.before is None else "removed" if c.after is None else "changed"
         out.append(
             f"- {code(c.file)} ({state}): applies to {_rules_list_or_none(c.rules_before)} "
             f"→ {_rules_list_or_none(c.rules_after)}"
         )
+    if len(review.filters) > _MAX_FILTERS:
+        out.append(f"- … and {len(review.filters) - _MAX_FILTERS} more filter files.")
     out.append("")
-    for f in review.filters:
+    for f in review.filters[:diffs]:
         added, removed = diff_counts(f.diff)
         out.append(
             diff_block(summary(f"{f.change.file}: +{added} −{removed}"), f.diff, budget, True)
         )
+    if diffs < len(review.filters):
+        out.append(
+            f"*{plural(len(review.filters) - diffs, 'filter diff')} left out to fit a comment. "
+            "Run `ses-sigma report` locally for the whole review.*\n"
+        )
     return "\n".join(out) + "\n"
 
 
-def _assemble(review: Review, budget: Budget, keep: int) -> str:
-    parts = [_header(review), _config(review, budget), _filters(review, budget)]
+def _assemble(review: Review, budget: Budget, keep: int, diffs: int | None = None) -> str:
+    filter_diffs = min(len(review.filters), _MAX_FILTERS) if diffs is None else diffs
+    parts = [_header(review), _config(review, budget), _filters(review, budget, filter_diffs)]
     parts.append(_rules_table(review))
     for section in review.sections[:keep]:
         parts.append(_section(section, review, budget))
@@ -421,8 +347,8 @@ def _assemble(review: Review, budget: Budget, keep: int) -> str:
             + ", ".join(code(s.change.key) for s in left_out)
             + ". Run `ses-sigma report` locally for the whole review.*\n\n"
         )
-    parts.append(_lint(review))
-    parts.append(_attack(review))
+    parts.append(lint_section(review))
+    parts.append(attack_section(review))
     return visible("".join(parts).rstrip("\n") + "\n")
 
 
@@ -436,6 +362,10 @@ def render(review: Review, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     budget = BUDGETS[-1]
     for keep in range(total - 1, -1, -1):
         text = _assemble(review, budget, keep)
+        if len(text) <= max_chars:
+            return text
+    for diffs in range(min(len(review.filters), _MAX_FILTERS) - 1, -1, -1):
+        text = _assemble(review, budget, 0, diffs)
         if len(text) <= max_chars:
             return text
     # Even the summary parts are too long (a huge lint table): cut at a line, say so.
