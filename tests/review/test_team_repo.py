@@ -307,3 +307,30 @@ def test_the_checkout_is_its_own_rules_and_fixtures() -> None:
     assert not any(r.bundled for r in snap.rules.values())
     assert snap.filters == () and snap.applied == {}
     assert all(snap.fixture_file(k) == f"fixtures/{k}.yml" for k in snap.rules)
+
+
+# ------------------------------------------------------------------ files outside the repository
+
+SECRET = "aws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize("how", ["config path", "symlink"])
+def test_files_outside_the_repository_are_not_read(tmp_path: Path, how: str) -> None:
+    """The comment is posted where the pull request's author reads it: a config path or a
+    link leading out of the repository refuses that side instead of showing the file."""
+    repo = team_repo(tmp_path / "repo")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "credentials.yml").write_text(SECRET + "\n", encoding="utf-8")
+    if how == "config path":
+        edit(repo / "ses-sigma.toml", 'rules = ["rules"]\n', 'rules = ["rules", "../outside"]\n')
+        why = "ses-sigma.toml: '../outside' is outside the git repository"
+    else:
+        (repo / "rules" / "credentials.yml").symlink_to(outside / "credentials.yml")
+        why = "rules/credentials.yml: leads out of the repository"
+    result = report("--base", "main", "--pack", repo)
+    assert result.exit_code == 1
+    assert SECRET not in result.stdout and "wJalrXUtnFEMI" not in result.stdout
+    assert "> - ses-sigma.toml does not resolve at the working tree:" in result.stdout
+    assert why in result.stdout
+    assert "lint: **not run**" in result.stdout

@@ -23,7 +23,7 @@ from ses_sigma.review.gitrefs import (
 )
 from ses_sigma.review.report import DEFAULT_MAX_CHARS, render
 from ses_sigma.review.sides import BUNDLED, configured_paths
-from ses_sigma.review.snapshot import load_snapshot
+from ses_sigma.review.snapshot import Snapshot, load_snapshot
 from ses_sigma.workspace import CONFIG_FILE
 
 __all__ = ["RefsResult", "review_refs"]
@@ -54,25 +54,49 @@ def _scrub(text: str, roots: list[Path]) -> str:
     return text
 
 
-def _export_side(checkout: Checkout, commit: str, top: Path) -> tuple[Path, list[str], list[str]]:
+def _escapes(checkout: Checkout, root: Path, top: Path, paths: list[str]) -> list[str]:
+    """Why the side in ``root`` must not be read: a configured path outside the repository
+    (whose ``top`` it is, on disk), or a file under one that is a link leading out of it. The
+    report is posted where the pull request's author reads it: files of the machine it runs
+    on (keys, configs) must not end up in it as "rules"."""
+    problems: list[str] = []
+    top = top.resolve()
+    for entry in paths:
+        if in_repository(checkout, entry) is None:
+            problems.append(f"{CONFIG_FILE}: {entry!r} is outside the git repository")
+            continue
+        path = root / entry
+        found = [path, *sorted(path.rglob("*"))] if path.is_dir() else [path]
+        for item in found:
+            if (item.exists() or item.is_symlink()) and not item.resolve().is_relative_to(top):
+                problems.append(f"{item.relative_to(root).as_posix()}: leads out of the repository")
+    return problems
+
+
+def _config_paths(root: Path) -> list[str]:
+    config = root / CONFIG_FILE
+    return configured_paths(config.read_bytes() if config.is_file() else None)
+
+
+def _load_side(checkout: Checkout, root: Path, top: Path, label: str) -> Snapshot:
+    """The snapshot of the side in ``root``, refused (with errors) when it would read files
+    from outside the repository."""
+    problems = _escapes(checkout, root, top, _config_paths(root))
+    if not problems:
+        return load_snapshot(root, label)
+    refused = "not read, it names files outside the repository: " + "; ".join(problems)
+    return load_snapshot(root, label, refused)
+
+
+def _export_side(checkout: Checkout, commit: str, top: Path) -> tuple[Path, list[str]]:
     """The pack directory as it is at ``commit``, written under ``top`` at its place in the
     repository: its ``ses-sigma.toml`` first, then the paths that config names (or the default
-    ``rules/``, ``fixtures/`` and ``filters/``). Returns (the pack directory, notes, errors):
-    a configured path outside the repository cannot be read from a commit."""
+    ``rules/``, ``fixtures/`` and ``filters/``). Returns (the pack directory, notes)."""
     root = top / checkout.prefix if checkout.prefix else top
     root.mkdir(parents=True, exist_ok=True)
     notes = export_paths(checkout, commit, [CONFIG_FILE], top)
-    config = root / CONFIG_FILE
-    text = config.read_bytes() if config.is_file() else None
-    paths = configured_paths(text)
-    errors = [
-        f"{CONFIG_FILE} at {commit[:12]}: {p!r} is outside the git repository; a commit's "
-        "pack can only be read from the repository"
-        for p in paths
-        if in_repository(checkout, p) is None
-    ]
-    notes += export_paths(checkout, commit, paths, top)
-    return root, notes, errors
+    notes += export_paths(checkout, commit, _config_paths(root), top)
+    return root, notes
 
 
 def _tick(ref: str) -> str:
@@ -112,18 +136,17 @@ def review_refs(
         base_sha = merge_base(checkout, base_sha, head_sha or resolve_commit(checkout, "HEAD"))
         base_label = f"the merge base of `{_tick(base_ref)}` ({base_sha[:12]})"
     with tempfile.TemporaryDirectory(prefix="ses-sigma-review-") as tmp:
-        base_root, notes, errors = _export_side(checkout, base_sha, Path(tmp) / "base")
-        base = load_snapshot(base_root, base_label)
+        base_root, notes = _export_side(checkout, base_sha, Path(tmp) / "base")
+        base = _load_side(checkout, base_root, Path(tmp) / "base", base_label)
         if head_sha is not None:
-            head_root, more, head_errors = _export_side(checkout, head_sha, Path(tmp) / "head")
+            head_root, more = _export_side(checkout, head_sha, Path(tmp) / "head")
             notes += more
-            errors += head_errors
-            head = load_snapshot(head_root, f"`{_tick(head_ref)}` ({head_sha[:12]})")
+            head_label = f"`{_tick(head_ref)}` ({head_sha[:12]})"
+            head = _load_side(checkout, head_root, Path(tmp) / "head", head_label)
         else:
             head_root = pack_dir
-            head = load_snapshot(head_root, "the working tree")
+            head = _load_side(checkout, head_root, checkout.top, "the working tree")
         review = build_review(base, head, notes)
-        review.errors[:0] = errors
         markdown = render(review, max_chars if max_chars is not None else DEFAULT_MAX_CHARS)
         markdown = _scrub(markdown, [base_root, head_root])
         review.errors = [_scrub(e, [base_root, head_root]) for e in review.errors]

@@ -98,10 +98,15 @@ def configured_paths(config_text: bytes | None) -> list[str]:
     return sorted(set(out))
 
 
-def side_pack(root: Path) -> SidePack:
-    """The pack of the side in ``root`` (see the module docstring)."""
+def side_pack(root: Path, refused: str | None = None) -> SidePack:
+    """The pack of the side in ``root`` (see the module docstring); with ``refused`` (why the
+    side's pack must not be read), none: only its config is read, and ``error`` says why."""
     root = root.resolve()
     config = root / CONFIG_FILE
+    if refused is not None:
+        return SidePack(
+            root=root, source=None, config=CONFIG_FILE if config.is_file() else None, error=refused
+        )
     if not config.is_file():
         existing = {k: root / v for k, v in DEFAULT_PATHS.items() if (root / v).exists()}
         source = PackSource(

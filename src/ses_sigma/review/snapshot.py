@@ -167,10 +167,11 @@ def _techniques(rule: object) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def load_snapshot(root: str | Path, label: str) -> Snapshot:
+def load_snapshot(root: str | Path, label: str, refused: str | None = None) -> Snapshot:
     """Read and load the pack of the side in ``root`` (``sides.side_pack``: its
-    ``ses-sigma.toml``, else its ``rules/``, ``fixtures/`` and ``filters/``)."""
-    side = side_pack(Path(root))
+    ``ses-sigma.toml``, else its ``rules/``, ``fixtures/`` and ``filters/``); with ``refused``,
+    nothing but the config is read and the side does not load, for that reason."""
+    side = side_pack(Path(root), refused)
     snap = Snapshot(label=label, root=side.root, files=_read_files(side), side=side)
     if side.source is None:
         snap.load_error = side.error
