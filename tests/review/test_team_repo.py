@@ -15,6 +15,9 @@ from ses_sigma.bundled import bundled_dir
 from ses_sigma.init import init_repository
 from ses_sigma.review.snapshot import load_snapshot
 
+#: One xdist worker builds each module-scoped history (``make test`` runs --dist loadgroup).
+pytestmark = [pytest.mark.xdist_group("review-team")]
+
 TEAM_RULE = "team_ses_notification_topic_changed"  # written by `ses-sigma init`
 BUNDLED_FILTERED = "aws_ses_discovery_long_term_key"
 DISABLED = "aws_ses_quota_increase_requested"

@@ -173,7 +173,9 @@ def _row(verdict: Verdict, new: bool) -> CaseRow:
 
 def _collect(snapshot: Snapshot, names: Collection[str]) -> tuple[list[Case], list[FixtureProblem]]:
     """The cases of the side's fixture directories (the bundled ones too), less the fixture
-    files of the bundled rules the side leaves out."""
+    files of the bundled rules the side leaves out (collected by ``load_snapshot`` once)."""
+    if snapshot.fixtures is not None and list(names) == list(snapshot.rules):
+        return snapshot.fixtures
     source = snapshot.source
     return collect_fixture_dirs(source.fixtures, names, source.ignored_fixtures)
 

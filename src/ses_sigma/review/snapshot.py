@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from sigma.correlations import SigmaCorrelationRule
 
-from ses_sigma.harness import collect_fixture_dirs
+from ses_sigma.harness import Case, FixtureProblem, collect_fixture_dirs
 from ses_sigma.pack import RULE_SUFFIXES, Pack, PackLoadError, rule_files, rule_key
 from ses_sigma.review.sides import BUNDLED, SidePack, side_pack
 from ses_sigma.workspace import FIXTURE_BASE as BASE_FILE
@@ -74,6 +74,8 @@ class Snapshot:
     fixture_paths: dict[str, str] = field(default_factory=dict)
     #: Rule name -> the filter files its fixture cases apply (a case's ``filters``).
     case_filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The fixture cases and problems of the side (for its rules), collected once.
+    fixtures: tuple[list[Case], list[FixtureProblem]] | None = None
 
     def text(self, relative: str) -> str | None:
         """A file's content as text (undecodable bytes replaced), None if absent."""
@@ -151,7 +153,8 @@ def _fixture_paths(snap: Snapshot, source: PackSource) -> dict[str, str]:
 
 def _case_filters(snap: Snapshot, source: PackSource) -> dict[str, tuple[str, ...]]:
     """Rule name -> the names of the filter files its fixture cases apply."""
-    cases, _ = collect_fixture_dirs(source.fixtures, list(snap.rules), source.ignored_fixtures)
+    snap.fixtures = collect_fixture_dirs(source.fixtures, list(snap.rules), source.ignored_fixtures)
+    cases = snap.fixtures[0]
     found: dict[str, set[str]] = {}
     for case in cases:
         found.setdefault(case.rule, set()).update(snap.name(p) for p in case.filters)
