@@ -270,3 +270,19 @@ def test_render_bounds_many_changed_filter_files() -> None:
         assert text.count("\n```") % 2 == 0
         assert "- `filters/f059.yml` (added): applies to none → `some_rule`" in text
     assert "filter diffs left out to fit a comment" in render(review, 6_000)
+
+
+def test_scrub_names_paths_as_the_report_does(tmp_path: Path) -> None:
+    """Temporary and machine paths in messages become the report's names: relative to the
+    pack directory, up from it to the repository's top, or under <bundled>/."""
+    from ses_sigma.bundled import bundled_dir
+    from ses_sigma.review.refs import _scrub
+
+    top = tmp_path / "ses-sigma-review-x" / "base"
+    root = top / "team" / "detections"
+    rules = bundled_dir("rules")
+    assert rules is not None
+    text = f"{root}/rules/a.yml: bad; {top}/shared/b.yml: bad; {rules}/c.yml: bad; in {root}"
+    assert _scrub(text, [root], [top], "team/detections") == (
+        "rules/a.yml: bad; ../../shared/b.yml: bad; <bundled>/rules/c.yml: bad; in ."
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ses_sigma.bundled import bundled_dir
 from ses_sigma.review.build import Review, build_review
@@ -29,19 +30,25 @@ from ses_sigma.workspace import CONFIG_FILE
 __all__ = ["RefsResult", "review_refs"]
 
 
-def _scrub(text: str, roots: list[Path]) -> str:
+def _scrub(text: str, roots: Sequence[Path], tops: Sequence[Path] = (), prefix: str = "") -> str:
     """Replace the snapshot directories in ``text`` with paths relative to the pack directory,
-    and the bundled pack's directories with ``<bundled>/...``, so the report does not depend
-    on where it ran (temporary directories, the checkout, the installed ses-sigma)."""
+    the repository's top levels (``tops``, where the pack directory is ``prefix``) with the
+    way up to them (``../shared/x.yml``), and the bundled pack's directories with
+    ``<bundled>/...``, so the report does not depend on where it ran (temporary directories,
+    the checkout, the installed ses-sigma)."""
     variants: dict[str, str] = {}
     for part in ("rules", "fixtures", "filters"):
         directory = bundled_dir(part)
         # A side's own files win over the bundled pack (ses-sigma's own checkout is both).
         if directory is not None and not any(
-            directory.resolve().is_relative_to(r.resolve()) for r in roots
+            directory.resolve().is_relative_to(r.resolve()) for r in [*roots, *tops]
         ):
             for form in {str(directory), str(directory.resolve())}:
                 variants[form] = f"{BUNDLED}/{part}"
+    up = "/".join(".." for _ in PurePosixPath(prefix).parts) if prefix else "."
+    for top in tops:
+        for form in {str(top), str(top.resolve()), str(top.absolute())}:
+            variants[form] = up
     for root in roots:
         for form in {str(root), str(root.resolve()), str(root.absolute())}:
             variants[form] = "."
@@ -148,6 +155,8 @@ def review_refs(
             head = _load_side(checkout, head_root, checkout.top, "the working tree")
         review = build_review(base, head, notes)
         markdown = render(review, max_chars if max_chars is not None else DEFAULT_MAX_CHARS)
-        markdown = _scrub(markdown, [base_root, head_root])
-        review.errors = [_scrub(e, [base_root, head_root]) for e in review.errors]
+        roots = [base_root, head_root]
+        tops = [Path(tmp) / "base", Path(tmp) / "head", checkout.top]
+        markdown = _scrub(markdown, roots, tops, checkout.prefix)
+        review.errors = [_scrub(e, roots, tops, checkout.prefix) for e in review.errors]
     return RefsResult(markdown=markdown, review=review)
