@@ -12,7 +12,8 @@ startswith, endswith, equals: the text runs between wildcards), kept only when m
 printable ASCII that no JSON writer must escape (no ``"``, ``\\``, control bytes) and when
 they could not be part of a number's text (``1E2`` is compared as ``100.0``): such a literal
 is a byte string of the raw line whenever the line holds no backslash. A value under ``NOT``,
-one of several ``OR`` branches (unless every branch needs it), a regular expression, a
+one of several ``OR`` branches (unless every branch needs it, or a longer text holding
+it), a regular expression, a
 placeholder, a field reference, a number, boolean or null gives no literal.
 """
 
@@ -98,7 +99,12 @@ def _literals(node: Any) -> set[str]:
         return out
     if isinstance(node, ConditionOR):
         branches = [_literals(a) for a in node.args]
-        return set.intersection(*branches) if branches else set()
+        # a literal every branch needs, itself or inside a longer literal of that branch
+        return {
+            lit
+            for lit in set().union(*branches)
+            if all(any(lit in other for other in b) for b in branches)
+        }
     return set()  # NOT, keywords, anything else: nothing required
 
 
