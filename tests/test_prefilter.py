@@ -209,10 +209,24 @@ detection:
     assert kept(pf, lines) == [1, 2]
 
 
-def test_a_prefilter_pickles_and_drops_literals_on_request() -> None:
+def test_a_prefilter_pickles() -> None:
     pf = Prefilter([Pin(SES, None, ("akia",))])
     again = pickle.loads(pickle.dumps(pf))
     assert again.pins == pf.pins and again.kernel == pf.kernel
     lines = [line("ses.amazonaws.com", "X"), line("ses.amazonaws.com", "X", agent="akia")]
     assert kept(again, lines) == [1]
-    assert kept(pf.without_literals(), lines) == [0, 1]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_pieces_of_a_record_ruled_out_by_a_literal_are_whole_objects(kernel: str) -> None:
+    pf = Prefilter([Pin(SES, None, ("akia",))], kernel)
+    whole = line("ses.amazonaws.com", "X")
+    head = whole[:-1] + b',"a":[{"b":"}{"}'  # the first piece of a record cut inside "a"
+    tail = b'{"eventVersion":"x","c":1}],"userAgent":"akia"}'
+    inner = b'{"eventVersion":"x","eventSource":"ses.amazonaws.com","d":"]"}'
+    other = line("s3.amazonaws.com", "X")[:-1] + b',"a":['  # ruled out by its source
+    buf = b"\n".join([whole, head, tail, inner, other])
+    for pieces, want in ((False, [2]), (True, [1, 2])):  # tail: no eventSource
+        assert [i for i, _, _ in pf.scan(buf, pieces=pieces).candidates] == want
+    data = b'{"Records":[' + whole + b"," + whole + b"]}"
+    assert pf.split_records(data, 12, len(data) - 2) == whole + b"\n" + whole

@@ -1,7 +1,8 @@
 """Property tests of the raw-bytes pre-filter on hostile JSON Lines.
 
 * The C kernel (SSE2 loop and plain byte loop) and the pure-Python reference give the same
-  line count and the same candidates, on any buffer and any sub-range of it.
+  line count and the same candidates, on any buffer and any sub-range of it, with and without
+  ``pieces`` (lines that may be pieces of one S3 record).
 * Sound against "decode everything": every line whose decoded record satisfies a pin
   (eventSource, eventName, literals compared as the matcher does, ``str.lower``) is a
   candidate. Lines are built from records with other letter cases, KELVIN SIGN and dotted I,
@@ -120,17 +121,18 @@ def hostile_line(draw: st.DrawFn) -> bytes:
     st.sampled_from([b"\n", b"\r\n"]),
     st.booleans(),
     st.booleans(),
+    st.booleans(),
 )
 def test_kernels_agree_and_are_sound(
-    lines: list[bytes], newline: bytes, trailing: bool, names_pinned: bool
+    lines: list[bytes], newline: bytes, trailing: bool, names_pinned: bool, pieces: bool
 ) -> None:
     buf = newline.join(lines) + (newline if trailing and lines else b"")
     pins = PINS if names_pinned else NO_NAMES
     pfs = [Prefilter(pins, "c"), Prefilter(pins, "python")]
-    want = scan_reference(buf, 0, len(buf), pfs[1].plan)
-    got = pfs[0].scan(buf)
+    want = scan_reference(buf, 0, len(buf), pfs[1].plan, pieces)
+    got = pfs[0].scan(buf, pieces=pieces)
     assert (got.lines, got.candidates) == want
-    plain = rawscan.scan(buf, 0, len(buf), pfs[0]._kernel_plan(), simd=False)
+    plain = rawscan.scan(buf, 0, len(buf), pfs[0]._kernel_plan(), pieces, simd=False)
     assert plain == want
     candidates = {i for i, _, _ in want[1]}
     for i, text in enumerate(buf.split(b"\n")[: want[0]]):

@@ -68,7 +68,6 @@ def read_lines_fast(
 
 
 _S3_HEAD = re.compile(rb'\s*\{"Records":\[(?=\{"eventVersion":)')
-_BOUNDARY = b'},{"eventVersion":'
 
 
 def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> list[Record] | None:
@@ -77,11 +76,11 @@ def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> lis
     CloudTrail writes ``{"Records":[{"eventVersion":...},{"eventVersion":...}]}`` on one line.
     A quote inside a JSON string is always escaped, so ``},{"eventVersion":`` cannot occur in
     a string: cutting there gives one record per line, unless the cut falls inside a nested
-    object that starts with an ``eventVersion`` key. Such a piece holds no top-level
-    eventSource or eventName, or is not valid JSON: a candidate piece that does not decode
-    gives None (the caller decodes the whole document), and the search uses eventSource and
-    eventName only (``Prefilter.without_literals``: a literal could sit in another piece of a
-    cut record). Any other shape: None.
+    object that starts with an ``eventVersion`` key. The first piece of such a record is not
+    valid JSON, and holds its top-level eventSource (or the piece is a candidate): a candidate
+    piece that does not decode gives None (the caller decodes the whole document); a piece
+    ruled out by a literal alone must be one whole JSON object (``pieces``), since the
+    literal could sit in another piece. Any other shape: None.
     """
     head = _S3_HEAD.match(data)
     end = len(data)
@@ -89,22 +88,19 @@ def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> lis
         end -= 1
     if head is None or data[end - 2 : end] != b"]}":
         return None
-    if data.find(b"\n", head.end(), end) >= 0 or data.find(b"\r", head.end(), end) >= 0:
+    first, stop = head.end(), end - 2
+    if data.find(b"\n", first, stop) >= 0 or data.find(b"\r", first, stop) >= 0:
         return None
-    # One copy: the records, one per line, between the head and the closing "]}".
-    lines = data.replace(_BOUNDARY, b'}\n{"eventVersion":')
-    first = head.end()
-    stop = end - 2 + (len(lines) - len(data))
-    if lines[stop : stop + 2] != b"]}":
-        return None
-    pf = pf.without_literals()
+    # One copy: the records, one per line (same length as data[first:stop]).
+    lines = pf.split_records(data, first, stop)
     decoded = []
     counted = 0
+    first, stop = 0, len(lines)
     while first < stop:  # blocks that fit the CPU caches
         cut = lines.rfind(b"\n", first, min(first + _DOC_BLOCK, stop)) + 1
         if cut <= first:
             cut = stop  # the last record (no newline after it)
-        scan = pf.scan(lines, first, cut)
+        scan = pf.scan(lines, first, cut, pieces=True)
         for index, lo, hi in scan.candidates:
             piece = lines[lo:hi]
             try:

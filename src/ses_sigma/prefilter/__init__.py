@@ -84,18 +84,6 @@ class Prefilter:
             sources[source.encode()] = SourcePlan(union, tuple(ordered))
         self.plan = Plan(sources, any(p.names is not None for p in self.pins))
         self._capsule: Any = None
-        self._plain: Prefilter | None = None
-
-    def without_literals(self) -> Prefilter:
-        """The same pins on eventSource/eventName only (for lines that may be pieces of a
-        record, where a literal could sit in another piece)."""
-        if self._plain is None:
-            if all(not p.literals for p in self.pins):
-                self._plain = self
-            else:
-                pins = {Pin(p.sources, p.names, ()) for p in self.pins}
-                self._plain = Prefilter(sorted(pins, key=repr), self.kernel)
-        return self._plain
 
     def __getstate__(self) -> dict[str, Any]:
         return {"pins": self.pins, "kernel": self.kernel}
@@ -139,15 +127,29 @@ class Prefilter:
         return self._capsule
 
     def scan(
-        self, buf: bytes | bytearray | memoryview, start: int = 0, end: int | None = None
+        self,
+        buf: bytes | bytearray | memoryview,
+        start: int = 0,
+        end: int | None = None,
+        pieces: bool = False,
     ) -> BlockScan:
-        """Search the lines of ``buf[start:end]`` (the last one may lack its newline)."""
+        """Search the lines of ``buf[start:end]`` (the last one may lack its newline).
+
+        ``pieces``: the lines were cut out of a document and may be pieces of one record (rule
+        5 of ``reference``)."""
         end = len(buf) if end is None else end
         if self.kernel == "c":
-            lines, found = _rawscan.scan(buf, start, end, self._kernel_plan())
+            lines, found = _rawscan.scan(buf, start, end, self._kernel_plan(), pieces)
         else:
-            lines, found = scan_reference(buf, start, end, self.plan)
+            lines, found = scan_reference(buf, start, end, self.plan, pieces)
         return BlockScan(lines, found)
+
+    def split_records(self, data: bytes, start: int, end: int) -> bytes:
+        """``data[start:end]`` with every ``},{"eventVersion":`` cut into two lines (the comma
+        becomes a newline: same length, one compact S3 record per line)."""
+        if self.kernel == "c":
+            return _rawscan.split_records(data, start, end)
+        return data[start:end].replace(b'},{"eventVersion":', b'}\n{"eventVersion":')
 
 
 _MISSING = object()

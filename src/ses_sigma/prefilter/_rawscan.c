@@ -223,10 +223,34 @@ static int plain_value(const char *key, Py_ssize_t keylen, const char *le, char 
     return 1;
 }
 
+/* 1 when [ls, le) is one JSON object: starts with '{' and its bracket depth (outside strings;
+ * the line holds no backslash) first returns to 0 at its last byte. */
+static int balanced(const char *ls, const char *le) {
+    Py_ssize_t depth = 0;
+    if (ls == le || *ls != '{')
+        return 0;
+    for (const char *p = ls; p < le; p++) {
+        char c = *p;
+        if (c == '"') {
+            const char *q = memchr(p + 1, '"', (size_t)(le - p - 1));
+            if (q == NULL)
+                return 0;
+            p = q;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return p + 1 == le;
+        }
+    }
+    return 0;
+}
+
 /* 1 when the line [ls, le) must be decoded. src/name: first occurrence of each key in the
  * line (NULL if none), counts capped at 2. -1 on memory exhaustion. */
-static int decide(const plan_t *plan, const char *ls, const char *le, int backslash,
-                  const char *src, int nsrc, const char *name, int nname, scratch_t *scr) {
+static int decide(const plan_t *plan, int pieces, const char *ls, const char *le,
+                  int backslash, const char *src, int nsrc, const char *name, int nname,
+                  scratch_t *scr) {
     char sval[256], nval[256];
     Py_ssize_t slen, nlen = -1;
     if (backslash || nsrc != 1)
@@ -279,7 +303,8 @@ static int decide(const plan_t *plan, const char *ls, const char *le, int backsl
         if (all)
             return 1;
     }
-    return 0;
+    /* ruled out by a literal alone: a piece of a record must be a whole object */
+    return pieces && lowered ? !balanced(ls, le) : 0;
 }
 
 /* ------------------------------------------------------------------ the scan */
@@ -291,6 +316,7 @@ typedef struct {
 
 typedef struct {
     const plan_t *plan;
+    int pieces;
     const char *buf;
     found_t found;
     scratch_t scr;
@@ -319,7 +345,7 @@ static void push(state_t *st, const char *le) {
 }
 
 static void end_line(state_t *st, const char *le) {
-    int d = decide(st->plan, st->ls, le, st->backslash, st->src, st->nsrc, st->name,
+    int d = decide(st->plan, st->pieces, st->ls, le, st->backslash, st->src, st->nsrc, st->name,
                    st->nname, &st->scr);
     if (d < 0)
         st->nomem = 1;
@@ -392,15 +418,16 @@ static void scan_sse2(state_t *st, const char *p, const char *end) {
 }
 #endif
 
-/* scan(buffer, start, end, plan, simd=True) -> (lines, [(index, start, end), ...]) */
+/* scan(buffer, start, end, plan, pieces=False, simd=True)
+ *   -> (lines, [(index, start, end), ...]) */
 static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *kwlist[] = {"buffer", "start", "end", "plan", "simd", NULL};
+    static char *kwlist[] = {"buffer", "start", "end", "plan", "pieces", "simd", NULL};
     Py_buffer view;
     Py_ssize_t start, end;
     PyObject *capsule;
-    int simd = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnO|p", kwlist, &view, &start, &end,
-                                     &capsule, &simd))
+    int simd = 1, pieces = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnO|pp", kwlist, &view, &start, &end,
+                                     &capsule, &pieces, &simd))
         return NULL;
     const plan_t *plan = PyCapsule_GetPointer(capsule, "ses_sigma.rawscan.plan");
     if (plan == NULL) {
@@ -415,6 +442,7 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
     state_t st;
     memset(&st, 0, sizeof st);
     st.plan = plan;
+    st.pieces = pieces;
     st.buf = view.buf;
     st.ls = st.buf + start;
     const char *p = st.buf + start, *stop = st.buf + end;
@@ -452,11 +480,47 @@ done:
     return result;
 }
 
+/* split_records(data, start, end) -> bytes: data[start:end] with the ',' of every
+ * '},{"eventVersion":' turned into a newline (one record per line, same length). */
+static PyObject *split_records(PyObject *self, PyObject *args) {
+    static const char cut[] = "},{\"eventVersion\":";
+    const size_t cutlen = sizeof cut - 1;
+    Py_buffer view;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &start, &end))
+        return NULL;
+    if (start < 0 || end < start || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "start/end outside the buffer");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, end - start);
+    if (out == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    char *dst = PyBytes_AS_STRING(out);
+    const char *src = (const char *)view.buf + start;
+    size_t n = (size_t)(end - start);
+    Py_BEGIN_ALLOW_THREADS
+    memcpy(dst, src, n);
+    const char *p = src, *stop = src + n;
+    while ((size_t)(stop - p) >= cutlen && (p = memmem(p, (size_t)(stop - p), cut, cutlen))) {
+        dst[p - src + 1] = '\n';
+        p += cutlen;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"split_records", split_records, METH_VARARGS,
+     "split_records(data, start, end) -> bytes with one S3 record per line"},
     {"compile_plan", compile_plan, METH_VARARGS,
      "compile_plan(need_names, sources) -> plan (see ses_sigma.prefilter.kernel)"},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
-     "scan(buffer, start, end, plan, simd=True) -> (lines, [(index, start, end), ...])"},
+     "scan(buffer, start, end, plan, pieces=False, simd=True) -> (lines, [(i, start, end)])"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -9,7 +9,10 @@ A buffer holds JSON Lines; a line ends at ``\\n`` (a last line may lack it). A l
 3. some rule pins eventName, and the same does not hold for ``"eventName"``; or
 4. for SOME pin (one rule condition, see ``pins``): the ASCII-lower-cased eventSource value is
    one of its sources, the eventName value one of its names (or it pins no name), and each of
-   its literals occurs in the ASCII-lower-cased line, or the line holds a byte >= 0x80.
+   its literals occurs in the ASCII-lower-cased line, or the line holds a byte >= 0x80; or
+5. with ``pieces`` (lines cut out of an S3 object, which may be pieces of one record): some
+   pin holds on eventSource and eventName but not on its literals, and the line is not one
+   JSON object (a ``{`` whose bracket depth, outside strings, first returns to 0 at the end).
 
 Why a line that is not a candidate cannot match any pinned rule: without a backslash, every
 ``"`` in valid JSON opens or closes a string, so every occurrence of the bytes
@@ -66,8 +69,30 @@ def _value(line: bytes, key: bytes) -> bytes | None:
     return value.lower() if value.isascii() else None
 
 
-def is_candidate(plan: Plan, line: bytes) -> bool:
-    """Rules 1-4 of the module docstring for one line (without its newline)."""
+def balanced(line: bytes) -> bool:
+    """Rule 5: the line (without backslashes) is one JSON object, by bracket depth."""
+    if not line.startswith(b"{"):
+        return False
+    depth = 0
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c == 0x22:  # '"': strings hold no quote (no backslash in the line)
+            i = line.find(b'"', i + 1)
+            if i < 0:
+                return False
+        elif c in b"{[":
+            depth += 1
+        elif c in b"}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1 == len(line)
+        i += 1
+    return False
+
+
+def is_candidate(plan: Plan, line: bytes, pieces: bool = False) -> bool:
+    """Rules 1-5 of the module docstring for one line (without its newline)."""
     if b"\\" in line:
         return True
     source = _value(line, _SOURCE)
@@ -90,11 +115,11 @@ def is_candidate(plan: Plan, line: bytes) -> bool:
         low = line.lower() if low is None else low
         if all(lit in low for lit in literals):
             return True
-    return False
+    return pieces and low is not None and not balanced(line)
 
 
 def scan_reference(
-    buf: bytes | bytearray | memoryview, start: int, end: int, plan: Plan
+    buf: bytes | bytearray | memoryview, start: int, end: int, plan: Plan, pieces: bool = False
 ) -> tuple[int, list[tuple[int, int, int]]]:
     """(lines in ``buf[start:end]``, [(line index, start, end) of each candidate line]);
     ``end`` of a line excludes its newline; positions are offsets into ``buf``."""
@@ -105,7 +130,7 @@ def scan_reference(
     while pos < len(data):
         nl = data.find(b"\n", pos)
         stop = len(data) if nl < 0 else nl
-        if is_candidate(plan, data[pos:stop]):
+        if is_candidate(plan, data[pos:stop], pieces):
             found.append((lines, start + pos, start + stop))
         lines += 1
         pos = stop + 1
