@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from ses_sigma.logs.gz import GZIP_MAGIC, Prefixed, StreamError, gzip_chunks, os_message
+from ses_sigma.logs.sources import BOM, PlainChunks
 from ses_sigma.logs.walk import not_regular_reason
 
 __all__ = [
@@ -23,10 +24,8 @@ __all__ = [
     "os_message",
 ]
 
-CHUNK = 1 << 20
 #: Bytes of whole lines handed to the pre-filter at once (``LineStream.take_lines``).
 BLOCK_BYTES = 1 << 22
-BOM = b"\xef\xbb\xbf"
 #: Longest JSON Lines line accepted (CloudTrail caps an event at 256 KB; this leaves room for
 #: a line holding a whole S3 object). A longer line is rejected, and never held in memory.
 MAX_LINE_BYTES = 64 << 20
@@ -66,51 +65,6 @@ def byte_chunks(fh: IO[bytes]) -> Iterator[bytes]:
             fh.seek(0)
             return gzip_chunks(fh)
         return gzip_chunks(io.BufferedReader(Prefixed(head, fh)))
-    return _plain_chunks(fh, head)
-
-
-class PlainChunks:
-    """The chunks of an uncompressed stream, as an iterator of bytes, or read straight into
-    the caller's buffer (``readinto``: no new object per read, no page faults on fresh
-    memory). The bytes read first (the magic-number probe) come out first."""
-
-    def __init__(self, fh: IO[bytes], head: bytes):
-        self._fh = fh
-        self._head = head
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head
-        try:
-            chunk = self._fh.read(CHUNK)
-        except OSError as exc:
-            raise StreamError(f"read error: {os_message(exc)}") from None
-        if not chunk:
-            raise StopIteration
-        return chunk
-
-    def readinto(self, view: memoryview) -> int:
-        """Fill the start of ``view``; 0 at the end. StreamError on an I/O error."""
-        if self._head:
-            n = min(len(view), len(self._head))
-            view[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        try:
-            return self._fh.readinto(view) or 0
-        except OSError as exc:
-            raise StreamError(f"read error: {os_message(exc)}") from None
-
-    def close(self) -> None:
-        """Close the underlying stream."""
-        self._fh.close()
-
-
-def _plain_chunks(fh: IO[bytes], head: bytes) -> PlainChunks:
     return PlainChunks(fh, head)
 
 
