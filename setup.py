@@ -35,7 +35,7 @@ PACKAGES = find_namespace_packages("src", exclude=["*__pycache__*"])
 RAWSCAN = Extension(
     "ses_sigma.prefilter._rawscan",
     sources=["src/ses_sigma/prefilter/_rawscan.c"],
-    extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )
 
 setup(

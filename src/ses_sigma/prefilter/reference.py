@@ -6,7 +6,8 @@ A buffer holds JSON Lines; a line ends at ``\\n`` (a last line may lack it). A l
 1. it holds a backslash anywhere (an escaped key or value, or a ``"`` inside a string); or
 2. the key token ``"eventSource"`` does not occur exactly once, or that occurrence is not
    followed by ``:"``, a value without a byte >= 0x80 and a closing ``"`` on the line; or
-3. some rule pins eventName, and the same does not hold for ``"eventName"``; or
+3. its eventSource value is pinned, some rule pins eventName, and the same does not hold for
+   ``"eventName"``; or
 4. for SOME pin (one rule condition, see ``pins``): the ASCII-lower-cased eventSource value is
    one of its sources, the eventName value one of its names (or it pins no name), and each of
    its literals occurs in the ASCII-lower-cased line, or the line holds a byte >= 0x80; or
@@ -98,13 +99,15 @@ def is_candidate(plan: Plan, line: bytes, pieces: bool = False) -> bool:
     source = _value(line, _SOURCE)
     if source is None:
         return True
+    sp = plan.sources.get(source)
+    if sp is None:
+        return False
     name = None
     if plan.need_names:
         name = _value(line, _NAME)
         if name is None:
             return True
-    sp = plan.sources.get(source)
-    if sp is None or (sp.names is not None and name not in sp.names):
+    if sp.names is not None and name not in sp.names:
         return False
     low = None
     for names, literals in sp.entries:
