@@ -92,11 +92,13 @@ def test_case_escapes_odd_letters_and_odd_shapes_are_candidates(kernel: str) -> 
         b'{"eventSource":"s3.amazonaws.com","eventSource":"ses.amazonaws.com"}',
         b"",  # a blank line is a candidate (the reader skips it)
         b'{"eventSource":"ses.amazonaws.com","eventName":"GetAccount"',  # cut: decoded
-        b'{"eventSource":"s3.amazonaws.com","eventName":"Get\xffAccount"}',
+        b'{"eventSource":"s3.amazonaws.com","eventName":"Get\xffAccount"}',  # s3: not pinned
+        b'{"eventSource":"ses.amazonaws.com","eventName":"Get\xffAccount"}',
         b'{"eventSource":"ses.amazonaws.com"}',  # no eventName while names are pinned
     ]
-    assert kept(pf, lines) == [1, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14]
-    assert kept(pf, lines, b"\r\n") == [1, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14]
+    want = [1, 3, 4, 5, 7, 8, 9, 10, 11, 12, 14, 15]
+    assert kept(pf, lines) == want
+    assert kept(pf, lines, b"\r\n") == want
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
