@@ -3,6 +3,7 @@ scan and convert use together with the bundled pack."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,30 @@ def test_check_and_test_pass_at_once(team: Path) -> None:
     bundled = len(list(DEFAULT_RULES_DIR.glob("*.yml")))
     assert f"of {bundled + 1} rule(s)" in test.stdout.splitlines()[-1]
     assert EXAMPLE in test.stdout
+
+
+def test_check_lists_the_teams_excused_findings_not_the_bundled_ones(team: Path) -> None:
+    """The bundled rules' excused findings would bury the team's own lines: they are counted,
+    not listed; an excused finding in the team's rule is listed."""
+    rule = team / "rules" / f"{EXAMPLE}.yml"
+    data = yaml.safe_load(rule.read_text(encoding="utf-8"))
+    assert "fields" not in data
+    rule.write_text(
+        rule.read_text(encoding="utf-8")
+        + "fields:\n  - eventName\nlint_exceptions:\n  - code: sigmahq_fields_existence\n"
+        + "    reason: the team wants the column list\n",
+        encoding="utf-8",
+    )
+    check = run("check")
+    assert check.exit_code == 0, check.output
+    listed = [line for line in check.stdout.splitlines() if "(excused:" in line]
+    assert len(listed) == 1 and EXAMPLE in listed[0], listed
+    found = re.search(
+        r"(\d+) excused, .*\((\d+) excused in the bundled rules, not listed\)", check.stderr
+    )
+    assert found, check.stderr
+    total, hidden = int(found.group(1)), int(found.group(2))
+    assert hidden > 0 and total == hidden + 1
 
 
 def test_scan_and_convert_use_the_team_rules_with_the_bundled_pack(team: Path) -> None:

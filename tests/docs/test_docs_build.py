@@ -112,3 +112,30 @@ def test_check_on_an_empty_directory_lists_every_file(tmp_path: Path) -> None:
     files = build_docs(load_pack())
     for rel in files:
         assert f"stale: {tmp_path}/{rel}: missing" in output
+
+
+def test_a_rule_with_a_lone_surrogate_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A title written with YAML's "\\ud800" escape is not Unicode text: no page can carry it.
+    The command says which rule and why (exit 1), with no traceback, and writes nothing."""
+    source = Path(__file__).resolve().parents[2]
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "fixtures").mkdir()
+    rule = (source / "rules" / "aws_ses_identity_deleted.yml").read_text(encoding="utf-8")
+    lines = [ln for ln in rule.splitlines() if not ln.startswith("title:")]
+    (tmp_path / "rules" / "aws_ses_identity_deleted.yml").write_text(
+        'title: "Broken \\ud800 title"\n' + "\n".join(lines) + "\n", encoding="utf-8"
+    )
+    for name in ("_base.yml", "aws_ses_identity_deleted.yml"):
+        (tmp_path / "fixtures" / name).write_bytes((source / "fixtures" / name).read_bytes())
+    (tmp_path / "ses-sigma.toml").write_text(
+        'rules = ["rules"]\nfixtures = ["fixtures"]\ninclude_bundled = false\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["docs", "--output", str(tmp_path / "docs")])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "aws_ses_identity_deleted" in result.output
+    assert "lone surrogate" in result.output
+    assert not (tmp_path / "docs").exists()

@@ -46,6 +46,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "missing_event_source": {"ses_event_source": "eventSource is not pinned"},
     "missing_triage": {"ses_missing_attribute": "triage is missing"},
+    "hidden_text": {"ses_text": "invisible or control character U+202E"},
     "missing_level": {"sigmahq_level_existence": "missing the level field"},
     "invalid_attack_tag": {
         "ses_attack_tag": "attack.t1496.004: T1496.004 is in ATT&CK 17.0 but missing from the "

@@ -199,3 +199,27 @@ def test_render_stays_under_the_bound(tmp_path: Path) -> None:
         assert ("*Diff cut to " in text) is (bound >= 8_000)
     assert "more passing case(s) not listed" in render(review, 20_000)
     assert "left out to fit a comment: " in render(review, 5_000)
+
+
+# --------------------------------------------------------------------------- hostile text
+
+
+def test_render_shows_hidden_characters_as_escapes(tmp_path: Path) -> None:
+    """A pull request's rule text cannot hide or reorder what the comment shows: bidi
+    overrides, zero-width and control characters (ANSI escapes) come out as \\uXXXX."""
+    base = tmp_path / "base"
+    head = tmp_path / "head"
+    for side in (base, head):
+        for sub in ("rules", "fixtures"):
+            shutil.copytree(PROJECT / sub, side / sub)
+    path = head / "rules" / "aws_ses_identity_deleted.yml"
+    text = path.read_text(encoding="utf-8")
+    hostile = 'title: "Quiet \\u202e\\u200b\\x1b[31m rule"\n'
+    path.write_text(
+        hostile + "\n".join(ln for ln in text.splitlines() if not ln.startswith("title:"))
+    )
+    review = build_review(load_snapshot(base, "base"), load_snapshot(head, "head"))
+    out = render(review, 10**9)
+    assert "Quiet \\u202e\\u200b\\u001b[31m rule" in out
+    for ch in ("\u202e", "\u200b", "\x1b"):
+        assert ch not in out

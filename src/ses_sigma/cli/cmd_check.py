@@ -12,10 +12,13 @@ from pathlib import Path
 
 import click
 
+from ses_sigma.bundled import bundled_dir
 from ses_sigma.cli.output import terminal_text
 from ses_sigma.cli.packs import announce, resolve
 from ses_sigma.lint import PackPaths, PathsError, check_pack
+from ses_sigma.lint.findings import Finding, LintResult
 from ses_sigma.lint.report import FORMATS, github_lines, summary, text_lines, write_junit
+from ses_sigma.workspace import PackSource
 
 __all__ = ["command"]
 
@@ -52,7 +55,8 @@ def command(ctx: click.Context, paths: tuple[Path, ...], fmt: str, junit: Path |
     except PathsError as exc:
         raise click.UsageError(str(exc)) from None
     announce(source, len(result.rule_files))
-    lines = github_lines(result) if fmt == "github" else text_lines(result)
+    shown = _without_bundled_excuses(result, source)
+    lines = github_lines(shown) if fmt == "github" else text_lines(shown)
     for line in lines:
         click.echo(terminal_text(line))  # rule text may hold control characters
     if junit is not None:
@@ -60,6 +64,24 @@ def command(ctx: click.Context, paths: tuple[Path, ...], fmt: str, junit: Path |
             write_junit(result, junit)
         except OSError as exc:
             raise click.UsageError(f"cannot write {junit}: {exc}") from None
-    click.echo(summary(result), err=True)
+    hidden = len(result.findings) - len(shown.findings)
+    note = f" ({hidden} excused in the bundled rules, not listed)" if hidden else ""
+    click.echo(summary(result) + note, err=True)
     if not result.passed:
         ctx.exit(EXIT_FINDINGS)
+
+
+def _without_bundled_excuses(result: LintResult, source: PackSource) -> LintResult:
+    """``result`` without the excused findings of the bundled rules when they are used beside
+    a repository's own (``include_bundled``): they are ses-sigma's, already reviewed, and would
+    bury the repository's own lines. In ses-sigma's own checkout every finding is listed."""
+    bundled = [d.resolve() for d in (bundled_dir("rules"), bundled_dir("fixtures")) if d]
+    root = source.root.resolve() if source.root is not None else None
+    if root is None or any(d.is_relative_to(root) for d in bundled):
+        return result
+
+    def hidden(finding: Finding) -> bool:
+        path = Path(finding.file).resolve()
+        return finding.excused is not None and any(path.is_relative_to(d) for d in bundled)
+
+    return LintResult(tuple(f for f in result.findings if not hidden(f)), result.rule_files)

@@ -16,6 +16,7 @@ import click
 from ses_sigma.bundled import bundled_dir
 from ses_sigma.cli.output import echo_err
 from ses_sigma.cli.packs import announce, resolve
+from ses_sigma.convert.names import UnsafeRuleName
 from ses_sigma.docs import DocsError
 from ses_sigma.docs.build import build_docs, stale_docs, write_docs
 from ses_sigma.pack import PackLoadError
@@ -62,6 +63,9 @@ def command(output: Path | None, check: bool) -> None:
         files = build_docs(pack, source.fixtures, root, source.ignored_fixtures, bundled)
     except DocsError as exc:
         echo_err(f"error: {exc}")
+        raise click.exceptions.Exit(EXIT_DOCS) from None
+    except UnsafeRuleName as exc:  # a name no file can carry, or text no page can (surrogates)
+        echo_err(f"error: rules cannot be documented:\n{exc}")
         raise click.exceptions.Exit(EXIT_DOCS) from None
     if check:
         problems = stale_docs(files, output)

@@ -23,6 +23,7 @@ from sigma.rule import SigmaRuleBase
 __all__ = [
     "MAX_SLUG",
     "UnsafeRuleName",
+    "hidden_text",
     "invalid_text",
     "is_slug",
     "output_name",
@@ -117,4 +118,28 @@ def invalid_text(rule: SigmaRuleBase) -> str | None:
         if _SURROGATE.search(text):
             name = show(str(rule.name or rule.id or rule.title))
             return f"rule {name}: text {show(text)} holds a lone surrogate (not valid Unicode)"
+    return None
+
+
+# C0/C1 controls but tab and line feed, zero-width and bidi controls, word joiners, BOM:
+# characters that do not show (or reorder what shows) where a reviewer reads a rule.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def hidden_text(rule: SigmaRuleBase) -> str | None:
+    """Why ``rule`` holds text a reviewer cannot see as it is, or None: a control character
+    (other than tab and line feed), a zero-width or bidirectional control character (the
+    "Trojan Source" trick: text that reads one way and means another)."""
+    try:
+        data = rule.to_dict()
+    except Exception:  # pySigma cannot serialize it: the loaders report it
+        return None
+    for text in _strings(data):
+        found = _HIDDEN.search(text)
+        if found:
+            name = show(str(rule.name or rule.id or rule.title))
+            return (
+                f"rule {name}: text {show(text)} holds the invisible or control character "
+                f"U+{ord(found.group()):04X}"
+            )
     return None

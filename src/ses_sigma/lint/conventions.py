@@ -20,6 +20,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule, SigmaRuleB
 from sigma.types import SigmaFieldReference
 
 from ses_sigma.attack import attack_tag_problem
+from ses_sigma.convert.names import hidden_text, invalid_text
 from ses_sigma.lint.findings import Problem, Where
 from ses_sigma.lint.regexes import CODE_REGEX, regex_problems
 from ses_sigma.match.correlation import CorrelationEngine
@@ -47,6 +48,7 @@ __all__ = [
     "CODE_PIPELINE_REFUSAL",
     "CODE_SUPPRESSION",
     "CODE_TECHNIQUE_TAG",
+    "CODE_TEXT",
     "CODE_UNMAPPED_FIELD",
     "REQUIRED_ATTRIBUTES",
     "TRIAGE",
@@ -65,6 +67,7 @@ CODE_PIPELINE_REFUSAL = "ses_pipeline_refusal"
 CODE_FIRST_SEEN = "ses_first_seen"
 CODE_CORRELATION = "ses_correlation"
 CODE_SUPPRESSION = "ses_suppression"
+CODE_TEXT = "ses_text"
 
 #: The triage guide: a custom top-level attribute every rule of the pack carries.
 TRIAGE = "triage"
@@ -106,6 +109,19 @@ def _file_names(pack: Pack) -> Iterator[Problem]:
                 f"must be {rule.name}.yml",
                 Where(keys=("name",)),
             )
+
+
+def _text(rule: SigmaRuleBase) -> Iterator[Problem]:
+    """Text no artefact can carry (a lone surrogate), or that a reviewer cannot see as it is
+    (control, zero-width and bidirectional characters)."""
+    invalid = invalid_text(rule)
+    if invalid is not None:
+        yield Problem(_path(rule), CODE_TEXT, f"{invalid}: no target can be written")
+    hidden = hidden_text(rule)
+    if hidden is not None:
+        yield Problem(
+            _path(rule), CODE_TEXT, f"{hidden}: what a reviewer reads is not what the rule says"
+        )
 
 
 def _is_empty(value: object) -> bool:
@@ -328,6 +344,7 @@ def check_conventions(pack: Pack) -> list[Problem]:
     matcher: list[Problem] = []
     for rule in pack:
         problems.extend(_required(rule))
+        problems.extend(_text(rule))
         problems.extend(_tags(rule))
         problems.extend(_fields(rule))
         matcher.extend(_matcher(rule))

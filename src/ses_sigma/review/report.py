@@ -3,7 +3,9 @@
 Deterministic (same review, same bytes) and bounded: GitHub refuses comments longer than
 65,536 characters, so long diffs are cut with a note, and when the whole is still too long the
 per-diff budget shrinks, then the last rule sections are left out (listed by name). Long parts
-are folded in ``<details>``; a part with a failure is unfolded.
+are folded in ``<details>``; a part with a failure is unfolded. Rule files come from the pull
+request: every character that would not show as itself (controls but tab and line feed,
+zero-width and bidirectional controls, lone surrogates) is written as a visible ``\\uXXXX``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ _MAX_ROWS = 60
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
+
+
+def _visible(text: str) -> str:
+    """``text`` with every character that does not show as itself written as ``\\uXXXX``."""
+    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _cell(text: object) -> str:
@@ -423,7 +435,7 @@ def _assemble(review: Review, budget: _Budget, keep: int) -> str:
         )
     parts.append(_lint(review))
     parts.append(_attack(review))
-    return "".join(parts).rstrip("\n") + "\n"
+    return _visible("".join(parts).rstrip("\n") + "\n")
 
 
 def render(review: Review, max_chars: int = DEFAULT_MAX_CHARS) -> str:
