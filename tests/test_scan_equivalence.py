@@ -221,3 +221,21 @@ def test_per_rule_literals_with_both_kernels(
     # the literals did rule records out without decoding them
     result = scan_with_engine(engine, [jsonl])
     assert result.read.prefiltered > 2500
+
+
+def test_campaign_replays_and_a_benign_day(engine: Engine, tmp_path: Path) -> None:
+    from ses_sigma.evaluate.benign import benign_corpus
+    from ses_sigma.evaluate.campaigns import load_campaigns
+
+    campaigns = load_campaigns(ROOT / "scenarios" / "campaigns")
+    assert len(campaigns) >= 10
+    records = [r for c in campaigns for r in c.replay().records]
+    path = tmp_path / "campaigns.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    want = check_all_configs(engine, [path])
+    assert len(want) > 50
+    # the benign corpus alone: the pre-filter rules most of it out, the alerts stay the same
+    benign = tmp_path / "benign.jsonl"
+    benign.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in benign_corpus(days=1)))
+    check_all_configs(engine, [benign])
+    assert scan_with_engine(engine, [benign]).read.prefiltered > 0
