@@ -83,3 +83,18 @@ def test_ranges_partition_the_lines_and_drop_a_bom(tmp_path: Path) -> None:
             stream = LineStream(RangeChunks(fh, end))
             parts.extend(blocks(stream, 100))
     assert b"".join(parts) == b"".join(lines)  # type: ignore[arg-type]
+
+
+def test_a_cut_last_line_is_decoded_and_reported(tmp_path: Path) -> None:
+    from ses_sigma.logs import ReadStats, read_file
+    from ses_sigma.prefilter import Pin, Prefilter
+
+    pf = Prefilter([Pin(frozenset({"ses.amazonaws.com"}), None, ())])
+    good = b'{"eventVersion":"1","eventTime":"2025-01-01T00:00:00Z","eventID":"a",'
+    good += b'"eventSource":"s3.amazonaws.com","eventName":"GetObject"}\n'
+    path = tmp_path / "cut.jsonl"
+    path.write_bytes(good * 10 + good[:-20])  # the last record is cut: no rule pins s3
+    stats = ReadStats()
+    assert len(list(read_file(path, stats, pf))) == 2  # the two lines peeked at
+    assert stats.prefiltered == 8
+    assert [r.origin.rsplit(":", 1)[0] for r in stats.rejections] == [f"{path}:11"]

@@ -50,20 +50,22 @@ def read_lines_fast(
             )
             continue
         buf, end = taken  # type: ignore[misc]
-        scan = pf.scan(buf, 0, end)
+        # a last line without newline (a cut stream?) is always decoded, so that a cut
+        # record is reported as one
+        whole = end if buf[end - 1] == 0x0A else buf.rfind(b"\n", 0, end) + 1
+        scan = pf.scan(buf, 0, whole)
         stats.records += scan.lines - len(scan.candidates)
         stats.prefiltered += scan.lines - len(scan.candidates)
-        if not scan.candidates:
-            lineno += scan.lines
-            continue
         with memoryview(buf) as view:
             lines = [(ln, bytes(view[lo:hi])) for ln, lo, hi in scan.candidates]
+            if whole < end:
+                lines.append((scan.lines, bytes(view[whole:end])))
         for ln, line in lines:
             if line.strip():  # a blank line is a candidate, and no record
                 yield from record_from_line(
                     f"{name}:{lineno + ln + 1}", line.rstrip(b"\r"), stream, stats
                 )
-        lineno += scan.lines
+        lineno += scan.lines + (whole < end)
     return lineno
 
 
