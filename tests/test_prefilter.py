@@ -48,7 +48,7 @@ def rule(text: str) -> SigmaRule:
 def test_the_c_kernel_is_built_and_used() -> None:
     # The package builds ses_sigma.prefilter._rawscan (setup.py); a checkout without it would
     # silently fall back to the slower reference.
-    assert KERNEL == "c"
+    assert KERNEL == "c", "ses_sigma.prefilter._rawscan is not built: run make (pip install -e .)"
     assert Prefilter([Pin(SES, NAMES, ())]).kernel == "c"
 
 
