@@ -98,3 +98,13 @@ def test_a_cut_last_line_is_decoded_and_reported(tmp_path: Path) -> None:
     assert len(list(read_file(path, stats, pf))) == 2  # the two lines peeked at
     assert stats.prefiltered == 8
     assert [r.origin.rsplit(":", 1)[0] for r in stats.rejections] == [f"{path}:11"]
+
+
+def test_a_stream_of_one_unterminated_chunk_is_one_line_without_a_copy() -> None:
+    doc = b'{"Records":[' + b"x" * 100_000 + b"]}"
+    stream = LineStream(iter([doc]))
+    assert stream.peek_nonblank(2) == [doc]
+    assert stream.next_line() is doc
+    assert not stream.last_line_complete and stream.bytes_read == len(doc)
+    two = LineStream(iter([doc, b"\n", b"{}"]))
+    assert [two.next_line(), two.next_line(), two.next_line()] == [doc + b"\n", b"{}", None]

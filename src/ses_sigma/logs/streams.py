@@ -137,6 +137,10 @@ class LineStream:
                 return self.TOO_LONG
 
     def _raw_line(self) -> bytes | None:
+        if not self._buf and not self._eof:
+            whole = self._whole_rest()
+            if whole is not None:
+                return whole
         while True:
             i = self._buf.find(b"\n", self._scanned)
             if i >= 0:
@@ -158,6 +162,21 @@ class LineStream:
                 self._scanned = 0
                 self.last_line_complete = False
                 return line
+
+    def _whole_rest(self) -> bytes | None:
+        """The rest of the stream when it is one unterminated line in one chunk (a compact
+        S3 object), without copying it; else None, the chunks read put in the buffer."""
+        chunk = self._next_chunk()
+        if not chunk or b"\n" in chunk or len(chunk) > self._max:
+            self._buf += chunk or b""
+            return None
+        after = self._next_chunk()
+        if after is None:
+            self.last_line_complete = False
+            return chunk
+        self._buf += chunk
+        self._buf += after
+        return None
 
     def peek_nonblank(self, n: int) -> list[bytes]:
         """The first ``n`` non-blank lines (fewer at EOF), without consuming anything."""
