@@ -28,7 +28,7 @@ from sigma.conditions import (
     ConditionOR,
 )
 from sigma.rule import SigmaRule
-from sigma.types import SigmaString
+from sigma.types import SigmaString, SpecialChars
 
 __all__ = ["Pin", "rule_pins"]
 
@@ -80,7 +80,7 @@ def _segments(value: Any) -> set[str]:
         if isinstance(part, str):
             current += part
             continue
-        if not hasattr(part, "name") or part.name not in ("WILDCARD_MULTI", "WILDCARD_SINGLE"):
+        if part not in (SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE):
             return set()  # a placeholder or anything else: no literal from this value
         runs.append(current)
         current = ""
