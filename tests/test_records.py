@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ses_sigma import records
 from ses_sigma.records import Record, RecordError, format_time, parse_event_time
@@ -73,3 +75,61 @@ def test_record_from_dict_requires_event_id_and_time() -> None:
         Record.from_dict({"eventTime": "2025-01-20T16:52:14Z"})
     with pytest.raises(RecordError, match="JSON object"):
         Record.from_dict(["not", "a", "record"])
+
+
+def _outcome(parse: object, value: object) -> tuple[str, object]:
+    try:
+        return ("ok", parse(value))  # type: ignore[operator]
+    except RecordError as exc:
+        return ("error", str(exc))
+
+
+_DIGITS = st.sampled_from("0123456789٣２²")
+_CANONICALISH = st.builds(
+    lambda y, mo, d, sep, h, mi, s, z: f"{y}-{mo}-{d}{sep}{h}:{mi}:{s}{z}",
+    st.sampled_from(["2025", "2024", "1970", "０２５"]),
+    st.sampled_from(["01", "02", "12", "13", "00"]),
+    st.sampled_from(["01", "28", "29", "30", "31", "00"]),
+    st.sampled_from(["T", " ", "t"]),
+    st.sampled_from(["00", "16", "23", "24", "99", "1"]),
+    st.one_of(
+        st.sampled_from(["00", "59", "60", "5", "99"]), st.text(_DIGITS, min_size=2, max_size=2)
+    ),
+    st.one_of(st.sampled_from(["00", "59", "60", "61"]), st.text(_DIGITS, min_size=2, max_size=2)),
+    st.sampled_from(["Z", "z", "", ".5Z", "+02:00", "Z ", " Z"]),
+)
+
+
+_CANONICAL = st.builds(
+    lambda day, h, mi, s: f"2025-01-{day:02d}T{h:02d}:{mi:02d}:{s:02d}Z",
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 99),
+    st.integers(0, 99),
+)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(_CANONICAL, _CANONICALISH, st.text(max_size=22), st.none()), max_size=8
+    )
+)
+def test_fast_path_equals_the_full_parser(values: list[object]) -> None:
+    """Whatever was parsed before (the hour cache), parse_event_time answers as _parse_full:
+    the same seconds, or the same error message."""
+    for value in values:
+        if isinstance(value, str):  # its hour seen first, when it has one
+            _outcome(parse_event_time, value[:14] + "00:00Z")
+        assert _outcome(parse_event_time, value) == _outcome(records._parse_full, value)
+
+
+def test_fast_path_is_taken_for_canonical_times_of_a_seen_hour() -> None:
+    records._HOURS.clear()
+    parse_event_time("2025-01-20T16:00:00Z")
+    assert "2025-01-20T16:" in records._HOURS
+    assert parse_event_time("2025-01-20T16:52:14Z") == posix(2025, 1, 20, 16, 52, 14)
+    with pytest.raises(RecordError, match="not a valid time of day"):
+        parse_event_time("2025-01-20T16:60:14Z")
+    with pytest.raises(RecordError, match="not an ISO 8601"):
+        parse_event_time("2025-01-20T16:5²:14Z")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +11,7 @@ from sigma.rule import SigmaRuleBase
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record, format_time
 
-__all__ = ["Alert", "make_alert"]
+__all__ = ["Alert", "make_alert", "single_alert_maker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +79,47 @@ def make_alert(
         event_ids=tuple(r.event_id for r in recs),
         group=group,
     )
+
+
+# Alert is a frozen dataclass: its __init__ sets each of its 8 fields through
+# object.__setattr__, about twice the cost of setting the slots directly (measured: 0.93 vs
+# 0.49 us per alert on the benchmark machine). single_alert_maker sets them directly, through
+# the slots' member descriptors; test_alerts checks that the result equals make_alert's.
+_new = object.__new__
+_SET_FIELDS = tuple(
+    getattr(Alert, name).__set__
+    for name in (
+        "rule_id",
+        "rule_name",
+        "title",
+        "level",
+        "time",
+        "event_ids",
+        "group",
+        "suppressed",
+    )
+)
+
+
+def single_alert_maker(rule: SigmaRuleBase) -> Callable[[Record], Alert]:
+    """``make_alert(rule, [record])`` as a function of the record, the rule's part (id, name,
+    title, level) computed once."""
+    rule_id = str(rule.id) if rule.id else ""
+    rule_name = rule_key(rule)
+    title = rule.title
+    level = rule.level.name.lower() if rule.level else ""
+    s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _SET_FIELDS
+
+    def alert_of(record: Record) -> Alert:
+        alert = _new(Alert)
+        s_id(alert, rule_id)
+        s_name(alert, rule_name)
+        s_title(alert, title)
+        s_level(alert, level)
+        s_time(alert, record.time)
+        s_events(alert, (record.event_id,))
+        s_group(alert, ())
+        s_suppressed(alert, None)
+        return alert
+
+    return alert_of

@@ -110,7 +110,7 @@ def make_record(
     origin: str, value: Any, stats: ReadStats, raw: bytes | None = None
 ) -> Record | None:
     """``value`` as a Record, or None after a rejection naming ``origin`` and the reason."""
-    if isinstance(value, dict) and not EVENT_KEYS & value.keys():
+    if isinstance(value, dict) and value.keys().isdisjoint(EVENT_KEYS):
         keys = ", ".join(sorted(value)[:5]) or "none"
         stats.reject(
             origin,

@@ -33,12 +33,8 @@ rule and the construct, when the pack is compiled: a rule is never silently fals
 
 from __future__ import annotations
 
-import ipaddress
-import operator
-import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sigma.conditions import (
@@ -50,33 +46,19 @@ from sigma.conditions import (
 )
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
-from sigma.types import (
-    CompareOperators,
-    Placeholder,
-    SigmaBool,
-    SigmaCasedString,
-    SigmaCIDRExpression,
-    SigmaCompareExpression,
-    SigmaExists,
-    SigmaExpansion,
-    SigmaFieldReference,
-    SigmaNull,
-    SigmaNumber,
-    SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
-    SigmaString,
-    SigmaTimestampPart,
-    SpecialChars,
-    TimestampPart,
-)
+from sigma.types import SigmaString
 
+from ses_sigma.match.codegen import Leaf, Tree, field_or_keyword, generate
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.fields import field_getter, leaf_values
-from ses_sigma.match.regex import RegexRefused, compile_regex, compile_wildcard, re2_literal
+from ses_sigma.match.field_tests import Predicate, eq_predicate, in_predicate
+from ses_sigma.match.values import Unsupported as _Unsupported
+from ses_sigma.match.values import ValueTest, value_text
 from ses_sigma.pack import rule_key
 
 __all__ = [
+    "OTHER",
     "CompiledDetection",
+    "Known",
     "Predicate",
     "RuleCompileError",
     "ValueTest",
@@ -85,355 +67,44 @@ __all__ = [
     "value_text",
 ]
 
-#: A compiled detection: record dict -> does the rule's condition hold?
-Predicate = Callable[[dict[str, Any]], bool]
-#: A compiled value: one scalar field value -> does it match?
-ValueTest = Callable[[Any], bool]
-
 Node = Any  # a pySigma condition tree node
+
+#: Field values known for every record a specialised predicate sees (``CompiledDetection.
+#: specialise``): a field's lower-cased plain value, or OTHER: a string that is none of the
+#: plain values the rule compares the field with.
+Known = Mapping[str, str | None]
+OTHER = None
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledDetection:
     """A single-event rule compiled for matching.
 
-    ``event_sources`` / ``event_names``: lower-cased values one of which a record's
-    ``eventSource`` / ``eventName`` must have for the rule to match, or None when the rule does
-    not pin the field to plain values. The engine uses them to dispatch records to rules.
+    ``predicate``: the rule's condition over a record dict (with the fast paths of
+    ``match.field_tests``); ``reference``: the same without fast paths (the literal semantics,
+    kept to check the fast one against). ``event_sources`` / ``event_names``: lower-cased
+    values one of which a record's ``eventSource`` / ``eventName`` must have for the rule to
+    match, or None when the rule does not pin the field to plain values (the pre-filter uses
+    them). ``plain_values``: per field, every lower-cased plain string the rule compares it
+    with (``specialise`` folds those comparisons).
     """
 
     rule: SigmaRule
     predicate: Predicate
     event_sources: frozenset[str] | None
     event_names: frozenset[str] | None
-
-
-class _Unsupported(Exception):
-    """A construct the matcher cannot evaluate faithfully (becomes a RuleCompileError)."""
-
-
-# --------------------------------------------------------------------------- value text forms
-
-
-def value_text(value: Any) -> str | None:
-    """The text a scalar JSON value is compared as; None for objects and arrays.
-
-    Strings are themselves, booleans ``true``/``false``, numbers their JSON form.
-    """
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    return None
-
-
-_NUMBER_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-
-
-def _as_number(value: Any) -> int | float | None:
-    """A JSON number, or a string holding a decimal number; None otherwise (booleans too)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, str):
-        s = value.strip()
-        if _NUMBER_RE.match(s):
-            try:
-                return int(s)
-            except ValueError:
-                return float(s)
-    return None
-
-
-# --------------------------------------------------------------------------- value tests
-
-
-def _string_test(value: SigmaString) -> ValueTest:
-    """Whole-value match of a Sigma string with ``*``/``?`` wildcards."""
-    cased = isinstance(value, SigmaCasedString)
-    parts = list(value.s)
-    if any(isinstance(p, Placeholder) for p in parts):
-        raise _Unsupported(
-            f"placeholder %{next(p.name for p in parts if isinstance(p, Placeholder))}% "
-            "(|expand) has no value: placeholders must be resolved by a processing pipeline"
-        )
-
-    def norm(s: str) -> str:
-        return s if cased else s.lower()
-
-    specials = [p for p in parts if isinstance(p, SpecialChars)]
-    plain = [norm(p) for p in parts if isinstance(p, str)]
-
-    if not specials:
-        target = "".join(plain)
-
-        def equals(v: Any) -> bool:
-            t = value_text(v)
-            return t is not None and norm(t) == target
-
-        return equals
-
-    multi = SpecialChars.WILDCARD_MULTI
-    # Fast paths for the shapes contains/startswith/endswith produce.
-    if all(p == multi for p in specials) and len(plain) == 1:
-        needle = plain[0]
-        if parts[0] == multi and parts[-1] == multi and len(parts) == 3:
-
-            def contains(v: Any) -> bool:
-                t = value_text(v)
-                return t is not None and needle in norm(t)
-
-            return contains
-        if parts[-1] == multi and len(parts) == 2:
-
-            def startswith(v: Any) -> bool:
-                t = value_text(v)
-                return t is not None and norm(t).startswith(needle)
-
-            return startswith
-        if parts[0] == multi and len(parts) == 2:
-
-            def endswith(v: Any) -> bool:
-                t = value_text(v)
-                return t is not None and norm(t).endswith(needle)
-
-            return endswith
-    if len(parts) == 1 and parts[0] == multi:
-        return lambda v: value_text(v) is not None
-
-    pattern = "".join(
-        ".*" if p == multi else "." if p == SpecialChars.WILDCARD_SINGLE else re2_literal(norm(p))
-        for p in parts
-    )
-    try:
-        fullmatch = compile_wildcard(pattern)  # RE2: linear in the value, whatever the pattern
-    except RegexRefused as exc:
-        raise _Unsupported(f"wildcard pattern {str(value)!r}: {exc}") from None
-
-    def wildcard(v: Any) -> bool:
-        t = value_text(v)
-        return t is not None and fullmatch(norm(t))
-
-    return wildcard
-
-
-def _number_test(value: SigmaNumber) -> ValueTest:
-    n = value.number
-
-    def number(v: Any) -> bool:
-        x = _as_number(v)
-        return x is not None and x == n
-
-    return number
-
-
-def _bool_test(value: SigmaBool) -> ValueTest:
-    b = value.boolean
-    text = "true" if b else "false"
-
-    def boolean(v: Any) -> bool:
-        if isinstance(v, bool):
-            return v is b
-        return isinstance(v, str) and v.lower() == text
-
-    return boolean
-
-
-_RE_FLAGS = {
-    SigmaRegularExpressionFlag.IGNORECASE: "i",
-    SigmaRegularExpressionFlag.MULTILINE: "m",
-    SigmaRegularExpressionFlag.DOTALL: "s",
-}
-
-
-def _regex_test(value: SigmaRegularExpression) -> ValueTest:
-    """``|re``: an RE2 search (linear time; ``match.regex`` lists the semantics), or refused."""
-    if value.contains_placeholder():
-        raise _Unsupported("regular expression with an unresolved |expand placeholder")
-    pattern = str(value.regexp)
-    try:
-        search = compile_regex(pattern, "".join(_RE_FLAGS[f] for f in value.flags))
-    except RegexRefused as exc:
-        raise _Unsupported(f"regular expression {pattern!r}: {exc}") from None
-
-    def regex(v: Any) -> bool:
-        t = value_text(v)
-        return t is not None and search(t)
-
-    return regex
-
-
-def _cidr_test(value: SigmaCIDRExpression) -> ValueTest:
-    network = value.network
-
-    def cidr(v: Any) -> bool:
-        if not isinstance(v, str):
-            return False
-        try:
-            addr = ipaddress.ip_address(v.strip())
-        except ValueError:
-            return False
-        return addr.version == network.version and addr in network
-
-    return cidr
-
-
-_COMPARE = {
-    CompareOperators.LT: operator.lt,
-    CompareOperators.LTE: operator.le,
-    CompareOperators.GT: operator.gt,
-    CompareOperators.GTE: operator.ge,
-    CompareOperators.NEQ: operator.ne,
-}
-
-
-def _compare_test(value: SigmaCompareExpression) -> ValueTest:
-    op = _COMPARE.get(value.op)
-    if op is None:
-        raise _Unsupported(f"comparison operator {value.op!r}")
-    n = value.number.number
-
-    def compare(v: Any) -> bool:
-        x = _as_number(v)
-        return x is not None and op(x, n)
-
-    return compare
-
-
-def _timestamp_part(ts: datetime, part: TimestampPart) -> int:
-    if part is TimestampPart.MINUTE:
-        return ts.minute
-    if part is TimestampPart.HOUR:
-        return ts.hour
-    if part is TimestampPart.DAY:
-        return ts.day
-    if part is TimestampPart.WEEK:
-        return ts.isocalendar().week
-    if part is TimestampPart.MONTH:
-        return ts.month
-    return ts.year
-
-
-def _timestamp_test(value: SigmaTimestampPart) -> ValueTest:
-    part, n = value.timestamp_part, value.number
-
-    def timestamp(v: Any) -> bool:
-        if not isinstance(v, str):
-            return False
-        try:
-            ts = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return False
-        if ts.tzinfo is not None:
-            ts = ts.astimezone(UTC)
-        return _timestamp_part(ts, part) == n
-
-    return timestamp
-
-
-def value_test(value: Any) -> ValueTest:
-    """Compile one Sigma value (from ``sigma.types``) into a test of one scalar field value."""
-    if isinstance(value, SigmaString):
-        return _string_test(value)
-    if isinstance(value, SigmaTimestampPart):  # before SigmaNumber: it is a subclass
-        return _timestamp_test(value)
-    if isinstance(value, SigmaNumber):
-        return _number_test(value)
-    if isinstance(value, SigmaBool):
-        return _bool_test(value)
-    if isinstance(value, SigmaRegularExpression):
-        return _regex_test(value)
-    if isinstance(value, SigmaCIDRExpression):
-        return _cidr_test(value)
-    if isinstance(value, SigmaCompareExpression):
-        return _compare_test(value)
-    if isinstance(value, SigmaExpansion):  # base64offset, windash: OR of the variants
-        tests = [value_test(v) for v in value.values]
-        return lambda v: any(t(v) for t in tests)
-    raise _Unsupported(f"value type {type(value).__name__} ({value!r})")
-
-
-# --------------------------------------------------------------------------- field tests
-
-
-def _fieldref_test(field: str, ref: SigmaFieldReference) -> Predicate:
-    get = field_getter(field)
-    get_ref = field_getter(ref.field)
-    if ref.starts_with and ref.ends_with:
-        rel: Callable[[str, str], bool] = lambda a, b: b in a  # noqa: E731
-    elif ref.starts_with:
-        rel = str.startswith
-    elif ref.ends_with:
-        rel = str.endswith
-    else:
-        rel = operator.eq
-
-    def fieldref(data: dict[str, Any]) -> bool:
-        others = [t for t in map(value_text, get_ref(data)) if t is not None]
-        if not others:
-            return False
-        for v in get(data):
-            t = value_text(v)
-            if t is not None and any(rel(t, o) for o in others):
-                return True
-        return False
-
-    return fieldref
-
-
-def _field_test(node: ConditionFieldEqualsValueExpression) -> Predicate:
-    field, value = node.field, node.value
-    if isinstance(value, SigmaNull):
-        get = field_getter(field)
-        return lambda data: not get(data)
-    if isinstance(value, SigmaExists):
-        get = field_getter(field)
-        want = bool(value.exists)
-        return lambda data: bool(get(data)) is want
-    if isinstance(value, SigmaFieldReference):
-        return _fieldref_test(field, value)
-    test = value_test(value)
-    get = field_getter(field)
-
-    def field_equals(data: dict[str, Any]) -> bool:
-        for v in get(data):
-            if test(v):
-                return True
-        return False
-
-    return field_equals
-
-
-def _set_test(field: str, values: list[str]) -> Predicate:
-    """Several plain case-insensitive strings on one field (``field: [a, b, c]``): a set lookup."""
-    get = field_getter(field)
-    wanted = frozenset(values)
-
-    def field_in(data: dict[str, Any]) -> bool:
-        for v in get(data):
-            t = value_text(v)
-            if t is not None and t.lower() in wanted:
-                return True
-        return False
-
-    return field_in
-
-
-def _keyword_test(node: ConditionValueExpression) -> Predicate:
-    value = node.value
-    if isinstance(value, SigmaNull | SigmaExists | SigmaFieldReference):
-        raise _Unsupported(f"{type(value).__name__} without a field")
-    test = value_test(value)
-
-    def keyword(data: dict[str, Any]) -> bool:
-        return any(test(v) for v in leaf_values(data))
-
-    return keyword
+    reference: Predicate
+    trees: tuple[Node, ...]
+    plain_values: Mapping[str, frozenset[str]]
+
+    def specialise(self, known: Known) -> Predicate | bool:
+        """The rule's predicate for records whose ``known`` fields are plain strings with the
+        given lower-cased values (or OTHER): comparisons of those fields with plain strings
+        folded into constants, True or False when the whole condition folds."""
+        tree = _fold_any([_fold(t, known) for t in self.trees])
+        if isinstance(tree, bool):
+            return tree
+        return _build(tree, self.reference)
 
 
 # --------------------------------------------------------------------------- condition tree
@@ -451,7 +122,25 @@ def _plain_string(node: Node) -> str | None:
     return "".join(value.s).lower()
 
 
-def _compile_or(args: list[Node]) -> Predicate:
+def _fold_all(trees: list[Tree]) -> Tree:
+    if any(t is False for t in trees):
+        return False
+    rest = [t for t in trees if t is not True]
+    if not rest:
+        return True
+    return rest[0] if len(rest) == 1 else ("and", rest)
+
+
+def _fold_any(trees: list[Tree]) -> Tree:
+    if any(t is True for t in trees):
+        return True
+    rest = [t for t in trees if t is not False]
+    if not rest:
+        return False
+    return rest[0] if len(rest) == 1 else ("or", rest)
+
+
+def _fold_or(args: list[Node], known: Known) -> Tree:
     # Merge plain-string tests on the same field into one set lookup; keep the rest in order.
     by_field: dict[str, list[str]] = {}
     rest: list[Node] = []
@@ -459,12 +148,73 @@ def _compile_or(args: list[Node]) -> Predicate:
         text = _plain_string(arg)
         if text is None:
             rest.append(arg)
+        elif arg.field in known:
+            if known[arg.field] == text:
+                return True
         else:
             by_field.setdefault(arg.field, []).append(text)
-    preds: list[Predicate] = []
+    trees: list[Tree] = []
     for field, values in by_field.items():
-        preds.append(_eq_test(field, values[0]) if len(values) == 1 else _set_test(field, values))
-    preds.extend(compile_condition(a) for a in rest)
+        if len(values) == 1:
+            trees.append(Leaf("eq", field, values[0]))
+        else:
+            trees.append(Leaf("in", field, frozenset(values)))
+    for arg in rest:
+        tree = _fold(arg, known)
+        if tree is True:
+            return True
+        trees.append(tree)
+    return _fold_any(trees)
+
+
+def _fold(node: Node, known: Known) -> Tree:
+    """``node`` as a tree of Leaf items (``match.codegen``), folded to a constant where the
+    ``known`` field values decide it. Every item is checked (Unsupported) unless a constant
+    makes it irrelevant, which never happens with nothing known."""
+    if isinstance(node, ConditionAND):
+        trees: list[Tree] = []
+        for arg in node.args:
+            tree = _fold(arg, known)
+            if tree is False:
+                return False
+            trees.append(tree)
+        return _fold_all(trees)
+    if isinstance(node, ConditionOR):
+        return _fold_or(list(node.args), known)
+    if isinstance(node, ConditionNOT):
+        inner = _fold(node.args[0], known)
+        if isinstance(inner, bool):
+            return not inner
+        return ("not", inner)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        text = _plain_string(node)
+        if text is None:
+            return Leaf.of(node)
+        if node.field in known:
+            return known[node.field] == text
+        return Leaf("eq", node.field, text)
+    if isinstance(node, ConditionValueExpression):
+        return Leaf.of(node)
+    if node is None:
+        raise _Unsupported("a condition that is empty after processing")
+    raise _Unsupported(f"condition element {type(node).__name__}")
+
+
+def _all(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 1:
+        return preds[0]
+    tup = tuple(preds)
+
+    def all_of(data: dict[str, Any]) -> bool:
+        for p in tup:
+            if not p(data):
+                return False
+        return True
+
+    return all_of
+
+
+def _any(preds: list[Predicate]) -> Predicate:
     if len(preds) == 1:
         return preds[0]
     tup = tuple(preds)
@@ -478,46 +228,52 @@ def _compile_or(args: list[Node]) -> Predicate:
     return any_of
 
 
-def _eq_test(field: str, text: str) -> Predicate:
-    get = field_getter(field)
-
-    def field_eq(data: dict[str, Any]) -> bool:
-        for v in get(data):
-            t = value_text(v)
-            if t is not None and t.lower() == text:
-                return True
-        return False
-
-    return field_eq
-
-
-def compile_condition(node: Node) -> Predicate:
-    """Compile a pySigma condition tree node into a predicate over record dicts."""
-    if isinstance(node, ConditionAND):
-        preds = tuple(compile_condition(a) for a in node.args)
-
-        def all_of(data: dict[str, Any]) -> bool:
-            for p in preds:
-                if not p(data):
-                    return False
-            return True
-
-        return all_of
-    if isinstance(node, ConditionOR):
-        return _compile_or(list(node.args))
-    if isinstance(node, ConditionNOT):
-        inner = compile_condition(node.args[0])
+def _closures(tree: Tree, fast: bool) -> Predicate:
+    """A folded tree (no constants left inside) as nested closures."""
+    if isinstance(tree, Leaf):
+        if not fast:
+            return tree.reference
+        if tree.kind == "eq" and tree.node is None:
+            return eq_predicate(tree.field or "", tree.text)
+        if tree.kind == "in":
+            return in_predicate(tree.field or "", sorted(tree.text))
+        return field_or_keyword(tree)
+    op, args = tree
+    if op == "not":
+        inner = _closures(args, fast)
         return lambda data: not inner(data)
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        text = _plain_string(node)
-        if text is not None:
-            return _eq_test(node.field, text)
-        return _field_test(node)
-    if isinstance(node, ConditionValueExpression):
-        return _keyword_test(node)
-    if node is None:
-        raise _Unsupported("a condition that is empty after processing")
-    raise _Unsupported(f"condition element {type(node).__name__}")
+    preds = [_closures(a, fast) for a in args]
+    return _all(preds) if op == "and" else _any(preds)
+
+
+def _build(tree: Tree, reference: Predicate) -> Predicate:
+    """The fast predicate of a folded tree: generated code, or closures if Python refuses
+    the generated function."""
+    generated = generate(tree, reference)
+    return generated if generated is not None else _closures(tree, True)
+
+
+def compile_condition(node: Node, fast: bool = True) -> Predicate:
+    """Compile a pySigma condition tree node into a predicate over record dicts (``fast``:
+    generated code with the fast paths of ``match.codegen``; without: the reference
+    predicate, closures over ``match.field_tests``)."""
+    tree = _fold(node, {})
+    if isinstance(tree, bool):  # not with nothing known; kept total all the same
+        const = tree
+        return lambda data: const
+    reference = _closures(tree, False)
+    return _build(tree, reference) if fast else reference
+
+
+def _plain_values(node: Node, field: str, out: set[str]) -> None:
+    """Every plain string ``field`` is compared with anywhere in ``node``."""
+    if isinstance(node, ConditionAND | ConditionOR | ConditionNOT):
+        for arg in node.args:
+            _plain_values(arg, field, out)
+        return
+    text = _plain_string(node)
+    if text is not None and node.field == field:
+        out.add(text)
 
 
 def _required_values(node: Node, field: str) -> frozenset[str] | None:
@@ -550,22 +306,23 @@ def compile_detection(rule: SigmaRule) -> CompiledDetection:
     """Compile a single-event Sigma rule once; RuleCompileError if it cannot be evaluated."""
     name = rule_key(rule)
     try:
-        trees = [cond.parsed for cond in rule.detection.parsed_condition]
+        trees = tuple(cond.parsed for cond in rule.detection.parsed_condition)
     except SigmaError as exc:
         raise RuleCompileError(f"{name}: condition cannot be parsed: {exc}") from None
     try:
-        preds = [compile_condition(tree) for tree in trees]
+        folded = [_fold(tree, {}) for tree in trees]
+        references = [compile_condition(tree, fast=False) for tree in trees]
     except _Unsupported as exc:
         raise RuleCompileError(f"{name}: not supported by the matcher: {exc}") from None
-    if not preds:
+    if not folded:
         raise RuleCompileError(f"{name}: the rule has no condition")
-    if len(preds) == 1:
-        predicate = preds[0]
-    else:  # several conditions: the rule matches when any of them does
-        tup = tuple(preds)
-
-        def predicate(data: dict[str, Any]) -> bool:
-            return any(p(data) for p in tup)
+    reference = _first_of(references)
+    tree = _fold_any(folded)
+    if isinstance(tree, bool):  # not with nothing known; kept total all the same
+        const = tree
+        predicate: Predicate = lambda data: const  # noqa: E731
+    else:
+        predicate = _build(tree, reference)
 
     def required(field: str) -> frozenset[str] | None:
         sets = [_required_values(t, field) for t in trees]
@@ -573,9 +330,30 @@ def compile_detection(rule: SigmaRule) -> CompiledDetection:
             return None
         return frozenset().union(*sets)  # type: ignore[arg-type]
 
+    plain: dict[str, frozenset[str]] = {}
+    for field in ("eventSource", "eventName"):
+        found: set[str] = set()
+        for tree in trees:
+            _plain_values(tree, field, found)
+        plain[field] = frozenset(found)
     return CompiledDetection(
         rule=rule,
         predicate=predicate,
         event_sources=required("eventSource"),
         event_names=required("eventName"),
+        reference=reference,
+        trees=trees,
+        plain_values=plain,
     )
+
+
+def _first_of(preds: list[Predicate]) -> Predicate:
+    """Several conditions: the rule matches when any of them does."""
+    if len(preds) == 1:
+        return preds[0]
+    tup = tuple(preds)
+
+    def predicate(data: dict[str, Any]) -> bool:
+        return any(p(data) for p in tup)
+
+    return predicate

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRuleBase
 
-from ses_sigma.alerts import Alert, make_alert
+from ses_sigma.alerts import Alert, single_alert_maker
 from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.correlation import CorrelationEngine
-from ses_sigma.match.detection import CompiledDetection, compile_detection
+from ses_sigma.match.detection import CompiledDetection, Predicate, compile_detection
+from ses_sigma.match.dispatch import Dispatch
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
 from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
@@ -41,10 +42,18 @@ class _Single:
     alerts: bool  # emits its own alert per matching record
     first_seen: FirstSeenSpec | None
     feeds: list[str] = field(default_factory=list)  # correlation names fed by this rule
+    #: make_alert(rule, [record]), with the rule's part computed once
+    alert_of: Callable[[Record], Alert] | None = None
 
     @property
     def stateful(self) -> bool:
         return self.first_seen is not None or bool(self.feeds)
+
+
+#: One rule's step in a dispatch plan: its predicate (None: always true for the plan's
+#: records), its alert maker (None: no alert of its own), its name when it feeds a stateful
+#: rule (else None), and its name.
+_Step = tuple[Predicate | None, Callable[[Record], Alert] | None, str | None, str]
 
 
 @dataclass
@@ -103,6 +112,7 @@ class Engine:
                 name=name,
                 alerts=rule._output and spec is None,
                 first_seen=spec,
+                alert_of=single_alert_maker(rule),
             )
             if suppression is not None:
                 self._suppression[name] = suppression
@@ -134,34 +144,19 @@ class Engine:
             if not skip_unsupported:
                 raise RuleCompileError("\n".join(errors))
             self.skipped = errors
-        self._by_source: dict[str, list[_Single]] = {}
-        self._any_source: list[_Single] = []
-        for single in self._singles.values():
-            sources = single.compiled.event_sources
-            if sources is None:
-                self._any_source.append(single)
-            else:
-                for src in sources:
-                    self._by_source.setdefault(src, []).append(single)
+        self._dispatch = Dispatch(
+            [(s.compiled, s) for s in self._singles.values()], self._plan_entry
+        )
         self.stats = RunStats()
 
-    def _candidates(self, data: dict) -> Iterable[_Single]:
-        src = data.get("eventSource")
-        name = data.get("eventName")
-        if not isinstance(src, str) or not isinstance(name, str):
-            return self._singles.values()  # unusual shapes: let every predicate decide
-        name_l = name.lower()
-        found = [
-            s
-            for s in self._by_source.get(src.lower(), ())
-            if s.compiled.event_names is None or name_l in s.compiled.event_names
-        ]
-        found.extend(
-            s
-            for s in self._any_source
-            if s.compiled.event_names is None or name_l in s.compiled.event_names
+    @staticmethod
+    def _plan_entry(single: _Single, pred: Predicate | None) -> _Step:
+        return (
+            pred,
+            single.alert_of if single.alerts else None,
+            single.name if single.stateful else None,
+            single.name,
         )
-        return found
 
     def run(
         self,
@@ -229,16 +224,17 @@ class Engine:
         rule (to give, sorted, to ``run_stateful``).
         """
         stateful: list[str] = []
-        for single in self._candidates(rec.data):
-            if not single.compiled.predicate(rec.data):
+        data = rec.data
+        for pred, alert_of, feeds, name in self._dispatch.plan(data):
+            if pred is not None and not pred(data):
                 continue
-            if single.alerts:
-                alert = make_alert(single.compiled.rule, [rec])
+            if alert_of is not None:
+                alert = alert_of(rec)
                 alerts.append(alert)
                 if groups is not None:
-                    groups.append((alert, self._group(single.name, rec)))
-            if single.stateful:
-                stateful.append(single.name)
+                    groups.append((alert, self._group(name, rec)))
+            if feeds is not None:
+                stateful.append(feeds)
         return stateful
 
     def run_stateful(
