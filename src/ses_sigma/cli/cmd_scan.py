@@ -30,6 +30,7 @@ from ses_sigma.logs import Rejection
 from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError
+from ses_sigma.prefilter import KERNEL
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, default_workers, scan
 from ses_sigma.verify.spark_session import SparkUnavailable
@@ -83,6 +84,15 @@ def _summary(result: ScanResult, left_out: list[str]) -> str:
     if parts:
         text += f"; {' and '.join(parts)} left out (--skip-unsupported)"
     return text
+
+
+def _prefilter_line(result: ScanResult) -> str:
+    """Which raw-bytes pre-filter kernel ran, and how many records it ruled out."""
+    where = "C kernel" if KERNEL == "c" else "pure-Python reference (the C kernel is not built)"
+    return (
+        f"pre-filter: {where}; {result.read.prefiltered} of {result.read.records} record(s) "
+        "ruled out without decoding"
+    )
 
 
 class _LogPath(click.ParamType):
@@ -140,7 +150,12 @@ class _LogPath(click.ParamType):
     help="Apply the rules' suppression attribute: one alert per group and period, carrying "
     "every event id (without it: one alert per match; alerts then print at the end).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also list the files that were skipped, and say which pre-filter kernel ran.",
+)
 @click.option(
     "--engine",
     type=click.Choice(["embedded", "spark"]),
@@ -242,6 +257,8 @@ def command(
     if verbose:
         for skipped in result.read.skipped:
             echo_err(f"skipped: {skipped}", newlines=False)
+        if engine == "embedded" and not no_prefilter:
+            echo_err(_prefilter_line(result))
     click.echo(_summary(result, left_out), err=True)
     if not result.ok:
         ctx.exit(EXIT_REJECTED)
