@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test fuzz demo convert docs bench eval lint check format format-rules report clean
 
-$(STAMP): pyproject.toml constraints.txt setup.py
+$(STAMP): pyproject.toml constraints.txt setup.py $(wildcard src/ses_sigma/prefilter/*.[ch])
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,lucene]'

@@ -3,12 +3,14 @@
 ``ses_sigma.bundled.rules`` / ``.fixtures`` / ``.scenarios`` / ``.filters``
 (``src/ses_sigma/bundled``), loaded
 through ``importlib.resources``; and the data directories of ``ses-sigma init``'s templates.
-Everything else is in pyproject.toml.
+Also the C kernel of the raw-bytes pre-filter (``ses_sigma.prefilter._rawscan``, plain C99
+against the Python headers; no -march flag, so the build is the same on every x86-64 host:
+SSE2 is part of the baseline). Everything else is in pyproject.toml.
 """
 
 from pathlib import Path
 
-from setuptools import find_namespace_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 
 BUNDLED = {
     f"ses_sigma.bundled.{part}": part
@@ -30,7 +32,15 @@ TEMPLATES = (
 # sigma.pipelines have no __init__.py), as [tool.setuptools.packages.find] found it before.
 PACKAGES = find_namespace_packages("src", exclude=["*__pycache__*"])
 
+RAWSCAN = Extension(
+    "ses_sigma.prefilter._rawscan",
+    sources=["src/ses_sigma/prefilter/_rawscan.c", "src/ses_sigma/prefilter/rawscan_plan.c"],
+    depends=["src/ses_sigma/prefilter/_rawscan.h"],
+    extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+)
+
 setup(
     packages=sorted({*PACKAGES, *BUNDLED, *TEMPLATES}),
     package_dir={"": "src", **BUNDLED},
+    ext_modules=[RAWSCAN],
 )

@@ -161,6 +161,10 @@ def test_summary_on_stderr(demo: Result) -> None:
 def test_verbose_lists_skipped_files() -> None:
     result = run("-v", str(EXAMPLES))
     assert f"skipped: {EXAMPLES / 'make_examples.py'}: not a log file suffix" in result.stderr
+    ruled_out = scan([EXAMPLES]).read.prefiltered
+    assert ruled_out > 0
+    line = f"pre-filter: C kernel; {ruled_out} of 63 record(s) ruled out without decoding"
+    assert line in result.stderr
 
 
 def test_table_renders_every_alert() -> None:

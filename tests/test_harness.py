@@ -461,3 +461,30 @@ def test_unquoted_times_stay_strings(fixtures: Path) -> None:
     write(fixtures, CREATED, text)
     [case] = load_fixtures(fixtures, rules())
     assert case.events[0]["eventTime"] == "2026-11-20T10:00:00Z"
+
+
+def test_filtered_engines_are_cached_per_live_engine_not_per_id() -> None:
+    """The cache of filtered engines is keyed on the engine itself, weakly: an engine that is
+    gone takes its entries with it, so a new engine (which may get the same id) never gets an
+    engine of another pack."""
+    import gc
+
+    from ses_sigma import harness
+    from ses_sigma.pack import DEFAULT_RULES_DIR
+
+    filters = (DEFAULT_FIXTURES_DIR / "_filters" / "known_monitoring_keys.yml",)
+    both = [
+        DEFAULT_RULES_DIR / "aws_ses_discovery_long_term_key.yml",
+        DEFAULT_RULES_DIR / "aws_ses_enumeration_new_principal.yml",
+    ]
+    first = Engine(load_pack(both))
+    filtered = harness.filtered_engine(first, filters)
+    assert harness.filtered_engine(first, filters) is filtered
+    assert first in harness._FILTERED
+    entries = len(harness._FILTERED)
+    del first, filtered
+    gc.collect()
+    assert len(harness._FILTERED) == entries - 1
+    second = Engine(load_pack([*both, DEFAULT_RULES_DIR / "aws_ses_identity_deleted.yml"]))
+    names = set(harness.filtered_engine(second, filters).rule_names)
+    assert "aws_ses_identity_deleted" in names and len(names) == 3

@@ -4,7 +4,9 @@ Reference: ``Engine.run`` over every record decoded without pre-filter (what the
 down). Compared, after sorting: ``scan_with_engine`` with 1 and 2 workers, pre-filter on and
 off, on every fixture case, on the bundled examples and on generated data written in every
 layout (JSON Lines split into ranges, gzipped S3 objects), with the pre-filter's hard cases
-mixed in: other letter cases, JSON escapes, spaces, arrays, unusual eventTime forms.
+mixed in: other letter cases, JSON escapes, spaces, arrays, unusual eventTime forms; and the
+per-rule literals (TruffleHog user agents, AKIA keys, SMTP user names) with the C kernel and
+the pure-Python reference.
 """
 
 from __future__ import annotations
@@ -165,6 +167,79 @@ def test_standard_input_among_files_with_workers(engine: Engine, tmp_path: Path)
         got = scan_with_engine(engine, paths, workers=workers, stdin=io.BytesIO(piped))
         assert canon(got.alerts) == want
         assert (got.read.files, got.read.records_read) == (3, 900)
+
+
+def _literal_cases(records: list[dict[str, Any]], rng: random.Random) -> list[bytes]:
+    """JSON lines where the pre-filter's per-rule literals decide: TruffleHog user agents on
+    GetCallerIdentity in every case and escaped, AKIA keys with a KELVIN SIGN (lower-cases to
+    ``k``), SMTP user names, and the same calls without the literal."""
+    agents = ["TruffleHog", "trufflehog/3.63", "x TRUFFLEHOG y", "Trufflehog-ish", "aws-cli/2"]
+    lines = []
+    for rec in records:
+        roll = rng.random()
+        if roll < 0.15:
+            rec = dict(rec, eventSource="sts.amazonaws.com", eventName="GetCallerIdentity")
+            rec["userAgent"] = rng.choice(agents)
+        elif roll < 0.2:
+            ident = dict(rec["userIdentity"], accessKeyId="A\u212aIA" + "0" * 16)
+            rec = dict(rec, userIdentity=ident)
+        elif roll < 0.25:
+            rec = dict(rec, eventSource="iam.amazonaws.com", eventName="CreateUser")
+            rec["requestParameters"] = {"userName": rng.choice(["ses-smtp-user.1", "SES-SMTP-x"])}
+        line = orjson.dumps(rec)
+        if rng.random() < 0.05:
+            line = line.replace(b"TruffleHog", b"Truffle\\u0048og")
+        lines.append(line + (b"\r\n" if rng.random() < 0.05 else b"\n"))
+    return lines
+
+
+@pytest.mark.parametrize("kernel", ["c", "python"])
+def test_per_rule_literals_with_both_kernels(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str
+) -> None:
+    import ses_sigma.prefilter as prefilter_module
+
+    monkeypatch.setattr(prefilter_module, "KERNEL", kernel)
+    pf = engine.prefilter()
+    assert pf is not None and pf.kernel == kernel
+    assert any(p.literals == ("trufflehog",) for p in pf.pins)
+    rng = random.Random(21)
+    records = generate_records(4000, seed=17, ses_share=0.2)
+    lines = _literal_cases(records, rng)
+    jsonl = tmp_path / "jsonl"
+    jsonl.mkdir()
+    (jsonl / "lit.jsonl").write_bytes(b"".join(lines))
+    s3 = tmp_path / "s3"
+    s3.mkdir()
+    decoded = [orjson.loads(x) for x in lines]
+    for k in range(0, len(decoded), 700):
+        doc = orjson.dumps({"Records": decoded[k : k + 700]})
+        (s3 / f"obj{k:05d}.json.gz").write_bytes(gzip.compress(doc))
+    for folder in (jsonl, s3):
+        want = check_all_configs(engine, [folder], range_bytes=300_000)
+        fired = {orjson.loads(a)["rule_name"] for a in want}
+        assert {"aws_sts_key_validated_by_secret_scanner", "aws_ses_smtp_user_created"} <= fired
+    # the literals did rule records out without decoding them
+    result = scan_with_engine(engine, [jsonl])
+    assert result.read.prefiltered > 2500
+
+
+def test_campaign_replays_and_a_benign_day(engine: Engine, tmp_path: Path) -> None:
+    from ses_sigma.evaluate.benign import benign_corpus
+    from ses_sigma.evaluate.campaigns import load_campaigns
+
+    campaigns = load_campaigns(ROOT / "scenarios" / "campaigns")
+    assert len(campaigns) >= 10
+    records = [r for c in campaigns for r in c.replay().records]
+    path = tmp_path / "campaigns.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    want = check_all_configs(engine, [path])
+    assert len(want) > 50
+    # the benign corpus alone: the pre-filter rules most of it out, the alerts stay the same
+    benign = tmp_path / "benign.jsonl"
+    benign.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in benign_corpus(days=1)))
+    check_all_configs(engine, [benign])
+    assert scan_with_engine(engine, [benign]).read.prefiltered > 0
 
 
 # --------------------------------------------------------------------------- stateful streaming

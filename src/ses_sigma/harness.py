@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import random
+import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -709,18 +710,23 @@ def run_case(engine: Engine, case: Case) -> Verdict:
     return Verdict(case=case, results=tuple(results))
 
 
-_FILTERED: dict[tuple[int, tuple[Path, ...]], Engine] = {}
+# Per engine (weakly: an engine's id can be reused once it is collected, and a cache keyed on
+# ids would then hand out another pack's engine), the engines with a case's filters on top.
+_FILTERED: weakref.WeakKeyDictionary[Engine, dict[tuple[Path, ...], Engine]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def filtered_engine(engine: Engine, filters: tuple[Path, ...]) -> Engine:
-    """``engine``'s pack loaded again with ``filters`` on top of its own (cached per engine)."""
-    key = (id(engine), filters)
-    found = _FILTERED.get(key)
+    """``engine``'s pack loaded again with ``filters`` on top of its own (cached per engine,
+    for as long as ``engine`` lives)."""
+    cache = _FILTERED.setdefault(engine, {})
+    found = cache.get(filters)
     if found is None:
         pack = engine.pack
         paths = sorted(set(pack.files.values()))
         found = Engine(load_pack(paths, filters=[*pack.filter_files, *filters]))
-        _FILTERED[key] = found
+        cache[filters] = found
     return found
 
 

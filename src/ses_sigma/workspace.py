@@ -41,6 +41,7 @@ __all__ = [
     "find_config",
     "pack_from_config",
     "pack_from_paths",
+    "read_config",
     "resolve_pack",
 ]
 
@@ -136,7 +137,8 @@ def _existing_filters(directory: Path | None) -> tuple[Path, ...]:
     return (directory,)
 
 
-def _read_config(path: Path) -> dict[str, object]:
+def read_config(path: Path) -> dict[str, object]:
+    """The keys of a ``ses-sigma.toml``, checked (ConfigError naming the file otherwise)."""
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
@@ -185,7 +187,7 @@ def _names(path: Path) -> list[str]:
 def pack_from_config(config: Path) -> PackSource:
     """The pack a ``ses-sigma.toml`` describes; ConfigError if it is malformed."""
     config = config.resolve()
-    data = _read_config(config)
+    data = read_config(config)
     own_rules = _paths(config, data, "rules", "rules")
     if not own_rules and "rules" not in data:
         raise ConfigError(f"{config}: no rules/ directory next to it and no rules key")

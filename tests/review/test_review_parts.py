@@ -223,3 +223,66 @@ def test_render_shows_hidden_characters_as_escapes(tmp_path: Path) -> None:
     assert "Quiet \\u202e\\u200b\\u001b[31m rule" in out
     for ch in ("\u202e", "\u200b", "\x1b"):
         assert ch not in out
+
+
+def test_a_case_filter_change_changes_the_fixtures_of_the_rules_using_it(tmp_path: Path) -> None:
+    """A fixture case's own filter file (``filters:`` of a case) is part of the rule's
+    fixtures: editing it re-runs the cases of the rules whose cases apply it."""
+    base = tmp_path / "base"
+    head = tmp_path / "head"
+    for side in (base, head):
+        for sub in ("rules", "fixtures"):
+            shutil.copytree(PROJECT / sub, side / sub)
+    path = head / "fixtures" / "_filters" / "known_monitoring_keys.yml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("198.51.100.80") == 1
+    path.write_text(text.replace("198.51.100.80", "198.51.100.81"), encoding="utf-8")
+    before, after = load_snapshot(base, "base"), load_snapshot(head, "head")
+    assert after.case_filters == {
+        "aws_ses_discovery_long_term_key": ("fixtures/_filters/known_monitoring_keys.yml",)
+    }
+    assert kinds(before, after) == [("fixtures changed", "aws_ses_discovery_long_term_key", ())]
+
+
+def test_render_bounds_many_changed_filter_files() -> None:
+    """Changed filter files are listed up to 60 and their diffs shrink, then go, to fit."""
+    from ses_sigma.review.build import FilterSection, Review
+    from ses_sigma.review.diff import FilterChange
+    from ses_sigma.review.evaluate import LintSummary
+
+    body = "".join(f"  allow_{i}: 198.51.100.{i % 250}\n" for i in range(300))
+    filters = [
+        FilterSection(
+            FilterChange(f"filters/f{i:03}.yml", None, body, (), ("some_rule",)),
+            unified_diff(None, body, "/dev/null", f"b/filters/f{i:03}.yml"),
+        )
+        for i in range(70)
+    ]
+    review = Review("base", "head", [], [], LintSummary(), {}, {}, filters=filters)
+    full = render(review, 10**9)
+    assert "- … and 10 more filter files." in full
+    assert full.count("<summary>filters/f") == 60
+    assert "**0 rules changed, 0 added, 0 removed, 70 filter files changed**" in full
+    for bound in (65_000, 20_000, 6_000):
+        text = render(review, bound)
+        assert len(text) <= bound and text == render(review, bound)
+        assert text.count("<details") == text.count("</details>")
+        assert text.count("\n```") % 2 == 0
+        assert "- `filters/f059.yml` (added): applies to none → `some_rule`" in text
+    assert "filter diffs left out to fit a comment" in render(review, 6_000)
+
+
+def test_scrub_names_paths_as_the_report_does(tmp_path: Path) -> None:
+    """Temporary and machine paths in messages become the report's names: relative to the
+    pack directory, up from it to the repository's top, or under <bundled>/."""
+    from ses_sigma.bundled import bundled_dir
+    from ses_sigma.review.refs import _scrub
+
+    top = tmp_path / "ses-sigma-review-x" / "base"
+    root = top / "team" / "detections"
+    rules = bundled_dir("rules")
+    assert rules is not None
+    text = f"{root}/rules/a.yml: bad; {top}/shared/b.yml: bad; {rules}/c.yml: bad; in {root}"
+    assert _scrub(text, [root], [top], "team/detections") == (
+        "rules/a.yml: bad; ../../shared/b.yml: bad; <bundled>/rules/c.yml: bad; in ."
+    )

@@ -13,16 +13,32 @@ from pathlib import Path
 import click
 
 from ses_sigma.cli.output import echo_err
-from ses_sigma.pack import rule_files
+from ses_sigma.pack import PackLoadError, rule_files
 from ses_sigma.review import GitError, review_refs
 from ses_sigma.review.report import GITHUB_COMMENT_LIMIT
-from ses_sigma.review.snapshot import FIXTURES_DIR, RULES_DIR
-from ses_sigma.workspace import find_config
+from ses_sigma.review.sides import side_pack
+from ses_sigma.workspace import CONFIG_FILE, find_config
 
 __all__ = ["command"]
 
 EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
+
+
+def _describe(pack_dir: Path) -> str:
+    """The ``pack:`` line: the working tree's pack, as its ``ses-sigma.toml`` names it."""
+    side = side_pack(pack_dir)
+    if side.source is None:
+        return f"pack: {side.root / CONFIG_FILE} (does not resolve; see the report)"
+    try:
+        count = len(rule_files(side.source.rules))
+    except PackLoadError:
+        count = 0
+    if side.config is None:
+        origin = f"{side.root} (no {CONFIG_FILE}: rules/, fixtures/ and filters/)"
+        return f"pack: {origin}, {count} rule file(s) in the working tree"
+    described = side.source.describe(count).removeprefix("pack: ")
+    return f"pack (working tree; the base is read with its own config): {described}"
 
 
 @click.command("report")
@@ -54,7 +70,8 @@ EXIT_USAGE = 2
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     show_default="the directory of ses-sigma.toml here or above, else the current directory",
-    help="Directory holding rules/ and fixtures/, inside a git work tree.",
+    help="Directory of the pack's ses-sigma.toml (or holding rules/ and fixtures/), inside a "
+    "git work tree.",
 )
 @click.option(
     "--max-chars",
@@ -74,16 +91,12 @@ def command(
 ) -> None:
     """Markdown summary of the rule changes between --base REF and the working tree (or
     --head REF): rules added, changed and removed, Sigma and query diffs per target, fixture
-    results, lint findings, ATT&CK coverage before and after."""
+    results, lint findings, ATT&CK coverage before and after. Each side is the pack its own
+    ses-sigma.toml names: its rules, fixtures and filters, and the bundled rules it uses."""
     if pack_dir is None:
         config = find_config()
         pack_dir = config.parent if config is not None else Path(".")
-    rules = rule_files([pack_dir / RULES_DIR]) if (pack_dir / RULES_DIR).is_dir() else []
-    click.echo(
-        f"pack: {pack_dir.resolve()} ({RULES_DIR}/ and {FIXTURES_DIR}/), {len(rules)} rule "
-        "file(s) in the working tree",
-        err=True,
-    )
+    click.echo(_describe(pack_dir), err=True)
     try:
         result = review_refs(pack_dir, base, head, max_chars, use_merge_base)
     except GitError as exc:

@@ -30,6 +30,7 @@ from ses_sigma.logs import Rejection
 from ses_sigma.match.baseline import BaselineError
 from ses_sigma.match.errors import RuleCompileError
 from ses_sigma.pack import PackLoadError
+from ses_sigma.prefilter import KERNEL
 from ses_sigma.records import format_time
 from ses_sigma.scan import ScanResult, default_workers, scan
 from ses_sigma.scan_stream import DEFAULT_REORDER_WINDOW
@@ -160,6 +161,15 @@ def _report_late(result: ScanResult, window: float, streamed: bool) -> None:
         echo_err(f"warning: ... and {len(late.withdrawn) - _WITHDRAWN_SHOWN} more withdrawn")
 
 
+def _prefilter_line(result: ScanResult) -> str:
+    """Which raw-bytes pre-filter kernel ran, and how many records it ruled out."""
+    where = "C kernel" if KERNEL == "c" else "pure-Python reference (the C kernel is not built)"
+    return (
+        f"pre-filter: {where}; {result.read.prefiltered} of {result.read.records} record(s) "
+        "ruled out without decoding"
+    )
+
+
 class _LogPath(click.ParamType):
     """An existing local path, or a URI (``s3://...``) for ``--engine spark``."""
 
@@ -224,7 +234,12 @@ class _LogPath(click.ParamType):
     "by correlation and first-seen rules as it streams; a later record is warned about and "
     "those rules are evaluated again at the end (the alerts stay exact).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Also list the files that were skipped.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also list the files that were skipped, and say which pre-filter kernel ran.",
+)
 @click.option(
     "--engine",
     type=click.Choice(["embedded", "spark"]),
@@ -336,6 +351,8 @@ def command(
     if verbose:
         for skipped in result.read.skipped:
             echo_err(f"skipped: {skipped}", newlines=False)
+        if engine == "embedded" and not no_prefilter:
+            echo_err(_prefilter_line(result))
     click.echo(_summary(result, left_out), err=True)
     if not result.ok:
         ctx.exit(EXIT_REJECTED)

@@ -32,9 +32,9 @@ from typing import IO
 
 from ses_sigma.logs.decode import MAX_DEPTH, is_lines, read_document, read_lines
 from ses_sigma.logs.fast import document_raw, document_records_fast, read_lines_fast
+from ses_sigma.logs.sources import RangeChunks
 from ses_sigma.logs.stats import FILE, RECORD, ReadStats, Rejection, Skipped
 from ses_sigma.logs.streams import (
-    BOM,
     MAX_LINE_BYTES,
     LineStream,
     NotRegularFile,
@@ -170,22 +170,7 @@ def read_range(
         if pos >= end:
             return 0
 
-        def chunks() -> Iterator[bytes]:
-            left = end - pos
-            first = pos == 0
-            while left > 0:
-                data = fh.read(min(1 << 20, left))
-                if not data:
-                    return
-                left -= len(data)
-                if first and data.startswith(BOM):
-                    data = data[len(BOM) :]
-                first = False
-                if left <= 0 and not data.endswith(b"\n"):
-                    data += fh.readline()  # finish the range's last line
-                yield data
-
-        with LineStream(chunks()) as stream:
+        with LineStream(RangeChunks(fh, end)) as stream:
             if prefilter is not None:
                 lines = yield from read_lines_fast(name, stream, stats, prefilter)
             else:

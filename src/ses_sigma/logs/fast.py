@@ -21,24 +21,11 @@ from ses_sigma.logs.streams import LineStream
 from ses_sigma.prefilter import Prefilter, wants_record
 from ses_sigma.records import Record, RecordError, parse_event_time
 
-__all__ = ["BLOCK_BYTES", "document_records_fast", "read_lines_fast"]
+__all__ = ["document_records_fast", "read_lines_fast"]
 
-#: Bytes of whole lines searched at once (fits the CPU caches; ~1,000 CloudTrail records).
-BLOCK_BYTES = 1 << 20
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def _slow_block(
-    name: str, block: bytes, first: int, stream: LineStream, stats: ReadStats
-) -> Iterator[Record]:
-    lines = block.split(b"\n")
-    if block.endswith(b"\n"):
-        lines.pop()
-    for i, line in enumerate(lines):
-        if line.strip():
-            yield from record_from_line(
-                f"{name}:{first + i + 1}", line.rstrip(b"\r"), stream, stats
-            )
+#: Bytes of an S3 object's records searched at once (fits the CPU caches).
+_DOC_BLOCK = 1 << 20
 
 
 def read_lines_fast(
@@ -55,32 +42,34 @@ def read_lines_fast(
             origin = f"{name}:{lineno + stream.lineno}"
             yield from record_from_line(origin, line.rstrip(b"\r\n"), stream, stats)
     lineno += stream.lineno
-    while (block := stream.take_block(BLOCK_BYTES)) is not None:
-        if block is LineStream.TOO_LONG:
+    while (taken := stream.take_lines()) is not None:
+        if taken is LineStream.TOO_LONG:
             lineno += 1
             stats.reject(
                 f"{name}:{lineno}", f"line longer than {stream.max_line} bytes: not read", RECORD
             )
             continue
-        scan = pf.scan(block) if block.endswith(b"\n") else None
-        if scan is None:
-            yield from _slow_block(name, block, lineno, stream, stats)
-            lineno += block.count(b"\n") + (not block.endswith(b"\n"))
-            continue
-        skipped = scan.lines - len(scan.candidates)
-        stats.records += skipped
-        stats.prefiltered += skipped
-        if scan.min_time is not None:
-            _fold_times(stats, [scan.min_time.decode()])
-        for ln, start, end in scan.candidates:
-            line = block[start:end].rstrip(b"\r")
-            yield from record_from_line(f"{name}:{lineno + ln + 1}", line, stream, stats)
-        lineno += scan.lines
+        buf, end = taken  # type: ignore[misc]
+        # a last line without newline (a cut stream?) is always decoded, so that a cut
+        # record is reported as one
+        whole = end if buf[end - 1] == 0x0A else buf.rfind(b"\n", 0, end) + 1
+        scan = pf.scan(buf, 0, whole)
+        stats.records += scan.lines - len(scan.candidates)
+        stats.prefiltered += scan.lines - len(scan.candidates)
+        with memoryview(buf) as view:
+            lines = [(ln, bytes(view[lo:hi])) for ln, lo, hi in scan.candidates]
+            if whole < end:
+                lines.append((scan.lines, bytes(view[whole:end])))
+        for ln, line in lines:
+            if line.strip():  # a blank line is a candidate, and no record
+                yield from record_from_line(
+                    f"{name}:{lineno + ln + 1}", line.rstrip(b"\r"), stream, stats
+                )
+        lineno += scan.lines + (whole < end)
     return lineno
 
 
 _S3_HEAD = re.compile(rb'\s*\{"Records":\[(?=\{"eventVersion":)')
-_BOUNDARY = b'},{"eventVersion":'
 
 
 def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> list[Record] | None:
@@ -88,10 +77,12 @@ def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> lis
 
     CloudTrail writes ``{"Records":[{"eventVersion":...},{"eventVersion":...}]}`` on one line.
     A quote inside a JSON string is always escaped, so ``},{"eventVersion":`` cannot occur in
-    a string: cutting there gives one record per line, which the block search then proves
-    (one canonical eventTime/eventSource and a closing brace per line). Candidates are decoded
-    one by one; if any does not decode (the cut fell inside a nested object) or the shape is
-    anything else, None: the caller decodes the whole document.
+    a string: cutting there gives one record per line, unless the cut falls inside a nested
+    object that starts with an ``eventVersion`` key. The first piece of such a record is not
+    valid JSON, and holds its top-level eventSource (or the piece is a candidate): a candidate
+    piece that does not decode gives None (the caller decodes the whole document); a piece
+    ruled out by a literal alone must be one whole JSON object (``pieces``), since the
+    literal could sit in another piece. Any other shape: None.
     """
     head = _S3_HEAD.match(data)
     end = len(data)
@@ -99,40 +90,30 @@ def document_raw(name: str, data: bytes, stats: ReadStats, pf: Prefilter) -> lis
         end -= 1
     if head is None or data[end - 2 : end] != b"]}":
         return None
-    if data.find(b"\n", head.end(), end) >= 0 or data.find(b"\r", head.end(), end) >= 0:
+    first, stop = head.end(), end - 2
+    if data.find(b"\n", first, stop) >= 0 or data.find(b"\r", first, stop) >= 0:
         return None
-    # One copy: the records, one per line, between the head and the closing "]}".
-    lines = data.replace(_BOUNDARY, b'}\n{"eventVersion":')
-    first = head.end()
-    stop = end - 2 + (len(lines) - len(data))
-    if lines[stop : stop + 2] != b"]}":
-        return None
+    # One copy: the records, one per line (same length as data[first:stop]).
+    lines = pf.split_records(data, first, stop)
     decoded = []
     counted = 0
-    times: list[str] = []
+    first, stop = 0, len(lines)
     while first < stop:  # blocks that fit the CPU caches
-        cut = lines.rfind(b"\n", first, min(first + BLOCK_BYTES // 2, stop)) + 1
+        cut = lines.rfind(b"\n", first, min(first + _DOC_BLOCK, stop)) + 1
         if cut <= first:
             cut = stop  # the last record (no newline after it)
-        block = lines[first:cut] if cut < stop else lines[first:stop] + b"\n"
-        scan = pf.scan(block)
-        if scan is None or block.count(b"}\n") != scan.lines:
-            return None
+        scan = pf.scan(lines, first, cut, pieces=True)
         for index, lo, hi in scan.candidates:
-            piece = block[lo:hi]
+            piece = lines[lo:hi]
             try:
                 decoded.append((counted + index, piece, orjson.loads(piece)))
             except orjson.JSONDecodeError:
                 return None
         counted += scan.lines
-        if scan.min_time is not None:
-            times.append(scan.min_time.decode())
         first = cut
     skipped = counted - len(decoded)
     stats.records += skipped
     stats.prefiltered += skipped
-    if times:
-        _fold_times(stats, times)
     out = []
     for index, piece, value in decoded:
         rec = make_record(f"{name}[{index}]", value, stats, raw=piece)

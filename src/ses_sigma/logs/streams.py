@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import IO
 
 from ses_sigma.logs.gz import GZIP_MAGIC, Prefixed, StreamError, gzip_chunks, os_message
+from ses_sigma.logs.sources import BOM, PlainChunks
 from ses_sigma.logs.walk import not_regular_reason
 
 __all__ = [
+    "BLOCK_BYTES",
     "GZIP_MAGIC",
     "MAX_LINE_BYTES",
     "LineStream",
@@ -22,8 +24,8 @@ __all__ = [
     "os_message",
 ]
 
-CHUNK = 1 << 20
-BOM = b"\xef\xbb\xbf"
+#: Bytes of whole lines handed to the pre-filter at once (``LineStream.take_lines``).
+BLOCK_BYTES = 1 << 22
 #: Longest JSON Lines line accepted (CloudTrail caps an event at 256 KB; this leaves room for
 #: a line holding a whole S3 object). A longer line is rejected, and never held in memory.
 MAX_LINE_BYTES = 64 << 20
@@ -63,21 +65,7 @@ def byte_chunks(fh: IO[bytes]) -> Iterator[bytes]:
             fh.seek(0)
             return gzip_chunks(fh)
         return gzip_chunks(io.BufferedReader(Prefixed(head, fh)))
-    return _plain_chunks(fh, head)
-
-
-def _plain_chunks(fh: IO[bytes], head: bytes) -> Iterator[bytes]:
-    with fh:
-        if head:
-            yield head
-        while True:
-            try:
-                chunk = fh.read(CHUNK)
-            except OSError as exc:
-                raise StreamError(f"read error: {os_message(exc)}") from None
-            if not chunk:
-                return
-            yield chunk
+    return PlainChunks(fh, head)
 
 
 class LineStream:
@@ -96,6 +84,13 @@ class LineStream:
         self._eof = False
         self._peeked: list[tuple[int, bytes]] = []
         self._max = max_line
+        # take_lines: the reusable block, its filled length and the end of the last handed out
+        self._block: bytearray | None = None
+        self._fill = 0
+        self._cut = 0
+        self._readinto = getattr(chunks, "readinto", None)
+        self._pending = b""  # a chunk being copied into the block (sources without readinto)
+        self._offset = 0
         self.lineno = 0  # number of the last line returned by next_line (1-based)
         self.bytes_read = 0
         self.error: str | None = None
@@ -142,6 +137,10 @@ class LineStream:
                 return self.TOO_LONG
 
     def _raw_line(self) -> bytes | None:
+        if not self._buf and not self._eof:
+            whole = self._whole_rest()
+            if whole is not None:
+                return whole
         while True:
             i = self._buf.find(b"\n", self._scanned)
             if i >= 0:
@@ -163,6 +162,21 @@ class LineStream:
                 self._scanned = 0
                 self.last_line_complete = False
                 return line
+
+    def _whole_rest(self) -> bytes | None:
+        """The rest of the stream when it is one unterminated line in one chunk (a compact
+        S3 object), without copying it; else None, the chunks read put in the buffer."""
+        chunk = self._next_chunk()
+        if not chunk or b"\n" in chunk or len(chunk) > self._max:
+            self._buf += chunk or b""
+            return None
+        after = self._next_chunk()
+        if after is None:
+            self.last_line_complete = False
+            return chunk
+        self._buf += chunk
+        self._buf += after
+        return None
 
     def peek_nonblank(self, n: int) -> list[bytes]:
         """The first ``n`` non-blank lines (fewer at EOF), without consuming anything."""
@@ -188,43 +202,83 @@ class LineStream:
             self.lineno += 1
         return line
 
-    def take_block(self, min_size: int) -> bytes | None:
-        """The next run of whole lines (at least ``min_size`` bytes unless the data ends),
-        ending with a newline, or the unterminated last line; None at the end.
+    def take_lines(self, size: int = BLOCK_BYTES) -> tuple[bytearray, int] | bytes | None:
+        """The next run of whole lines as ``(buffer, end)``: the lines are ``buffer[:end]``,
+        the last one ends with a newline unless the data ends without one. The buffer is
+        reused by the next call (read with ``readinto`` when the source can, so no bytes
+        object is made per block). None at the end.
 
-        A line longer than the bound comes back alone as ``TOO_LONG`` (its bytes skipped). Only
-        valid once the peeked lines are consumed; line numbers are not tracked here (the caller
-        counts the newlines of the block). Chunks are joined once (no bytearray round trip).
+        A line that does not fit ``max_line`` bytes comes back alone as ``TOO_LONG`` (its
+        bytes skipped). Only valid once the peeked lines are consumed; line numbers are not
+        tracked here (the caller counts the lines of the block).
         """
-        parts: list[bytes] = [bytes(self._buf)] if self._buf else []
-        self._buf.clear()
-        self._scanned = 0
-        size = len(parts[0]) if parts else 0
-        newline = bool(parts) and b"\n" in parts[0]
-        while not (newline and size >= min_size):
-            if not newline and size > self._max:
-                self._buf += b"".join(parts)
-                return self._skip_long_line()
-            chunk = self._next_chunk()
-            if chunk is None:
-                break
-            parts.append(chunk)
-            size += len(chunk)
-            newline = newline or b"\n" in chunk
-        if not parts:
-            return None
-        for k in range(len(parts) - 1, -1, -1):
-            i = parts[k].rfind(b"\n")
-            if i >= 0:
-                if i + 1 < len(parts[k]):
-                    self._buf += parts[k][i + 1 :]
-                for rest in parts[k + 1 :]:
-                    self._buf += rest
-                if k == 0 and i + 1 == len(parts[0]):
-                    return parts[0]
-                return b"".join([*parts[:k], parts[k][: i + 1]])
-        self.last_line_complete = False  # the data ends without a newline
-        return b"".join(parts)
+        block = self._block
+        if block is None:
+            block = self._block = bytearray(max(size, len(self._buf)))
+            self._fill = len(self._buf)
+            block[: self._fill] = self._buf
+            self._buf.clear()
+            self._scanned = 0
+        elif self._cut:
+            tail = self._fill - self._cut
+            if tail:
+                block[:tail] = block[self._cut : self._fill]  # a copy: no overlapping move
+            self._fill = tail
+        self._cut = 0
+        while True:
+            while self._fill < len(block) and self._read_into(block):
+                pass
+            nl = block.rfind(b"\n", 0, self._fill)
+            if nl >= 0:
+                self._cut = nl + 1
+                return block, self._cut
+            if self._eof:
+                if not self._fill:
+                    return None
+                self._cut = self._fill
+                self.last_line_complete = False  # the data ends without a newline
+                return block, self._fill
+            if len(block) >= self._max:
+                return self._skip_block_line(block)
+            block.extend(bytes(min(len(block), self._max - len(block))))
+
+    def _read_into(self, block: bytearray) -> int:
+        """Append the next bytes of the source to ``block[_fill:]``; 0 at the end."""
+        n = 0
+        if self._readinto is not None:
+            with memoryview(block) as view:
+                try:
+                    n = self._readinto(view[self._fill :])
+                except StreamError as exc:
+                    self.error = str(exc)
+        else:
+            while not self._pending:
+                chunk = self._next_chunk()
+                if chunk is None:
+                    break
+                self._pending, self._offset = chunk, 0
+            n = min(len(block) - self._fill, len(self._pending) - self._offset)
+            with memoryview(self._pending) as pending:
+                block[self._fill : self._fill + n] = pending[self._offset : self._offset + n]
+            self._offset += n
+            if self._offset == len(self._pending):
+                self._pending, self._offset = b"", 0
+        if n == 0:
+            self._eof = True
+        self._fill += n
+        self.bytes_read += n if self._readinto is not None else 0
+        return n
+
+    def _skip_block_line(self, block: bytearray) -> bytes:
+        """Drop the over-long line at the start of ``block``, up to and including its newline."""
+        while True:
+            self._fill = 0
+            if not self._read_into(block):
+                return self.TOO_LONG
+            nl = block.find(b"\n", 0, self._fill)
+            if nl >= 0:
+                self._cut = nl + 1
+                return self.TOO_LONG
 
     def _next_chunk(self) -> bytes | None:
         if self._eof:

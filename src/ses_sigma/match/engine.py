@@ -302,12 +302,10 @@ class Engine:
         return Suppressor(self._suppression).apply(groups)
 
     def prefilter(self) -> Prefilter | None:
-        """The raw-bytes pre-filter for this pack, or None when a rule does not pin
-        eventSource to plain values (then every record must be decoded)."""
-        return Prefilter.for_rules(
-            [(s.compiled.event_sources, s.compiled.event_names) for s in self._singles.values()],
-            need_times=False,
-        )
+        """The raw-bytes pre-filter for this pack (per rule: eventSource, eventName and the
+        literals its detection needs), or None when a rule does not pin eventSource to plain
+        values (then every record must be decoded)."""
+        return Prefilter.for_rules(s.compiled.rule for s in self._singles.values())
 
     @property
     def rule_names(self) -> list[str]:

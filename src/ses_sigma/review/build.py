@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ses_sigma.review.diff import Kind, RuleChange, compare, coverage, unified_diff
+from ses_sigma.review.diff import (
+    FilterChange,
+    Kind,
+    RuleChange,
+    compare,
+    coverage,
+    filter_changes,
+    unified_diff,
+)
 from ses_sigma.review.evaluate import (
     FixtureReport,
     LintSummary,
@@ -20,9 +28,11 @@ from ses_sigma.review.evaluate import (
     lint_snapshot,
     run_fixtures,
 )
-from ses_sigma.review.snapshot import RULES_DIR, Snapshot
+from ses_sigma.review.snapshot import Snapshot
+from ses_sigma.workspace import CONFIG_FILE
 
 __all__ = [
+    "FilterSection",
     "QueryDiff",
     "Review",
     "RuleSection",
@@ -67,9 +77,21 @@ class RuleSection:
     fixtures: FixtureReport | None = None
 
 
+@dataclass(frozen=True)
+class FilterSection:
+    """A site filter file that changed: its diff and the rules it applies to on each side."""
+
+    change: FilterChange
+    diff: str
+
+
 @dataclass
 class Review:
-    """The comparison of two snapshots, ready to render."""
+    """The comparison of two snapshots, ready to render.
+
+    ``config_diff`` is the diff of ``ses-sigma.toml`` between the sides (``""`` when equal);
+    ``packs`` says which pack each side uses (its config, the bundled rules left out).
+    """
 
     base_label: str
     head_label: str
@@ -81,6 +103,9 @@ class Review:
     fixtures_error: str | None = None
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    config_diff: str = ""
+    filters: list[FilterSection] = field(default_factory=list)
+    packs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -136,13 +161,51 @@ def _section(change: RuleChange, base: Snapshot, head: Snapshot) -> RuleSection:
     return section
 
 
+def _pack_line(snap: Snapshot) -> str:
+    """Which pack a side uses, in one line; ``""`` for a side without a config (its
+    ``rules/``, ``fixtures/`` and ``filters/``, as the report always read them)."""
+    side = snap.side
+    if side is None or side.config is None:
+        return ""
+    if side.source is None:
+        return f"`{CONFIG_FILE}` does not resolve"
+    text = f"`{CONFIG_FILE}`: {len(snap.rules)} rule(s)"
+    if side.include_bundled:
+        bundled = sum(r.bundled for r in snap.rules.values())
+        text += f", {bundled} of them bundled"
+        if side.disabled:
+            text += "; bundled disabled: " + ", ".join(f"`{n}`" for n in side.disabled)
+        if side.overridden:
+            text += "; bundled overridden: " + ", ".join(f"`{n}`" for n in side.overridden)
+    if snap.filters:
+        text += f"; {len(snap.filters)} filter file(s)"
+    return text
+
+
 def build_review(base: Snapshot, head: Snapshot, notes: list[str] | None = None) -> Review:
     """Compare two loaded snapshots: every part of the review, computed once."""
     changes = compare(base, head)
+    filters = [
+        FilterSection(
+            f,
+            unified_diff(
+                f.before,
+                f.after,
+                f"a/{f.file}" if f.before is not None else "/dev/null",
+                f"b/{f.file}",
+            ),
+        )
+        for f in filter_changes(base, head)
+    ]
+    config_diff = unified_diff(
+        base.text(CONFIG_FILE), head.text(CONFIG_FILE), f"a/{CONFIG_FILE}", f"b/{CONFIG_FILE}"
+    )
     sections = [_section(c, base, head) for c in changes if c.kind is not Kind.REMOVED]
     errors: list[str] = []
     for snap in (base, head):
-        if snap.load_error is not None:
+        if snap.side is not None and snap.side.error is not None:
+            errors.append(f"{CONFIG_FILE} does not resolve at {snap.label}:\n{snap.side.error}")
+        elif snap.load_error is not None:
             errors.append(f"the pack does not load at {snap.label}:\n{snap.load_error}")
     for section in sections:
         for q in section.queries:
@@ -158,16 +221,18 @@ def build_review(base: Snapshot, head: Snapshot, notes: list[str] | None = None)
             section.fixtures = reports.get(section.change.key)
         if fixtures_error is not None:
             errors.append(f"fixture cases did not run: {fixtures_error}")
-    touched: set[str] = set()
+    touched: set[str] = {CONFIG_FILE} if config_diff else set()
+    touched.update(f.change.file for f in filters)
     for section in sections:
         info = section.change.head
         assert info is not None
         touched.update({info.file, head.fixture_file(info.key)})
-    lint = (
-        lint_snapshot(head, touched)
-        if any(p.startswith(f"{RULES_DIR}/") for p in head.files)
-        else LintSummary(error=f"no rule files in {RULES_DIR}/ at {head.label}", passed=False)
-    )
+    if head.side is not None and head.side.source is None:
+        lint = LintSummary(error=f"{CONFIG_FILE} does not resolve at {head.label}", passed=False)
+    elif not head.rules and not head.load_error:
+        lint = LintSummary(error=f"no rule files at {head.label}", passed=False)
+    else:
+        lint = lint_snapshot(head, touched)
     if lint.error is not None:
         errors.append(f"lint: {lint.error}")
     return Review(
@@ -181,4 +246,7 @@ def build_review(base: Snapshot, head: Snapshot, notes: list[str] | None = None)
         fixtures_error=fixtures_error,
         notes=list(notes or []),
         errors=errors,
+        config_diff=config_diff,
+        filters=filters,
+        packs=[(base.label, _pack_line(base)), (head.label, _pack_line(head))],
     )

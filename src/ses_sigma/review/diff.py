@@ -18,11 +18,13 @@ from ses_sigma.review.snapshot import FIXTURES_DIR, RuleInfo, Snapshot
 __all__ = [
     "BASE_FIXTURES",
     "KIND_ORDER",
+    "FilterChange",
     "Kind",
     "RuleChange",
     "compare",
     "coverage",
     "diff_counts",
+    "filter_changes",
     "unified_diff",
 ]
 
@@ -49,12 +51,17 @@ KIND_ORDER = (Kind.CHANGED, Kind.ADDED, Kind.REMOVED, Kind.AFFECTED, Kind.FIXTUR
 @dataclass(frozen=True)
 class RuleChange:
     """One rule that differs: its kind, its info on each side (None where it does not exist),
-    and for ``affected`` rules the changed rules it refers to."""
+    for ``affected`` rules the changed rules it refers to, for rules changed by a site filter
+    the filter files that changed (added, removed or edited) among those applied to it, and a
+    note on how the configuration brought the change about (a bundled rule disabled,
+    overridden, included...)."""
 
     kind: Kind
     base: RuleInfo | None
     head: RuleInfo | None
     via: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    note: str = ""
 
     @property
     def key(self) -> str:
@@ -94,15 +101,48 @@ def _pair(
     )
 
 
+def _applied(snap: Snapshot, key: str) -> dict[str, bytes | None]:
+    return {name: snap.files.get(name) for name in snap.applied.get(key, ())}
+
+
+def _filters_changed(base: Snapshot, b: RuleInfo, head: Snapshot, h: RuleInfo) -> tuple[str, ...]:
+    """The filter files applied to the rule on either side whose presence or content differs."""
+    before, after = _applied(base, b.key), _applied(head, h.key)
+    return tuple(sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n)))
+
+
+def _fixtures_changed(base: Snapshot, b: RuleInfo, head: Snapshot, h: RuleInfo) -> bool:
+    """The rule's fixture file, the ``_base.yml`` it builds on, or a filter file one of its
+    cases applies differs between the sides."""
+    if base.files.get(base.fixture_file(b.key)) != head.files.get(head.fixture_file(h.key)):
+        return True
+    if base.files.get(base.fixture_base(b.key)) != head.files.get(head.fixture_base(h.key)):
+        return True
+    used = {*base.case_filters.get(b.key, ()), *head.case_filters.get(h.key, ())}
+    return any(base.files.get(n) != head.files.get(n) for n in used)
+
+
 def compare(base: Snapshot, head: Snapshot) -> list[RuleChange]:
     """Every rule that differs, in report order (kind, then name)."""
     pairs, removed, added = _pair(base, head)
-    changes: list[RuleChange] = [RuleChange(Kind.REMOVED, r, None) for r in removed]
-    changes.extend(RuleChange(Kind.ADDED, None, r) for r in added)
+    changes: list[RuleChange] = [
+        RuleChange(Kind.REMOVED, r, None, note=_note(Kind.REMOVED, r, None, base, head))
+        for r in removed
+    ]
+    changes.extend(
+        RuleChange(Kind.ADDED, None, r, note=_note(Kind.ADDED, None, r, base, head)) for r in added
+    )
     same: list[tuple[RuleInfo, RuleInfo]] = []
     for b, h in pairs:
-        if b.file != h.file or b.key != h.key or base.files.get(b.file) != head.files.get(h.file):
-            changes.append(RuleChange(Kind.CHANGED, b, h))
+        filters = _filters_changed(base, b, head, h)
+        if (
+            b.file != h.file
+            or b.key != h.key
+            or base.files.get(b.file) != head.files.get(h.file)
+            or filters
+        ):
+            note = _note(Kind.CHANGED, b, h, base, head)
+            changes.append(RuleChange(Kind.CHANGED, b, h, filters=filters, note=note))
         else:
             same.append((b, h))
     # Correlations over changed rules convert (and fire) differently: follow the references.
@@ -118,16 +158,77 @@ def compare(base: Snapshot, head: Snapshot) -> list[RuleChange]:
                 via[h.key] = hits
                 touched.add(h.key)
                 grew = True
-    base_fixtures_changed = base.files.get(BASE_FIXTURES) != head.files.get(BASE_FIXTURES)
     for b, h in same:
         if h.key in via:
             changes.append(RuleChange(Kind.AFFECTED, b, h, via=via[h.key]))
-        elif base_fixtures_changed or base.files.get(base.fixture_file(b.key)) != head.files.get(
-            head.fixture_file(h.key)
-        ):
+        elif _fixtures_changed(base, b, head, h):
             changes.append(RuleChange(Kind.FIXTURES, b, h))
     order = {k: i for i, k in enumerate(KIND_ORDER)}
     return sorted(changes, key=lambda c: (order[c.kind], c.key))
+
+
+def _note(
+    kind: Kind, b: RuleInfo | None, h: RuleInfo | None, base: Snapshot, head: Snapshot
+) -> str:
+    """How the configuration of the sides explains a change of a bundled rule (or ``""``)."""
+    bs, hs = base.side, head.side
+    if kind is Kind.REMOVED and b is not None:
+        if b.bundled and hs is not None and b.key in hs.disabled:
+            return "bundled rule, now disabled (`disable` in ses-sigma.toml)"
+        if b.bundled and hs is not None and not hs.include_bundled:
+            return "bundled rule: the bundled pack is no longer used (`include_bundled`)"
+        if not b.bundled and bs is not None and b.key in bs.overridden:
+            if hs is not None and b.key in hs.disabled:
+                return (
+                    "the repository's rule overriding the bundled one, removed; the bundled "
+                    "rule is disabled"
+                )
+            return "the repository's rule overriding the bundled one, removed"
+        return "bundled rule" if b.bundled else ""
+    if kind is Kind.ADDED and h is not None:
+        if h.bundled and bs is not None and h.key in bs.disabled:
+            return "bundled rule, no longer disabled (`disable` in ses-sigma.toml)"
+        if h.bundled and bs is not None and not bs.include_bundled:
+            return "bundled rule: the bundled pack is now used (`include_bundled`)"
+        if not h.bundled and hs is not None and h.key in hs.overridden:
+            return "overrides the bundled rule of this name (disabled at the base)"
+        return "bundled rule" if h.bundled else ""
+    if b is not None and h is not None and b.bundled != h.bundled:
+        if h.bundled:
+            return "override removed: the bundled rule of this name is used again"
+        return "the repository's rule now overrides the bundled rule of this name"
+    return ""
+
+
+@dataclass(frozen=True)
+class FilterChange:
+    """A filter file added, removed or edited, and the rules it applies to on each side."""
+
+    file: str
+    before: str | None
+    after: str | None
+    rules_before: tuple[str, ...]
+    rules_after: tuple[str, ...]
+
+
+def filter_changes(base: Snapshot, head: Snapshot) -> list[FilterChange]:
+    """Every filter file whose presence or content differs between the sides, by name."""
+    out = []
+    for name in sorted(set(base.filters) | set(head.filters)):
+        before = base.files.get(name) if name in base.filters else None
+        after = head.files.get(name) if name in head.filters else None
+        if before == after:
+            continue
+        out.append(
+            FilterChange(
+                name,
+                base.text(name) if before is not None else None,
+                head.text(name) if after is not None else None,
+                tuple(sorted(k for k, fs in base.applied.items() if name in fs)),
+                tuple(sorted(k for k, fs in head.applied.items() if name in fs)),
+            )
+        )
+    return out
 
 
 def unified_diff(before: str | None, after: str | None, before_name: str, after_name: str) -> str:

@@ -18,17 +18,19 @@ from ses_sigma.convert.base import all_targets
 from ses_sigma.convert.build import convert_rules
 from ses_sigma.harness import (
     BASE_FILE,
+    Case,
     ExpectedAlert,
+    FixtureProblem,
     GotAlert,
     Verdict,
-    collect_fixtures,
+    collect_fixture_dirs,
     run_cases,
 )
 from ses_sigma.lint import PackPaths, PathsError, check_pack
 from ses_sigma.lint.findings import Finding
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.review.snapshot import FIXTURES_DIR, RULES_DIR, Snapshot
+from ses_sigma.review.snapshot import Snapshot
 
 __all__ = [
     "CaseRow",
@@ -169,9 +171,18 @@ def _row(verdict: Verdict, new: bool) -> CaseRow:
     return CaseRow(verdict.case.name, expected, _alerts(verdict.got), verdict.passed, detail, new)
 
 
+def _collect(snapshot: Snapshot, names: Collection[str]) -> tuple[list[Case], list[FixtureProblem]]:
+    """The cases of the side's fixture directories (the bundled ones too), less the fixture
+    files of the bundled rules the side leaves out (collected by ``load_snapshot`` once)."""
+    if snapshot.fixtures is not None and list(names) == list(snapshot.rules):
+        return snapshot.fixtures
+    source = snapshot.source
+    return collect_fixture_dirs(source.fixtures, names, source.ignored_fixtures)
+
+
 def _case_names(snapshot: Snapshot) -> dict[str, set[str]]:
     """Rule name -> its case names, as the fixture files of ``snapshot`` hold them."""
-    cases, _ = collect_fixtures(snapshot.root / FIXTURES_DIR, list(snapshot.rules))
+    cases, _ = _collect(snapshot, list(snapshot.rules))
     names: dict[str, set[str]] = {}
     for case in cases:
         names.setdefault(case.rule, set()).add(case.name)
@@ -194,7 +205,7 @@ def run_fixtures(
     except RuleCompileError as exc:
         return {}, f"a rule cannot be evaluated faithfully: {exc}"
     names = list(head.rules)
-    cases, problems = collect_fixtures(head.root / FIXTURES_DIR, names)
+    cases, problems = _collect(head, names)
     before = _case_names(base) if base.rules else {}
     reports = {k: FixtureReport(k) for k in sorted(keys)}
     wanted = [c for c in cases if c.rule in reports]
@@ -233,27 +244,24 @@ class LintSummary:
     error: str | None = None
 
 
-def _relative_finding(finding: Finding, root: Path) -> Finding:
+def _relative_finding(finding: Finding, snapshot: Snapshot) -> Finding:
     path = Path(finding.file)
     if not path.is_absolute():
         path = Path.cwd() / path
-    try:
-        rel = path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return finding
-    return replace(finding, file=rel)
+    return replace(finding, file=snapshot.name(path))
 
 
 def lint_snapshot(snapshot: Snapshot, files: Collection[str]) -> LintSummary:
-    """Lint the whole pack of ``snapshot``; findings on ``files`` (relative paths) are listed,
-    the others counted."""
+    """Lint the whole pack of ``snapshot`` (``ses-sigma check`` on the side's pack: its rules,
+    filters and fixtures, and the bundled rules it uses); findings on ``files`` (names as the
+    snapshot gives them) are listed, the others counted."""
     try:
-        result = check_pack(PackPaths((snapshot.root / RULES_DIR,), snapshot.root / FIXTURES_DIR))
+        result = check_pack(PackPaths.of(snapshot.source))
     except PathsError as exc:
         return LintSummary(error=str(exc), passed=False)
     summary = LintSummary(passed=result.passed)
     for finding in result.findings:
-        finding = _relative_finding(finding, snapshot.root)
+        finding = _relative_finding(finding, snapshot)
         if finding.file in files:
             summary.touched.append(finding)
         elif finding.excused is None:

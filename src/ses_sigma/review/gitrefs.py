@@ -10,8 +10,9 @@ rewrite rule files.
 from __future__ import annotations
 
 import os
+import posixpath
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -20,7 +21,9 @@ __all__ = [
     "GitError",
     "NotARepository",
     "UnknownRef",
+    "export_paths",
     "export_tree",
+    "in_repository",
     "locate",
     "merge_base",
     "resolve_commit",
@@ -135,9 +138,50 @@ def export_tree(checkout: Checkout, commit: str, subdirs: Sequence[str], dest: P
     Returns notes on tree entries that are not regular files (symlinks, submodules), which are
     not copied. A subdirectory the commit does not have is simply absent from ``dest``.
     """
-    wanted = [checkout.in_tree(d) for d in subdirs]
-    listing = _git(checkout.top, ["ls-tree", "-r", "-z", "--full-tree", commit, "--", *wanted])
-    entries: list[tuple[str, str]] = []  # (object id, path relative to the pack directory)
+
+    def place(path: str) -> str:
+        return str(PurePosixPath(path).relative_to(checkout.prefix)) if checkout.prefix else path
+
+    return _export(checkout, commit, [checkout.in_tree(d) for d in subdirs], dest, place)
+
+
+def in_repository(checkout: Checkout, relative: str) -> str | None:
+    """A path relative to the pack directory (``../shared`` allowed) as a path relative to
+    the top level, normalised; None when it leaves the repository (or is absolute)."""
+    if PurePosixPath(relative).is_absolute():
+        return None
+    joined = posixpath.normpath(posixpath.join(checkout.prefix or ".", relative))
+    if joined == ".." or joined.startswith("../"):
+        return None
+    return joined
+
+
+def export_paths(checkout: Checkout, commit: str, paths: Sequence[str], top: Path) -> list[str]:
+    """Write the files under ``paths`` (relative to the pack directory, each inside the
+    repository: ``in_repository``) at ``commit`` into ``top``, at their paths relative to the
+    repository's top level: the pack directory is then ``top / checkout.prefix`` and a path
+    such as ``../shared`` keeps its place beside it. Notes as ``export_tree``."""
+    specs = [in_repository(checkout, p) for p in paths]
+    wanted = sorted({s for s in specs if s is not None})
+    if not wanted:
+        return []
+    return _export(checkout, commit, wanted, top, lambda path: path)
+
+
+def _export(
+    checkout: Checkout,
+    commit: str,
+    wanted: Sequence[str],
+    dest: Path,
+    place: Callable[[str], str],
+) -> list[str]:
+    """The files under the top-relative pathspecs ``wanted`` at ``commit``, each written to
+    ``dest / place(path)``; notes on what was not copied."""
+    listing = _git(
+        checkout.top,
+        ["ls-tree", "-r", "-z", "--full-tree", commit, "--", *(f":(literal){w}" for w in wanted)],
+    )
+    entries: list[tuple[str, str]] = []  # (object id, path written under dest)
     notes: list[str] = []
     for item in listing.split(b"\0"):
         if not item:
@@ -145,9 +189,7 @@ def export_tree(checkout: Checkout, commit: str, subdirs: Sequence[str], dest: P
         meta, _, raw_path = item.partition(b"\t")
         mode, kind, oid = meta.decode("ascii").split()
         path = raw_path.decode("utf-8", "surrogateescape")
-        relative = (
-            str(PurePosixPath(path).relative_to(checkout.prefix)) if checkout.prefix else path
-        )
+        relative = place(path)
         if ".." in PurePosixPath(relative).parts or PurePosixPath(relative).is_absolute():
             # git's own checks keep such paths out of trees; a crafted object must not write
             # outside the snapshot directory all the same

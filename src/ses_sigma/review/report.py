@@ -2,7 +2,8 @@
 
 Deterministic (same review, same bytes) and bounded: GitHub refuses comments longer than
 65,536 characters, so long diffs are cut with a note, and when the whole is still too long the
-per-diff budget shrinks, then the last rule sections are left out (listed by name). Long parts
+per-diff budget shrinks, then the last rule sections are left out (listed by name), then the
+last diffs of changed filter files (``markdown.BUDGETS``). Long parts
 are folded in ``<details>``; a part with a failure is unfolded. Rule files come from the pull
 request: every character that would not show as itself (controls but tab and line feed,
 zero-width and bidirectional controls, lone surrogates) is written as a visible ``\\uXXXX``.
@@ -10,17 +11,31 @@ zero-width and bidirectional controls, lone surrogates) is written as a visible 
 
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from ses_sigma.attack import attack_version, technique
 from ses_sigma.review.build import QueryDiff, Review, RuleSection, Status
 from ses_sigma.review.diff import Kind, diff_counts
 from ses_sigma.review.evaluate import FixtureReport
+from ses_sigma.review.markdown import (
+    BUDGETS,
+    Budget,
+    cell,
+    code,
+    details,
+    diff_block,
+    fence,
+    plural,
+    summary,
+    table,
+    visible,
+)
+from ses_sigma.review.report_checks import attack_section, lint_section
+from ses_sigma.workspace import CONFIG_FILE
 
 __all__ = ["DEFAULT_MAX_CHARS", "GITHUB_COMMENT_LIMIT", "MARKER", "render"]
+
+#: Changed filter files listed (and diffs shown) before "and N more".
+_MAX_FILTERS = 60
 
 #: GitHub's limit on the body of an issue or pull-request comment, in characters.
 GITHUB_COMMENT_LIMIT = 65_536
@@ -30,122 +45,24 @@ DEFAULT_MAX_CHARS = 65_000
 MARKER = "<!-- ses-sigma-report -->"
 
 
-@dataclass(frozen=True)
-class _Budget:
-    """How much of each diff (lines, characters) and of each fixture table (rows) is shown."""
-
-    diff_lines: int
-    diff_chars: int
-    fixture_rows: int
-
-
-#: Budgets tried in turn until the report fits. Failing and new cases are always listed.
-_BUDGETS = (
-    _Budget(400, 20_000, 200),
-    _Budget(120, 6_000, 40),
-    _Budget(40, 2_000, 10),
-    _Budget(12, 700, 0),
-)
-#: Table rows listed before "and N more".
-_MAX_ROWS = 60
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-_HIDDEN = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
-)
-
-
-def _visible(text: str) -> str:
-    """``text`` with every character that does not show as itself written as ``\\uXXXX``."""
-    return _HIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _cell(text: object) -> str:
-    """Text safe inside a Markdown table cell (no HTML, no pipes, one line)."""
-    out = html.escape(str(text), quote=False).replace("|", "\\|")
-    return out.replace("\r", "").replace("\n", "<br>")
-
-
-def _code(text: str) -> str:
-    """An inline code span for a name or path (backticks in it are replaced)."""
-    return "`" + text.replace("`", "'") + "`"
-
-
-def _summary(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
-def _fence(body: str, lang: str = "") -> str:
-    """A fenced block longer than any backtick run in ``body``."""
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{lang}\n{body.rstrip(chr(10))}\n{fence}\n"
-
-
-def _details(summary: str, body: str, open_: bool = False) -> str:
-    tag = "<details open>" if open_ else "<details>"
-    return f"{tag}<summary>{summary}</summary>\n\n{body.rstrip()}\n\n</details>\n"
-
-
-def _cut(diff: str, budget: _Budget) -> tuple[str, str]:
-    """(the diff within ``budget`` lines and characters, a note when it was cut)."""
-    max_lines, max_chars = budget.diff_lines, budget.diff_chars
-    lines = diff.rstrip("\n").split("\n")
-    kept: list[str] = []
-    size = 0
-    for line in lines:
-        if len(kept) >= max_lines or size + len(line) + 1 > max_chars:
-            break
-        kept.append(line)
-        size += len(line) + 1
-    if len(kept) == len(lines):
-        return diff, ""
-    if not kept:  # a single huge line: keep its beginning
-        kept = [lines[0][: max(80, max_chars - 20)] + " …"]
-    note = (
-        f"*Diff cut to {len(kept)} of {len(lines)} lines to fit a comment; run "
-        "`ses-sigma report` locally for all of it.*\n"
-    )
-    return "\n".join(kept) + "\n", note
-
-
-def _diff_block(summary: str, diff: str, budget: _Budget, open_: bool = False) -> str:
-    body, note = _cut(diff, budget)
-    return _details(summary, _fence(body, "diff") + ("\n" + note if note else ""), open_)
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    rows = list(rows)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows[:_MAX_ROWS]:
-        lines.append("| " + " | ".join(str(c) for c in row) + " |")
-    text = "\n".join(lines) + "\n"
-    if len(rows) > _MAX_ROWS:
-        text += f"\n*… and {len(rows) - _MAX_ROWS} more rows.*\n"
-    return text
-
-
 # --------------------------------------------------------------------------- summary
 
 
 def _counts(review: Review) -> str:
     by_kind = {k: sum(c.kind is k for c in review.changes) for k in Kind}
     parts = [
-        _plural(by_kind[Kind.CHANGED], "rule") + " changed",
+        plural(by_kind[Kind.CHANGED], "rule") + " changed",
         f"{by_kind[Kind.ADDED]} added",
         f"{by_kind[Kind.REMOVED]} removed",
     ]
     if by_kind[Kind.AFFECTED]:
         parts.append(f"{by_kind[Kind.AFFECTED]} affected through the rules they correlate")
     if by_kind[Kind.FIXTURES]:
-        parts.append(f"fixtures changed for {_plural(by_kind[Kind.FIXTURES], 'more rule')}")
+        parts.append(f"fixtures changed for {plural(by_kind[Kind.FIXTURES], 'more rule')}")
+    if review.filters:
+        parts.append(plural(len(review.filters), "filter file") + " changed")
+    if review.config_diff:
+        parts.append("configuration changed")
     return ", ".join(parts)
 
 
@@ -158,11 +75,11 @@ def _fixture_totals(review: Review) -> str:
     total = sum(len(r.rows) for r in reports)
     passed = sum(r.passed for r in reports)
     problems = sum(len(r.problems) for r in reports)
-    text = f"fixtures: {passed} of {_plural(total, 'case')} pass"
+    text = f"fixtures: {passed} of {plural(total, 'case')} pass"
     if passed != total:
-        text = f"fixtures: **{total - passed} of {_plural(total, 'case')} fail**"
+        text = f"fixtures: **{total - passed} of {plural(total, 'case')} fail**"
     if problems:
-        text += f", **{_plural(problems, 'fixture problem')}**"
+        text += f", **{plural(problems, 'fixture problem')}**"
     return text
 
 
@@ -171,7 +88,7 @@ def _lint_totals(review: Review) -> str:
     if lint.error is not None:
         return "lint: **not run**"
     failing = sum(f.excused is None for f in lint.touched)
-    text = f"lint: {_plural(failing, 'finding')} on these rules, {lint.other_failing} elsewhere"
+    text = f"lint: {plural(failing, 'finding')} on these rules, {lint.other_failing} elsewhere"
     return f"**{text}**" if failing or lint.other_failing else text
 
 
@@ -183,6 +100,16 @@ def _attack_totals(review: Review) -> str:
     return f"ATT&CK: {len(gained)} technique(s) gained, {len(lost)} lost"
 
 
+def _packs(review: Review) -> list[str]:
+    """Which pack each side uses (one line when they are alike)."""
+    lines = [text or f"no `{CONFIG_FILE}`" for _, text in review.packs]
+    if not any(text for _, text in review.packs):
+        return []
+    if len(set(lines)) == 1:
+        return [f"Pack (both sides): {lines[0]}.", ""]
+    return [f"Pack at the base: {lines[0]}; at the head: {lines[-1]}.", ""]
+
+
 def _header(review: Review) -> str:
     lines = [
         MARKER,
@@ -190,6 +117,7 @@ def _header(review: Review) -> str:
         "",
         f"Base {review.base_label} → head {review.head_label}.",
         "",
+        *_packs(review),
         f"**{_counts(review)}** · {_fixture_totals(review)} · {_lint_totals(review)} · "
         f"{_attack_totals(review)}",
         "",
@@ -197,12 +125,12 @@ def _header(review: Review) -> str:
     if review.errors:
         lines.append("> [!WARNING]")
         lines.append("> Parts of this review could not be computed:")
-        lines.extend(f"> - {_cell(err.partition(chr(10))[0])}" for err in review.errors)
+        lines.extend(f"> - {cell(err.partition(chr(10))[0])}" for err in review.errors)
         lines.append("")
         if any("\n" in err for err in review.errors):
-            lines.append(_details("Error details", _fence("\n\n".join(review.errors))))
+            lines.append(details("Error details", fence("\n\n".join(review.errors))))
     for note in review.notes:
-        lines.append(f"*Note: {_cell(note)}*")
+        lines.append(f"*Note: {cell(note)}*")
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -212,17 +140,24 @@ def _rules_table(review: Review) -> str:
         return "### Rules\n\nNo rule or fixture changes.\n\n"
     rows = []
     for c in review.changes:
-        name = _code(c.key)
+        name = code(c.key)
         if c.renamed and c.base is not None and c.base.key != c.key:
-            name = f"{_code(c.base.key)} → {name}"
+            name = f"{code(c.base.key)} → {name}"
         files = (c.head or c.base).file  # type: ignore[union-attr]
         if c.renamed and c.base is not None and c.head is not None and c.base.file != c.head.file:
             files = f"{c.base.file} → {c.head.file}"
         kind = str(c.kind)
+        why = []
         if c.via:
-            kind += " (through " + ", ".join(_code(v) for v in c.via) + ")"
-        rows.append((name, kind, _cell(files)))
-    return "### Rules\n\n" + _table(("rule", "change", "file"), rows) + "\n"
+            why.append("through " + ", ".join(code(v) for v in c.via))
+        if c.filters:
+            why.append(plural(len(c.filters), "filter") + " " + ", ".join(map(code, c.filters)))
+        if c.note:
+            why.append(cell(c.note))
+        if why:
+            kind += " (" + "; ".join(why) + ")"
+        rows.append((name, kind, cell(files)))
+    return "### Rules\n\n" + table(("rule", "change", "file"), rows) + "\n"
 
 
 # --------------------------------------------------------------------------- per rule
@@ -242,39 +177,39 @@ def _status_text(q: QueryDiff) -> str:
         reasons.append(label + (q.after.error or q.after.refusal or ""))
     if reasons:
         text += " — " + "; ".join(reasons)
-    return _cell(text)
+    return cell(text)
 
 
-def _queries(section: RuleSection, budget: _Budget) -> str:
+def _queries(section: RuleSection, budget: Budget) -> str:
     if not section.queries:
         return ""
-    rows = [(_code(q.target), q.fmt, _status_text(q)) for q in section.queries]
-    out = ["**Converted queries**", _table(("target", "format", "before → after"), rows)]
+    rows = [(code(q.target), q.fmt, _status_text(q)) for q in section.queries]
+    out = ["**Converted queries**", table(("target", "format", "before → after"), rows)]
     for q in section.queries:
         # A query that is gone (now refused) is not shown again as a diff of removed lines.
         if q.diff and q.status != Status.UNCHANGED and q.after.text is not None:
             added, removed = diff_counts(q.diff)
-            summary = f"{q.target} {q.fmt}: +{added} −{removed}"
-            out.append(_diff_block(_summary(summary), q.diff, budget))
+            title = f"{q.target} {q.fmt}: +{added} −{removed}"
+            out.append(diff_block(summary(title), q.diff, budget))
     return "\n\n".join(p.strip("\n") for p in out) + "\n"
 
 
-def _fixtures(report: FixtureReport | None, error: str | None, budget: _Budget) -> str:
+def _fixtures(report: FixtureReport | None, error: str | None, budget: Budget) -> str:
     if error is not None:
-        return f"**Fixtures**: not run ({_cell(error)})\n"
+        return f"**Fixtures**: not run ({cell(error)})\n"
     if report is None:
         return ""
     new = sum(r.new for r in report.rows)
     failed = len(report.rows) - report.passed
-    summary = f"Fixtures (head): {_plural(len(report.rows), 'case')}, {report.passed} pass"
+    title = f"Fixtures (head): {plural(len(report.rows), 'case')}, {report.passed} pass"
     if failed:
-        summary += f", {failed} FAIL"
+        title += f", {failed} FAIL"
     if new:
-        summary += f", {new} new"
+        title += f", {new} new"
     if report.removed_cases:
-        summary += f", {len(report.removed_cases)} removed"
+        title += f", {len(report.removed_cases)} removed"
     if report.problems:
-        summary += f", {_plural(len(report.problems), 'problem')}"
+        title += f", {plural(len(report.problems), 'problem')}"
     if not report.rows and not report.problems:
         return "**Fixtures**: no cases.\n"
     shown = [
@@ -282,43 +217,58 @@ def _fixtures(report: FixtureReport | None, error: str | None, budget: _Budget) 
     ]
     rows = []
     for r in shown:
-        name = _cell(r.name) + (" *(new)*" if r.new else "")
-        result = "pass" if r.passed else "**FAIL**<br>" + _cell(r.detail)
-        rows.append((name, _cell(r.expected), result))
-    body = _table(("case", "expected alerts (event ids)", "result"), rows)
+        name = cell(r.name) + (" *(new)*" if r.new else "")
+        result = "pass" if r.passed else "**FAIL**<br>" + cell(r.detail)
+        rows.append((name, cell(r.expected), result))
+    body = table(("case", "expected alerts (event ids)", "result"), rows)
     if len(shown) < len(report.rows):
         body += (
             f"\n*{len(report.rows) - len(shown)} more passing case(s) not listed, to fit a "
             "comment.*\n"
         )
     if report.removed_cases:
-        body += "\nRemoved cases: " + ", ".join(_cell(n) for n in report.removed_cases) + "\n"
+        body += "\nRemoved cases: " + ", ".join(cell(n) for n in report.removed_cases) + "\n"
     if report.problems:
-        body += "\nProblems:\n" + "\n".join(f"- {_cell(p)}" for p in report.problems) + "\n"
-    return _details(_summary(summary), body, open_=bool(failed or report.problems))
+        body += "\nProblems:\n" + "\n".join(f"- {cell(p)}" for p in report.problems) + "\n"
+    return details(summary(title), body, open_=bool(failed or report.problems))
 
 
-def _section(section: RuleSection, review: Review, budget: _Budget) -> str:
+def _section(section: RuleSection, review: Review, budget: Budget) -> str:
     c = section.change
-    out = [f"### {_code(c.key)} ({c.kind})\n"]
+    out = [f"### {code(c.key)} ({c.kind})\n"]
     if c.head is not None and c.head.title:
-        out.append(f"{_cell(c.head.title)}\n")
+        out.append(f"{cell(c.head.title)}\n")
     if c.kind is Kind.AFFECTED:
         out.append(
             "The rule file is unchanged; it refers to "
-            + ", ".join(_code(v) for v in c.via)
+            + ", ".join(code(v) for v in c.via)
             + ", which changed.\n"
         )
+    if c.note:
+        out.append(f"*{cell(c.note[0].upper() + c.note[1:])}.*")
+    if c.filters:
+        unchanged = "" if section.sigma_diff else " (the rule file is unchanged)"
+        out.append(
+            f"Site filter(s) applied to this rule changed{unchanged}: "
+            + ", ".join(map(code, c.filters))
+            + " (diffs under Filters above); the queries and fixture results below are the "
+            "filtered rule's."
+        )
     if c.base is not None and c.head is not None and c.base.key != c.head.key:
-        out.append(f"Renamed from {_code(c.base.key)} (same id).")
-    if c.base is not None and c.head is not None and c.base.file != c.head.file:
-        moved = f"File moved: {_code(c.base.file)} → {_code(c.head.file)}"
+        out.append(f"Renamed from {code(c.base.key)} (same id).")
+    if (
+        c.base is not None
+        and c.head is not None
+        and c.base.file != c.head.file
+        and c.base.bundled == c.head.bundled
+    ):
+        moved = f"File moved: {code(c.base.file)} → {code(c.head.file)}"
         out.append(moved + ("." if section.sigma_diff else "; its content is unchanged."))
     if section.sigma_diff:
         added, removed = diff_counts(section.sigma_diff)
         out.append(
-            _diff_block(
-                _summary(f"Sigma rule {c.head.file if c.head else ''}: +{added} −{removed}"),
+            diff_block(
+                summary(f"Sigma rule {c.head.file if c.head else ''}: +{added} −{removed}"),
                 section.sigma_diff,
                 budget,
                 open_=c.kind is Kind.CHANGED,
@@ -329,125 +279,93 @@ def _section(section: RuleSection, review: Review, budget: _Budget) -> str:
     return "\n\n".join(p.strip("\n") for p in out if p) + "\n\n"
 
 
-# --------------------------------------------------------------------------- lint, ATT&CK
-
-
-def _lint(review: Review) -> str:
-    lint = review.lint
-    out = ["### Lint (`ses-sigma check` on the head)\n"]
-    if lint.error is not None:
-        out.append(f"Not run: {_cell(lint.error)}\n")
-        return "\n".join(out) + "\n"
-    failing = [f for f in lint.touched if f.excused is None]
-    excused = [f for f in lint.touched if f.excused is not None]
-    out.append(
-        f"{_plural(len(failing), 'finding')} on the files of the rules above"
-        f" ({len(excused)} excused); in the rest of the pack {lint.other_failing} finding(s)"
-        f" ({lint.other_excused} excused). The check "
-        + ("passes." if lint.passed else "**fails**.")
-        + "\n"
-    )
-    if failing:
-        rows = [
-            (_cell(f.location), _code(f.code), str(f.severity), _cell(f.message)) for f in failing
-        ]
-        out.append(_table(("where", "code", "severity", "message"), rows))
-    if excused:
-        rows = [(_cell(f.location), _code(f.code), _cell(f.excused or "")) for f in excused]
-        out.append(
-            _details(
-                f"{_plural(len(excused), 'excused finding')}",
-                _table(("where", "code", "reason"), rows),
-            )
-        )
-    return "\n".join(out) + "\n"
-
-
-def _technique_name(tech: str) -> str:
-    try:
-        return technique(tech).name
-    except KeyError:
-        return "(not in the vendored ATT&CK)"
-
-
-def _rules_list(names: Sequence[str]) -> str:
-    return ", ".join(_code(n) for n in names) if names else "—"
-
-
-def _attack(review: Review) -> str:
-    out = [f"### ATT&CK coverage (vendored ATT&CK {attack_version()})\n"]
-    before, after = review.coverage_before, review.coverage_after
-    if before is None or after is None:
-        side = "base" if before is None else "head"
-        out.append(f"Not compared: the pack does not load on the {side} side.\n")
-        return "\n".join(out) + "\n"
-    gained = sorted(after.keys() - before.keys())
-    lost = sorted(before.keys() - after.keys())
-    moved = sorted(t for t in before.keys() & after.keys() if before[t] != after[t])
-
-    def line(t: str) -> str:
-        return f"{_code(t)} {_cell(_technique_name(t))}"
-
-    out.append(
-        "- Gained: " + ("; ".join(f"{line(t)} ({_rules_list(after[t])})" for t in gained) or "none")
-    )
-    out.append(
-        "- Lost: "
-        + ("; ".join(f"{line(t)} (was {_rules_list(before[t])})" for t in lost) or "none")
-    )
-    out.append(
-        "- Rules changed: "
-        + (
-            "; ".join(
-                f"{line(t)}: {_rules_list(before[t])} → {_rules_list(after[t])}" for t in moved
-            )
-            or "none"
-        )
-        + "\n"
-    )
-    rows = [
-        (
-            _code(t),
-            _cell(_technique_name(t)),
-            _rules_list(before.get(t, ())),
-            _rules_list(after.get(t, ())),
-        )
-        for t in sorted(before.keys() | after.keys())
-    ]
-    summary = f"Techniques → rules: {len(before)} technique(s) before, {len(after)} after"
-    out.append(_details(_summary(summary), _table(("technique", "name", "before", "after"), rows)))
-    return "\n".join(out) + "\n"
-
-
 # --------------------------------------------------------------------------- assembly
 
 
-def _assemble(review: Review, budget: _Budget, keep: int) -> str:
-    parts = [_header(review), _rules_table(review)]
+def _config(review: Review, budget: Budget) -> str:
+    if not review.config_diff:
+        return ""
+    added, removed = diff_counts(review.config_diff)
+    out = [
+        f"### Configuration ({code(CONFIG_FILE)})\n",
+        "Each side uses the pack its own config names; the rules this change adds, removes or "
+        "overrides are in the table below.\n",
+        diff_block(
+            summary(f"{CONFIG_FILE}: +{added} −{removed}"), review.config_diff, budget, True
+        ),
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _rules_list_or_none(names: Sequence[str]) -> str:
+    return ", ".join(code(n) for n in names) if names else "none"
+
+
+def _filters(review: Review, budget: Budget, diffs: int) -> str:
+    """The changed filter files (at most ``_MAX_FILTERS`` listed) and the first ``diffs`` of
+    their diffs."""
+    if not review.filters:
+        return ""
+    out = [
+        "### Filters (site tuning)\n",
+        "Sigma filter documents are loaded with the rules: every rule a changed filter applies "
+        "to, on either side, is reviewed below as changed.\n",
+    ]
+    for f in review.filters[:_MAX_FILTERS]:
+        c = f.change
+        state = "added" if c.before is None else "removed" if c.after is None else "changed"
+        out.append(
+            f"- {code(c.file)} ({state}): applies to {_rules_list_or_none(c.rules_before)} "
+            f"→ {_rules_list_or_none(c.rules_after)}"
+        )
+    if len(review.filters) > _MAX_FILTERS:
+        out.append(f"- … and {len(review.filters) - _MAX_FILTERS} more filter files.")
+    out.append("")
+    for f in review.filters[:diffs]:
+        added, removed = diff_counts(f.diff)
+        out.append(
+            diff_block(summary(f"{f.change.file}: +{added} −{removed}"), f.diff, budget, True)
+        )
+    if diffs < len(review.filters):
+        out.append(
+            f"*{plural(len(review.filters) - diffs, 'filter diff')} left out to fit a comment. "
+            "Run `ses-sigma report` locally for the whole review.*\n"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _assemble(review: Review, budget: Budget, keep: int, diffs: int | None = None) -> str:
+    filter_diffs = min(len(review.filters), _MAX_FILTERS) if diffs is None else diffs
+    parts = [_header(review), _config(review, budget), _filters(review, budget, filter_diffs)]
+    parts.append(_rules_table(review))
     for section in review.sections[:keep]:
         parts.append(_section(section, review, budget))
     left_out = review.sections[keep:]
     if left_out:
         parts.append(
-            f"*{_plural(len(left_out), 'rule section')} left out to fit a comment: "
-            + ", ".join(_code(s.change.key) for s in left_out)
+            f"*{plural(len(left_out), 'rule section')} left out to fit a comment: "
+            + ", ".join(code(s.change.key) for s in left_out)
             + ". Run `ses-sigma report` locally for the whole review.*\n\n"
         )
-    parts.append(_lint(review))
-    parts.append(_attack(review))
-    return _visible("".join(parts).rstrip("\n") + "\n")
+    parts.append(lint_section(review))
+    parts.append(attack_section(review))
+    return visible("".join(parts).rstrip("\n") + "\n")
 
 
 def render(review: Review, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """The review as Markdown of at most ``max_chars`` characters (see the module docstring)."""
     total = len(review.sections)
-    for budget in _BUDGETS:
+    for budget in BUDGETS:
         text = _assemble(review, budget, total)
         if len(text) <= max_chars:
             return text
-    budget = _BUDGETS[-1]
+    budget = BUDGETS[-1]
     for keep in range(total - 1, -1, -1):
         text = _assemble(review, budget, keep)
+        if len(text) <= max_chars:
+            return text
+    for diffs in range(min(len(review.filters), _MAX_FILTERS) - 1, -1, -1):
+        text = _assemble(review, budget, 0, diffs)
         if len(text) <= max_chars:
             return text
     # Even the summary parts are too long (a huge lint table): cut at a line, say so.
