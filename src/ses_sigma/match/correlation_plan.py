@@ -66,7 +66,10 @@ def within(earlier: float, later: float, span: float) -> bool:
 
 
 def scalars(values: list[Any]) -> list[Any]:
-    """The distinct scalar values, in order (objects are not values one can group on)."""
+    """The distinct scalar values, in order (objects are not values one can group on). The
+    result may be ``values`` itself: never change it."""
+    if len(values) < 2:  # the usual case: one value, or none
+        return values if not values or isinstance(values[0], _SCALARS) else []
     out: list[Any] = []
     seen: set[tuple[str, Any]] = set()
     for v in values:
