@@ -41,7 +41,6 @@ from ses_sigma.scan_tasks import (
     STDIN,
     Task,
     TaskResult,
-    from_wire,
     plan_tasks,
     run_task,
     to_wire,
@@ -114,7 +113,8 @@ def _results(
     suppress: bool,
 ) -> Iterator[TaskResult]:
     """Task results in task order, computed by ``workers`` processes (standard input is
-    always read by this process, where it stands in the order)."""
+    always read by this process, where it stands in the order); a worker's result holds its
+    alerts as plain tuples (``scan_tasks.to_wire``)."""
     files = [t for t in tasks if t.path != STDIN]
     # Forking a process that runs other threads can deadlock the child on a lock one of them
     # held (seen under pytest-xdist, with a JVM started in-process by JPype for the Lucene
@@ -133,7 +133,7 @@ def _results(
                 if task.path == STDIN:
                     yield run_task(engine, task, pf, stdin, suppress)
                 else:
-                    yield from_wire(next(done))
+                    yield next(done)  # alerts as plain tuples (to_wire): rebuilt where used
     finally:
         _WORKER = None
 
@@ -240,6 +240,8 @@ def scan_with_engine(
                 result.duplicates += 1
                 continue
             result.matched += 1
+            if found and type(found[0]) is tuple:  # from a worker process (to_wire)
+                found = [Alert(*fields) for fields in found]
             for alert in found:
                 emit(alert)
             if sup is not None and groups is not None:
