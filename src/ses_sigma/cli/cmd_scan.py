@@ -337,6 +337,10 @@ def command(
     for reason in result.state_warnings:
         echo_err(f"warning: --state: {reason}")
     _report_late(result, reorder_window, stream and not suppress)
+    if stream and not suppress and result.late.withdrawn:
+        # The JSON stream stays true as a log: each alert written earlier that the exact run
+        # does not hold is retracted by a line of its own, marked "withdrawn": true.
+        write_json_lines({"withdrawn": True, **a.to_dict()} for a in result.late.withdrawn)
     for rule, origin, when in result.run.implausible:
         echo_err(
             f"warning: {origin}: eventTime {when} is implausible (before CloudTrail or in the "
