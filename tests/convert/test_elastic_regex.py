@@ -24,7 +24,7 @@ from ses_sigma.convert.elastic_regex import (
     sigma_regex_to_lucene,
     wildcard_pattern,
 )
-from ses_sigma.match.detection import value_test
+from ses_sigma.match.values import value_test
 from ses_sigma.verify.lucene_patterns import compile_lucene_regex, compile_wildcard
 
 FLAGS = {
