@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import orjson
+import pytest
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
@@ -105,3 +106,37 @@ def test_tasks_follow_cloudtrail_timestamps_and_ranges_balance(tmp_path: Path) -
         sizes = [t.size for t in ranges]
         assert sum(sizes) == size and max(sizes) - min(sizes) <= len(ranges)
         assert [t.start for t in ranges] == sorted(t.start for t in ranges)
+
+
+def test_far_future_records_wait_on_disk_not_in_the_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forged eventTimes years ahead cannot grow the reorder buffer (memory): they wait in a
+    spill and reach the rules after every plausible record, in time order; the alerts are those
+    of a window wide enough to hold everything."""
+    from ses_sigma import scan as scan_module
+    from ses_sigma.scan_stream import StatefulStream
+
+    streams: list[StatefulStream] = []
+
+    class Watched(StatefulStream):
+        def finish(self):  # type: ignore[no-untyped-def]
+            out = super().finish()
+            streams.append(self)
+            return out
+
+    monkeypatch.setattr(scan_module, "StatefulStream", Watched)
+    lines = []
+    for m in range(40):
+        lines.append(_record(f"2026-03-01T10:{m:02d}:00Z", f"b{m}"))
+        lines.append(_record(f"2099-01-01T00:{m:02d}:00Z", f"future{m}", "CreateEmailIdentity"))
+    random.Random(5).shuffle(lines[40:])  # the second half out of order too
+    path = tmp_path / "logs.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    got = scan_with_engine(Engine(load_pack()), [path], workers=1)
+    [stream] = streams
+    assert stream.peak_buffer <= 40  # the plausible records only (the window holds them)
+    assert stream._future.count == 40
+    wide = scan_with_engine(Engine(load_pack()), [path], workers=1, reorder_window=1e12)
+    assert [a.to_dict() for a in got.alerts] == [a.to_dict() for a in wide.alerts]
+    assert got.late.records == 0 and got.matched == 80

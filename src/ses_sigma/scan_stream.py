@@ -163,6 +163,9 @@ class StatefulStream:
         self._released_log = ChunkLog()
         self._streamed = ChunkLog()
         self._late = SortedSpill()
+        # Records dated beyond any plausible time (a forged eventTime years ahead) wait on disk:
+        # held in the buffer until the end, an attacker's many could grow memory without bound.
+        self._future = SortedSpill()
         self._newest = float("-inf")
         self._watermark = float("-inf")
         now = (clock or engine_clock(engine))()
@@ -182,9 +185,13 @@ class StatefulStream:
             late.max_behind = max(late.max_behind, released[0] - time)
             self._late.add((time, event_id, payload))
             return
+        if time > self._latest_plausible:
+            # Later than everything plausible in the buffer: released after it, at the end.
+            self._future.add((time, event_id, payload))
+            return
         heap = self._heap
         heapq.heappush(heap, (time, event_id, payload))
-        if time > self._newest and time <= self._latest_plausible:
+        if time > self._newest:
             self._newest = time
             self._watermark = time - self._window
         watermark = self._watermark
@@ -207,6 +214,8 @@ class StatefulStream:
         self.peak_buffer = max(self.peak_buffer, len(self._heap))
         while self._heap:
             self._release(heapq.heappop(self._heap))
+        for item in self._future.sorted():
+            self._release(item)
         for alert in self.runner.finish():
             self._streamed.append(alert_tuple(alert))
             self._emit(alert)
@@ -240,6 +249,7 @@ class StatefulStream:
         self._released_log.close()
         self._streamed.close()
         self._late.close()
+        self._future.close()
 
 
 def engine_clock(engine: Engine) -> Callable[[], float]:
