@@ -1,0 +1,126 @@
+"""The stateful projection's fast form: one generated function per set of rule names.
+
+``Projector.project`` (match/stateful.py) builds, for a record and the stateful rules its base
+rules feed, the payload of first-seen keys and correlation inputs. The generic code
+(``Projector.project_reference``) asks each engine in turn, through field getters that return
+lists, a memo, ``itertools.product`` and per-value type names. Nearly every record has the
+common shape: each field read is a string, or absent, at a path of plain objects. For that
+shape the payload is a few tuples of strings, which one function can build directly.
+
+``compile_projection`` writes that function for one plan (the rules of one set of names, in
+payload order): it reads every distinct field the set needs once, through the field's scalar
+getter (``correlation_plan.scalar_of``: ``fields.scalar_getter``, or
+``derived.scalar_value_getter`` for a derived field), and returns None as soon as one of them
+says ``MULTI`` (an array, a number, a boolean, an object, a dotted key, a non-object record...):
+the caller then runs the reference on that record. Otherwise it returns the payload the
+reference gives (tests/match/test_projection.py holds them equal on hostile records, for sets
+of the pack's rules): a str value ``v`` is ``("str", v)`` in a typed key and ``v`` itself in a
+correlation's value key (``correlation_plan.value_key``); a field without a value leaves the
+first-seen keys empty and the correlation input None.
+
+As in ``match.codegen``, the generated source only holds names made here (``v0``, ``n1``...);
+rule names, getters and suppression specs are bound in the function's namespace, never written
+into the source. A plan with a getter that has no scalar form gets no function (None): all its
+records take the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ses_sigma.match.correlation_plan import scalar_of
+from ses_sigma.match.fields import MULTI, FieldGetter
+from ses_sigma.match.suppression import group_of
+from ses_sigma.records import Record
+
+if TYPE_CHECKING:
+    from ses_sigma.match.stateful import Payload, RuleParts
+
+__all__ = ["FastProjection", "compile_projection"]
+
+#: ``(record, suppress, origins)`` -> the payload, or None when the record needs the reference.
+FastProjection = Callable[[Record, bool, bool], "Payload | None"]
+
+
+class _NoFastForm(Exception):
+    """A getter of the plan has no scalar form."""
+
+
+def _tuple(items: Sequence[str]) -> str:
+    """Python source of a tuple of the expressions ``items``."""
+    if len(items) == 1:
+        return f"({items[0]},)"
+    return f"({', '.join(items)})"
+
+
+def _none_test(names: Sequence[str]) -> str:
+    """Source of: one of the variables ``names`` is None (False when there are none)."""
+    if not names:
+        return "False"
+    return " or ".join(f"{n} is None" for n in names)
+
+
+def compile_projection(plan: Sequence[RuleParts]) -> FastProjection | None:
+    """The fast projection of ``plan`` (``Projector`` plan: per rule, in payload order, its
+    name, first-seen engine, suppression spec and correlations), None without one."""
+    namespace: dict[str, Any] = {"M": MULTI, "group_of": group_of}
+    index: dict[FieldGetter, str] = {}
+    reads: list[str] = []
+
+    def var(get: FieldGetter) -> str:
+        name = index.get(get)
+        if name is None:
+            scalar = scalar_of(get)
+            if scalar is None:
+                raise _NoFastForm
+            name = index[get] = f"v{len(index)}"
+            namespace[f"s{name}"] = scalar
+            reads.append(f"    {name} = s{name}(data)\n    if {name} is M:\n        return None")
+        return name
+
+    items: list[str] = []
+    try:
+        for i, (name, first_seen, suppression, correlations) in enumerate(plan):
+            namespace[f"n{i}"] = name
+            fs = sup = "None"
+            if first_seen is not None:
+                vs = [var(g) for g in first_seen.getters]
+                keys = _tuple([_tuple([f"('str', {v})" for v in vs])])
+                fs = (
+                    f"(() if {_none_test(vs)} else {keys}, data.get('eventTime'), "
+                    "rec.origin if origins else '')"
+                )
+                if suppression is not None:
+                    namespace[f"p{i}"] = suppression
+                    sup = f"(group_of(p{i}, data) if suppress else None)"
+            corrs: list[str] = []
+            for corr in correlations:
+                value_get, group_gets = corr.getters(name)
+                gs = [var(g) for g in group_gets]
+                values = "()"
+                test = gs
+                if value_get is not None:
+                    v = var(value_get)
+                    values = f"(('str', {v}),)"
+                    test = [v, *gs]
+                groups = _tuple([_tuple(gs)])
+                corrs.append(f"(None if {_none_test(test)} else ({values}, {groups}))")
+            items.append(f"        (n{i}, {fs}, {sup}, {_tuple(corrs)}),")
+    except _NoFastForm:
+        return None
+    source = "\n".join(
+        [
+            "def project(rec, suppress, origins):",
+            "    data = rec.data",
+            *reads,
+            "    return (",
+            *items,
+            "    )",
+        ]
+    )
+    try:
+        exec(compile(source, "<ses_sigma projection>", "exec"), namespace)
+    except (SyntaxError, RecursionError, MemoryError):
+        return None  # too large for Python's compiler: the reference does the work
+    return namespace["project"]
