@@ -63,6 +63,11 @@ class Projector:
         self._rules = dict(rules)
         self._plans: dict[tuple[str, ...], tuple[list[RuleParts], FastProjection | None]] = {}
 
+    @property
+    def rule_names(self) -> list[str]:
+        """The rules whose matches are projected (base rules of stateful rules), sorted."""
+        return sorted(self._rules)
+
     def _plan(self, names: Sequence[str]) -> tuple[list[RuleParts], FastProjection | None]:
         key = tuple(names)
         entry = self._plans.get(key)
