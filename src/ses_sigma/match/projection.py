@@ -43,6 +43,10 @@ __all__ = ["FastProjection", "compile_projection"]
 FastProjection = Callable[[Record, bool, bool], "Payload | None"]
 
 
+#: Entries per cache of payload parts (one cache per part of a plan; emptied when full).
+CACHED = 4096
+
+
 class _NoFastForm(Exception):
     """A getter of the plan has no scalar form."""
 
@@ -61,66 +65,90 @@ def _none_test(names: Sequence[str]) -> str:
     return " or ".join(f"{n} is None" for n in names)
 
 
-def compile_projection(plan: Sequence[RuleParts]) -> FastProjection | None:
-    """The fast projection of ``plan`` (``Projector`` plan: per rule, in payload order, its
-    name, first-seen engine, suppression spec and correlations), None without one."""
-    namespace: dict[str, Any] = {"M": MULTI, "group_of": group_of}
-    index: dict[FieldGetter, str] = {}
-    reads: list[str] = []
+def _key(names: Sequence[str]) -> str:
+    """Source of a cache key of the variables ``names`` (the one variable itself)."""
+    return names[0] if len(names) == 1 else _tuple(names)
 
-    def var(get: FieldGetter) -> str:
-        name = index.get(get)
+
+class _Source:
+    """The generated function's body and namespace, being written."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"M": MULTI, "group_of": group_of, "LIMIT": CACHED}
+        self.lines: list[str] = []
+        self.vars: dict[FieldGetter, str] = {}
+
+    def var(self, get: FieldGetter) -> str:
+        """The variable holding ``get``'s scalar value (read on first use; MULTI: None)."""
+        name = self.vars.get(get)
         if name is None:
             scalar = scalar_of(get)
             if scalar is None:
                 raise _NoFastForm
-            name = index[get] = f"v{len(index)}"
-            namespace[f"s{name}"] = scalar
-            reads.append(f"    {name} = s{name}(data)\n    if {name} is M:\n        return None")
+            name = self.vars[get] = f"v{len(self.vars)}"
+            self.namespace[f"s{name}"] = scalar
+            self.lines += [f"{name} = s{name}(data)", f"if {name} is M:", "    return None"]
         return name
 
+    def cached(self, name: str, keys: Sequence[str], expr: str) -> str:
+        """``name`` = ``expr``, built once per value of the variables ``keys`` (``expr``
+        reads only them): the payloads of records with the same values share their tuples."""
+        cache = f"C{name}"
+        self.namespace[cache] = {}
+        key = _key(keys) if keys else "()"
+        self.lines += [
+            f"{name} = {cache}.get({key})",
+            f"if {name} is None:",
+            f"    if len({cache}) >= LIMIT:",
+            f"        {cache}.clear()",
+            f"    {name} = {cache}[{key}] = {expr}",
+        ]
+        return name
+
+
+def compile_projection(plan: Sequence[RuleParts]) -> FastProjection | None:
+    """The fast projection of ``plan`` (``Projector`` plan: per rule, in payload order, its
+    name, first-seen engine, suppression spec and correlations), None without one."""
+    src = _Source()
     items: list[str] = []
     try:
         for i, (name, first_seen, suppression, correlations) in enumerate(plan):
-            namespace[f"n{i}"] = name
-            fs = sup = "None"
-            if first_seen is not None:
-                vs = [var(g) for g in first_seen.getters]
-                keys = _tuple([_tuple([f"('str', {v})" for v in vs])])
-                fs = (
-                    f"(() if {_none_test(vs)} else {keys}, data.get('eventTime'), "
-                    "rec.origin if origins else '')"
-                )
-                if suppression is not None:
-                    namespace[f"p{i}"] = suppression
-                    sup = f"(group_of(p{i}, data) if suppress else None)"
+            src.namespace[f"n{i}"] = name
             corrs: list[str] = []
+            used: list[str] = []  # the variables the correlation inputs read
             for corr in correlations:
                 value_get, group_gets = corr.getters(name)
-                gs = [var(g) for g in group_gets]
+                gs = [src.var(g) for g in group_gets]
                 values = "()"
                 test = gs
                 if value_get is not None:
-                    v = var(value_get)
+                    v = src.var(value_get)
                     values = f"(('str', {v}),)"
                     test = [v, *gs]
                 groups = _tuple([_tuple(gs)])
                 corrs.append(f"(None if {_none_test(test)} else ({values}, {groups}))")
-            items.append(f"        (n{i}, {fs}, {sup}, {_tuple(corrs)}),")
+                used += [v for v in test if v not in used]
+            if first_seen is None:  # the whole item depends on the values only
+                items.append(src.cached(f"t{i}", used, f"(n{i}, None, None, {_tuple(corrs)})"))
+                continue
+            inputs = src.cached(f"c{i}", used, _tuple(corrs)) if corrs else "()"
+            vs = [src.var(g) for g in first_seen.getters]
+            typed = _tuple([_tuple([f"('str', {v})" for v in vs])])
+            keys = src.cached(f"k{i}", vs, f"(() if {_none_test(vs)} else {typed})")
+            fs = f"({keys}, data.get('eventTime'), rec.origin if origins else '')"
+            sup = "None"
+            if suppression is not None:
+                src.namespace[f"p{i}"] = suppression
+                sup = f"(group_of(p{i}, data) if suppress else None)"
+            items.append(f"(n{i}, {fs}, {sup}, {inputs})")
     except _NoFastForm:
         return None
-    source = "\n".join(
-        [
-            "def project(rec, suppress, origins):",
-            "    data = rec.data",
-            *reads,
-            "    return (",
-            *items,
-            "    )",
-        ]
+    body = [*src.lines, f"return {_tuple(items)}"]
+    source = "def project(rec, suppress, origins):\n    data = rec.data\n" + "".join(
+        f"    {line}\n" for line in body
     )
     try:
-        exec(compile(source, "<ses_sigma projection>", "exec"), namespace)
+        exec(compile(source, "<ses_sigma projection>", "exec"), src.namespace)
     except (SyntaxError, RecursionError, MemoryError):
         return None  # too large for Python's compiler: the reference does the work
-    return namespace["project"]
+    return src.namespace["project"]
