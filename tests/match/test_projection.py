@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 
+from ses_sigma.match import projection
 from ses_sigma.match.correlation_plan import scalar_of, shared_getter
 from ses_sigma.match.derived import DerivedField
 from ses_sigma.match.engine import Engine
@@ -274,3 +275,23 @@ def test_scalar_getters_agree_with_the_value_getters(data: dict[str, Any], name:
     if got is not MULTI:
         assert ([] if got is None else [got]) == get(data)
         assert got is None or type(got) is str
+
+
+def test_value_caches_give_the_reference_payload_when_full(monkeypatch: Any) -> None:
+    """Payload parts are cached per field values (``projection.CACHED`` entries per cache,
+    emptied when full): with a tiny bound, records cycling through more values than it holds
+    still get the reference's payload, every time."""
+    monkeypatch.setattr(projection, "CACHED", 2)
+    projector = Engine(load_pack())._projector()
+    names = PACK_NAMES
+    for n in range(40):
+        data = {
+            **COMMON,
+            "eventName": f"Get{n % 3}",
+            "awsRegion": f"r{n % 5}",
+            "userIdentity": {"accessKeyId": f"AKIA{n % 7}", "arn": f"arn{n % 4}"},
+        }
+        if n % 6 == 0:
+            del data["awsRegion"]
+        assert projector.fast_path_taken(_record(data), names)
+        _check(projector, data, names)
