@@ -3,12 +3,12 @@
 ``python -m ses_sigma.bench_project FILE [--repeat N] [--suppress] [--reference]``: reads
 ``FILE`` once as a one-worker scan does (``logs.read_file`` with the pack's pre-filter), keeps
 the (record, rule names) pairs that ``Engine.match_record`` hands to ``Engine.project``
-(``scan_tasks.run_task``), then times ``Engine.project`` over those pairs only (the records frozen out of the garbage collector, as a
-scan does not hold them; the payloads kept, as a scan does). Prints the
-pairs, the records that took the fast path, the CPU time (best of ``--repeat``) and whether
-every payload equals the reference projection's (``Projector.project_reference``, the generic
-code). ``--reference`` times the reference instead. A benchmark, not a test: nothing asserts a
-speed.
+(``scan_tasks.run_task``), then times ``Engine.project`` over those pairs only: the records
+frozen out of the garbage collector (a scan does not hold them), the payloads kept (a scan
+does). Prints the pairs, the records that took the fast path, the CPU time (best of
+``--repeat``) and whether every payload equals the reference projection's
+(``Projector.project_reference``, the generic code); ``--reference`` times the reference
+instead. A benchmark, not a test: nothing asserts a speed.
 """
 
 from __future__ import annotations
