@@ -304,3 +304,20 @@ def test_value_caches_give_the_reference_payload_when_full(monkeypatch: Any) -> 
             del data["awsRegion"]
         assert projector.fast_path_taken(_record(data), names)
         _check(projector, data, names)
+
+
+def test_long_values_are_projected_but_not_cached(monkeypatch: Any) -> None:
+    """Values longer than ``projection.CACHED_CHARS`` get the reference payload and stay out of
+    the caches (which thus hold little, whatever the records carry)."""
+    monkeypatch.setattr(projection, "CACHED_CHARS", 8)
+    projector = Engine(load_pack())._projector()
+    names = PACK_NAMES
+    for n in range(6):
+        data = {**COMMON, "userIdentity": {"accessKeyId": "AKIA" + "x" * (4 * n), "arn": "a"}}
+        assert projector.fast_path_taken(_record(data), names)
+        _check(projector, data, names)
+    fast = projector._plan(names)[1]
+    assert fast is not None
+    caches = [v for k, v in fast.__globals__.items() if k[0] == "C" and isinstance(v, dict)]
+    keys = [k for cache in caches for key in cache for k in (key if type(key) is tuple else [key])]
+    assert keys and all(k is None or len(k) <= 8 for k in keys)

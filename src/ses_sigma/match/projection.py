@@ -45,6 +45,8 @@ FastProjection = Callable[[Record, bool, bool], "Payload | None"]
 
 #: Entries per cache of payload parts (one cache per part of a plan; emptied when full).
 CACHED = 4096
+#: Longest value (characters) a cache keeps; longer ones are built for their record only.
+CACHED_CHARS = 256
 
 
 class _NoFastForm(Exception):
@@ -74,7 +76,12 @@ class _Source:
     """The generated function's body and namespace, being written."""
 
     def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {"M": MULTI, "group_of": group_of, "LIMIT": CACHED}
+        self.namespace: dict[str, Any] = {
+            "M": MULTI,
+            "group_of": group_of,
+            "LIMIT": CACHED,
+            "CHARS": CACHED_CHARS,
+        }
         self.lines: list[str] = []
         self.vars: dict[FieldGetter, str] = {}
 
@@ -92,16 +99,21 @@ class _Source:
 
     def cached(self, name: str, keys: Sequence[str], expr: str) -> str:
         """``name`` = ``expr``, built once per value of the variables ``keys`` (``expr``
-        reads only them): the payloads of records with the same values share their tuples."""
+        reads only them): the payloads of records with the same values share their tuples.
+        Values longer than ``CACHED_CHARS`` are not kept (the caches stay small whatever the
+        records hold)."""
         cache = f"C{name}"
         self.namespace[cache] = {}
         key = _key(keys) if keys else "()"
+        short = " and ".join(f"({k} is None or len({k}) <= CHARS)" for k in keys) or "True"
         self.lines += [
             f"{name} = {cache}.get({key})",
             f"if {name} is None:",
-            f"    if len({cache}) >= LIMIT:",
-            f"        {cache}.clear()",
-            f"    {name} = {cache}[{key}] = {expr}",
+            f"    {name} = {expr}",
+            f"    if {short}:",
+            f"        if len({cache}) >= LIMIT:",
+            f"            {cache}.clear()",
+            f"        {cache}[{key}] = {name}",
         ]
         return name
 
