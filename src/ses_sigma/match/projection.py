@@ -18,6 +18,13 @@ of the pack's rules): a str value ``v`` is ``("str", v)`` in a typed key and ``v
 correlation's value key (``correlation_plan.value_key``); a field without a value leaves the
 first-seen keys empty and the correlation input None.
 
+The parts of a payload that depend only on the values read (a rule's item without first-seen,
+the first-seen keys, the correlation inputs) are kept in small caches per plan, keyed by those
+values (``CACHED`` entries each, emptied when full; values over ``CACHED_CHARS`` characters
+never kept): records of known principals then allocate one to three tuples, which also spares
+the garbage collector. The parts are immutable tuples of strings, so sharing them between
+payloads changes nothing downstream.
+
 As in ``match.codegen``, the generated source only holds names made here (``v0``, ``n1``...);
 rule names, getters and suppression specs are bound in the function's namespace, never written
 into the source. A plan with a getter that has no scalar form gets no function (None): all its
