@@ -272,6 +272,7 @@ class Engine:
         self,
         baseline: Baseline | None = None,
         groups: list[tuple[Alert, GroupValues | None]] | None = None,
+        reference: bool = False,
     ) -> StatefulRunner:
         """Fresh stateful engines (first-seen ones from ``baseline``, updated in place) taking
         ``project`` payloads in (eventTime, eventID) order; with ``groups``, every alert is
