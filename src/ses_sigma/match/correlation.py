@@ -64,6 +64,8 @@ group-by nor as the value_count field (a likely typo); likewise derived fields t
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sigma.correlations import SigmaCorrelationRule, SigmaCorrelationType
@@ -93,6 +95,10 @@ from ses_sigma.records import Record
 
 __all__ = ["CorrInput", "CorrelationEngine", "group_key", "group_tuples", "within"]
 
+_INF = float("inf")
+_NONE: tuple[Alert, ...] = ()  # the alerts of a feed that completes nothing (shared)
+_step_of = itemgetter(0)
+
 #: What one base-rule match brings to one correlation (``CorrelationEngine.project``): its
 #: value_count values (typed) and the keys of its groups (``correlation_plan.value_key``).
 CorrInput = tuple[tuple[Any, ...], tuple[GroupKey, ...]]
@@ -116,6 +122,11 @@ class CorrelationEngine:
         self._current: Event | None = None
         self._current_groups: set[GroupKey] = set()
         self._held: list[tuple[int, Event, str, CorrInput]] = []
+        #: The eventTime of the held events (temporal_ordered), +inf when none is held.
+        self.held_time = _INF
+        #: A lower bound of the latest event time of the least recently touched group (groups
+        #: are kept in order of last activity, so of every group's).
+        self._oldest = -_INF
         self._alert_head = (
             str(corr.id) if corr.id else "",
             rule_key(corr),
@@ -177,62 +188,104 @@ class CorrelationEngine:
     def feed_event(self, rule_name: str, event: Event, found: CorrInput | None) -> list[Alert]:
         """``feed`` with the record already projected (``project``); ``event`` is its
         (eventTime, eventID). A match that takes no part (``found`` None) only moves time on."""
+        return list(self.feeder(rule_name)(event, found))
+
+    def feeder(self, rule_name: str) -> Callable[[Event, CorrInput | None], Sequence[Alert]]:
+        """``feed_event`` for base rule ``rule_name``, its step looked up once (what
+        ``StatefulRunner`` calls per payload). The alerts come as a sequence, empty ones shared:
+        do not change it."""
         step = self._step(rule_name)
-        if event != self._current:
-            if self._current is not None and event < self._current:
-                raise ValueError(
-                    f"{self._plan.name}: record {event[1]} fed out of (eventTime, eventID) order"
-                )
+        name = self._plan.name
+
+        def order(event: Event) -> None:
+            current = self._current
+            if current is not None and event < current:
+                raise ValueError(f"{name}: record {event[1]} fed out of (eventTime, eventID) order")
             self._current = event
             if self._counting:
                 self._current_groups = set()
+
         if self._ordered:
-            held = self._held
-            alerts = self._drain() if held and held[0][1][0] != event[0] else []
-            if found is not None:
-                self._held.append((step, event, rule_name, found))
-            return alerts
-        if found is None:
-            return []
-        return self._process(step, rule_name, event, found)
+
+            def feed_ordered(event: Event, found: CorrInput | None) -> Sequence[Alert]:
+                if event != self._current:
+                    order(event)
+                alerts: Sequence[Alert] = _NONE
+                if self.held_time != event[0] and self._held:
+                    alerts = self._drain()
+                if found is not None:
+                    if not self._held:
+                        self.held_time = event[0]
+                    self._held.append((step, event, rule_name, found))
+                return alerts
+
+            return feed_ordered
+
+        def feed_counted(event: Event, found: CorrInput | None) -> Sequence[Alert]:
+            if event != self._current:
+                order(event)
+            if found is None:
+                return _NONE
+            return self._process(step, rule_name, event, found)
+
+        return feed_counted
 
     def advance(self, now: float) -> list[Alert]:
         """Time has reached ``now`` (every event before it was fed): evaluate the held events
         of an earlier eventTime (temporal_ordered), whose alerts are then final."""
-        if self._held and self._held[0][1][0] < now:
+        if self.held_time < now:
             return self._drain()
         return []
 
     def _drain(self) -> list[Alert]:
-        """Evaluate the held events of one eventTime in (step, eventID) order."""
+        """Evaluate the held events of one eventTime in (step, eventID) order: they were fed
+        in (eventTime, eventID) order, so a stable sort on the step is that order, and a
+        repeat (the same event delivered twice) sits next to its first copy."""
         held, self._held = self._held, []
+        self.held_time = _INF
+        process = self._process
         if len(held) == 1:
             step, event, rule_name, found = held[0]
-            return self._process(step, rule_name, event, found)
+            return process(step, rule_name, event, found)
+        held.sort(key=_step_of)
         alerts: list[Alert] = []
-        done: set[tuple[int, str]] = set()
-        for step, event, rule_name, found in sorted(held, key=lambda h: (h[0], h[1][1])):
-            if (step, event[1]) in done:
+        last: tuple[int, str] | None = None
+        for step, event, rule_name, found in held:
+            if (step, event[1]) == last:
                 continue  # the same event delivered twice: it counts once
-            done.add((step, event[1]))
-            alerts.extend(self._process(step, rule_name, event, found))
+            last = (step, event[1])
+            found_alerts = process(step, rule_name, event, found)
+            if found_alerts:
+                alerts.extend(found_alerts)
         return alerts
 
     def _process(self, step: int, rule_name: str, event: Event, found: CorrInput) -> list[Alert]:
         plan = self._plan
         now = event[0]
         if now > self._now:
-            self._expire(now)
+            self._now = now
+            # _oldest is at most the latest event of the least recently touched group, so the
+            # walk of _expire can only drop something when it is that old (floats subtract
+            # monotonically: the test below is the one _expire makes, on a lower bound).
+            if now - self._oldest > plan.span:
+                self._expire(now)
         values, groups = found
         alerts: list[Alert] = []
         states = self._groups
+        counting = self._counting
+        fresh_only = self._ordered and step > 0
         for key in groups:
-            if self._counting:
-                if key in self._current_groups:
+            if counting:
+                current = self._current_groups
+                if key in current:
                     continue  # the same event again: it counts once
-                self._current_groups.add(key)
+                current.add(key)
             state = states.get(key)
             if state is None:
+                if fresh_only:
+                    # A later step with no chain to extend: the reference makes an empty
+                    # state that a later step-0 event would find just as a fresh one.
+                    continue
                 state = self._new_state(key)
                 states[key] = state
             else:
@@ -263,6 +316,7 @@ class CorrelationEngine:
         """End of input: evaluate the held events (temporal_ordered), then drop the state."""
         alerts = self._drain() if self._held else []
         self._groups.clear()
+        self._oldest = -_INF
         self._current = None
         self._current_groups = set()
         return alerts
@@ -275,15 +329,21 @@ class CorrelationEngine:
         return CountState(group)
 
     def _expire(self, now: float) -> None:
-        """Drop the groups whose latest event left the window ending at ``now``."""
-        self._now = now
+        """Drop the groups whose latest event left the window ending at ``now`` (one walk
+        from the least recently touched group; ``_oldest`` becomes the first one kept)."""
         groups = self._groups
         span = self._plan.span
-        while groups:
-            key, state = next(iter(groups.items()))
+        gone: list[GroupKey] = []
+        oldest = _INF
+        for key, state in groups.items():
             if now - state.last <= span:
+                oldest = state.last
                 break
+            gone.append(key)
+        for key in gone:
             del groups[key]
+        # No group left: any group made from now on has its latest event at ``now`` or later.
+        self._oldest = oldest if groups else now
 
     @property
     def group_count(self) -> int:

@@ -13,6 +13,8 @@ from ses_sigma.match.correlation_plan import GroupKey, Plan
 
 __all__ = ["CountState", "Event", "OrderedState", "State", "TemporalState"]
 
+_INF = float("inf")
+
 #: An event as the state keeps it: (eventTime, eventID).
 Event = tuple[float, str]
 
@@ -107,12 +109,15 @@ class OrderedState(State):
     latest chain ending at another event (one event never fills two steps).
     """
 
-    __slots__ = ("chains", "prev")
+    __slots__ = ("chains", "oldest", "prev")
 
     def __init__(self, group: GroupKey, steps: int):
         super().__init__(group)
         self.chains: list[tuple[Event, ...] | None] = [None] * steps
         self.prev: list[tuple[Event, ...] | None] = [None] * steps
+        #: At most the earliest start of the chains held (+inf: none held), so the chains
+        #: need no look while it is within the window.
+        self.oldest = _INF
 
     def add(
         self, step: int, rule: str, event: Event, values: tuple[Any, ...], plan: Plan
@@ -120,10 +125,17 @@ class OrderedState(State):
         """Add an event of step ``step``; the chain (in step order) when it completes one."""
         now = event[0]
         span = plan.span
-        for chains in (self.chains, self.prev):
-            for i, chain in enumerate(chains):
-                if chain is not None and now - chain[0][0] > span:
-                    chains[i] = None
+        if now - self.oldest > span:  # some chain may have left the window (floats
+            oldest = _INF  # subtract monotonically: no chain starts before ``oldest``)
+            for chains in (self.chains, self.prev):
+                for i, chain in enumerate(chains):
+                    if chain is not None:
+                        start = chain[0][0]
+                        if now - start > span:
+                            chains[i] = None
+                        elif start < oldest:
+                            oldest = start
+            self.oldest = oldest
         if step == 0:
             new: tuple[Event, ...] | None = (event,)
         else:
@@ -137,6 +149,8 @@ class OrderedState(State):
             return list(new)
         self.prev[step] = self.chains[step]
         self.chains[step] = new
+        if now < self.oldest:  # a new chain (one extended keeps its start)
+            self.oldest = now
         return None
 
     def size(self) -> int:

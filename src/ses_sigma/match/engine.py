@@ -24,6 +24,11 @@ from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, Predicate, compile_detection
 from ses_sigma.match.dispatch import Dispatch
 from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.match.feed_reference import (
+    ReferenceCorrelation,
+    ReferenceFirstSeen,
+    ReferenceRunner,
+)
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
 from ses_sigma.match.stateful import Payload, Projector, StatefulRunner
 from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
@@ -276,9 +281,12 @@ class Engine:
     ) -> StatefulRunner:
         """Fresh stateful engines (first-seen ones from ``baseline``, updated in place) taking
         ``project`` payloads in (eventTime, eventID) order; with ``groups``, every alert is
-        also recorded there with its suppression group."""
+        also recorded there with its suppression group. ``reference``: the engines as first
+        written (``match.feed_reference``), which the fast ones are tested against."""
+        first_seen_class = ReferenceFirstSeen if reference else FirstSeenEngine
+        correlation_class = ReferenceCorrelation if reference else CorrelationEngine
         first_seen = {
-            name: FirstSeenEngine(
+            name: first_seen_class(
                 s.compiled.rule,
                 s.first_seen,
                 state=baseline.state_for(name, s.first_seen) if baseline is not None else None,
@@ -287,13 +295,14 @@ class Engine:
             for name, s in self._singles.items()
             if s.first_seen is not None
         }
-        correlations = {rule_key(c): CorrelationEngine(c) for c in self._correlations}
+        correlations = {rule_key(c): correlation_class(c) for c in self._correlations}
         feeds = {
             name: [correlations[c] for c in s.feeds]
             for name, s in self._singles.items()
             if s.stateful
         }
-        return StatefulRunner(first_seen, feeds, groups)
+        runner_class = ReferenceRunner if reference else StatefulRunner
+        return runner_class(first_seen, feeds, groups)
 
     def touch_baseline(self, baseline: Baseline) -> None:
         """Make every first-seen rule known to ``baseline``, even when it matched nothing."""

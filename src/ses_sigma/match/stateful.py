@@ -142,6 +142,15 @@ class StatefulRunner:
         self._groups = groups
         self._time = float("-inf")
         self.fed = 0
+        # Per base rule: its first-seen engine's feed_event (None) and its correlations'
+        # feeders (their step looked up once), in the payload's order.
+        self._routes: dict[str, tuple[Any, tuple[Any, ...]]] = {
+            name: (
+                self.first_seen[name].feed_event if name in self.first_seen else None,
+                tuple(e.feeder(name) for e in engines),
+            )
+            for name, engines in self.feeds.items()
+        }
 
     def feed(self, time: float, event_id: str, payload: Payload) -> list[Alert]:
         """One matched record, in (eventTime, eventID) order; the alerts final now."""
@@ -150,22 +159,25 @@ class StatefulRunner:
         if time > self._time:
             self._time = time
             for engine in self._ordered:
-                found = engine.advance(time)
-                if found:
-                    out.extend(found)
-                    if groups is not None:
-                        groups.extend((a, None) for a in found)
+                if engine.held_time < time:  # what advance() tests, without the call
+                    found = engine.advance(time)
+                    if found:
+                        out.extend(found)
+                        if groups is not None:
+                            groups.extend((a, None) for a in found)
         event = (time, event_id)
         self.fed += 1
+        routes = self._routes
         for name, fs_input, sup_group, corr_inputs in payload:
+            feed_first_seen, feeders = routes[name]
             if fs_input is not None:
-                found = self.first_seen[name].feed_event(event, fs_input)
+                found = feed_first_seen(event, fs_input)
                 if found:
                     out.extend(found)
                     if groups is not None:
                         groups.extend((a, sup_group) for a in found)
-            for engine, corr_input in zip(self.feeds[name], corr_inputs):  # noqa: B905
-                found = engine.feed_event(name, event, corr_input)
+            for feeder, corr_input in zip(feeders, corr_inputs):  # noqa: B905
+                found = feeder(event, corr_input)
                 if found:
                     out.extend(found)
                     if groups is not None:
