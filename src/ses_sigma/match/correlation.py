@@ -122,6 +122,8 @@ class CorrelationEngine:
         self._current: Event | None = None
         self._current_groups: set[GroupKey] = set()
         self._held: list[tuple[int, Event, str, CorrInput]] = []
+        #: The last step-0 event evaluated as it came (temporal_ordered, see ``feeder``).
+        self._first_done: Event | None = None
         #: The eventTime of the held events (temporal_ordered), +inf when none is held.
         self.held_time = _INF
         #: A lower bound of the latest event time of the least recently touched group (groups
@@ -196,37 +198,52 @@ class CorrelationEngine:
         do not change it."""
         step = self._step(rule_name)
         name = self._plan.name
+        process = self._process
 
-        def order(event: Event) -> None:
-            current = self._current
-            if current is not None and event < current:
-                raise ValueError(f"{name}: record {event[1]} fed out of (eventTime, eventID) order")
-            self._current = event
-            if self._counting:
-                self._current_groups = set()
+        def out_of_order(event: Event) -> ValueError:
+            return ValueError(f"{name}: record {event[1]} fed out of (eventTime, eventID) order")
 
         if self._ordered:
+            # Events of one eventTime are evaluated in (step, eventID) order and arrive in
+            # eventID order, so a step-0 event can be evaluated as it comes (after the held
+            # events of an earlier time): no held event of its time comes before it. It
+            # completes nothing (there are two steps or more), so its alerts are the same,
+            # and so is the sequence of evaluations. Later steps wait for the time to pass.
+            immediate = step == 0 and len(self._plan.steps) > 1
+            process_ordered = self._process_ordered
 
             def feed_ordered(event: Event, found: CorrInput | None) -> Sequence[Alert]:
-                if event != self._current:
-                    order(event)
+                current = self._current
+                if event != current:
+                    if current is not None and event < current:
+                        raise out_of_order(event)
+                    self._current = event
                 alerts: Sequence[Alert] = _NONE
                 if self.held_time != event[0] and self._held:
                     alerts = self._drain()
                 if found is not None:
-                    if not self._held:
-                        self.held_time = event[0]
-                    self._held.append((step, event, rule_name, found))
+                    if immediate:
+                        if event != self._first_done:  # a repeat counts once
+                            self._first_done = event
+                            process_ordered(0, rule_name, event, found)
+                    else:
+                        if not self._held:
+                            self.held_time = event[0]
+                        self._held.append((step, event, rule_name, found))
                 return alerts
 
             return feed_ordered
 
         def feed_counted(event: Event, found: CorrInput | None) -> Sequence[Alert]:
-            if event != self._current:
-                order(event)
+            current = self._current
+            if event != current:
+                if current is not None and event < current:
+                    raise out_of_order(event)
+                self._current = event
+                self._current_groups = set()
             if found is None:
                 return _NONE
-            return self._process(step, rule_name, event, found)
+            return process(step, rule_name, event, found)
 
         return feed_counted
 
@@ -243,7 +260,7 @@ class CorrelationEngine:
         repeat (the same event delivered twice) sits next to its first copy."""
         held, self._held = self._held, []
         self.held_time = _INF
-        process = self._process
+        process = self._process_ordered
         if len(held) == 1:
             step, event, rule_name, found = held[0]
             return process(step, rule_name, event, found)
@@ -297,6 +314,34 @@ class CorrelationEngine:
                 alerts.append(self._alert(done, key))
         return alerts
 
+    def _process_ordered(
+        self, step: int, rule_name: str, event: Event, found: CorrInput
+    ) -> list[Alert]:
+        """``_process`` of a temporal_ordered correlation (the same steps, fewer tests)."""
+        now = event[0]
+        if now > self._now:
+            self._now = now
+            if now - self._oldest > self._plan.span:  # see _process
+                self._expire(now)
+        alerts: list[Alert] = []
+        states = self._groups
+        plan = self._plan
+        steps = len(plan.steps)
+        for key in found[1]:
+            state = states.get(key)
+            if state is None:
+                if step:
+                    continue  # a later step with no chain to extend: see _process
+                state = states[key] = OrderedState(key, steps)
+            else:
+                states.move_to_end(key)
+            state.last = now
+            done = state.add(step, rule_name, event, (), plan)
+            if done is not None:
+                del states[key]  # one alert per burst: the group starts over
+                alerts.append(self._alert(done, key))
+        return alerts
+
     def _alert(self, events: list[Event], key: GroupKey) -> Alert:
         """The alert made by ``events`` (a temporal_ordered chain keeps its step order)."""
         if not self._ordered:
@@ -318,6 +363,7 @@ class CorrelationEngine:
         self._groups.clear()
         self._oldest = -_INF
         self._current = None
+        self._first_done = None
         self._current_groups = set()
         return alerts
 

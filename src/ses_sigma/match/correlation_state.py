@@ -112,7 +112,8 @@ class OrderedState(State):
     __slots__ = ("chains", "oldest", "prev")
 
     def __init__(self, group: GroupKey, steps: int):
-        super().__init__(group)
+        self.group = group  # State.__init__, inline (one state per new group)
+        self.last = -_INF
         self.chains: list[tuple[Event, ...] | None] = [None] * steps
         self.prev: list[tuple[Event, ...] | None] = [None] * steps
         #: At most the earliest start of the chains held (+inf: none held), so the chains

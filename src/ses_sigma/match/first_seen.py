@@ -56,7 +56,6 @@ from ses_sigma.match.correlation_plan import (
     key_values,
     shared_getter,
     typed_keys,
-    within,
 )
 from ses_sigma.match.derived import DerivedField, derived_fields
 from ses_sigma.match.errors import RuleCompileError
@@ -198,6 +197,9 @@ class FirstSeenEngine:
         self._getters = tuple((f, shared_getter(f, derived)) for f in spec.fields)
         self._now = float("-inf")
         self._latest_plausible = clock() + FUTURE_SLACK
+        #: (key, last sighting, the ``seen`` map) of the first tuple kept by the last walk
+        #: over ``state.seen`` (``feed_event``); None: walk next time.
+        self._first: tuple[GroupKey, float, Any] | None = None
         #: Matches that took no part because of an implausible eventTime.
         self.implausible: list[Record] = []
 
@@ -243,19 +245,35 @@ class FirstSeenEngine:
             state.learning_start = now
         seen = state.seen
         forget = self.spec.forget_after
-        while seen:
-            key, last = next(iter(seen.items()))
-            if now - last <= forget:
-                break
-            del seen[key]  # not seen for longer than forget_after: forgotten
+        # The walk below starts at the least recently seen tuple and stops at the first one
+        # still known; while that first tuple is unchanged (``_first``: its key and sighting)
+        # and still known, the walk would stop at once, so it is skipped.
+        first = self._first
+        if first is None or now - first[1] > forget or first[2] is not seen:
+            first = None
+            gone: list[GroupKey] = []
+            for key, last in seen.items():
+                if now - last <= forget:
+                    first = (key, last, seen)
+                    break
+                gone.append(key)
+            for key in gone:
+                del seen[key]  # not seen for longer than forget_after: forgotten
+            self._first = first
         learning = now - state.learning_start < self.spec.learning_period  # exact, see within()
         alerts: list[Alert] = []
         for key in groups:
             last = seen.get(key)
-            known = last is not None and within(last, now, forget)
-            seen[key] = now if last is None else max(last, now)
+            if last is None:
+                seen[key] = now  # a new key goes last
+                if not learning:
+                    alerts.append(self._alert(now, event_id, key))
+                continue
+            if first is not None and key == first[0]:
+                self._first = first = None  # the first tuple moves: walk next time
+            seen[key] = now if now > last else last  # max(last, now)
             seen.move_to_end(key)
-            if not known and not learning:
+            if not learning and not now - last <= forget:  # not within(last, now, forget)
                 alerts.append(self._alert(now, event_id, key))
         return alerts
 
