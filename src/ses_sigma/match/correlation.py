@@ -190,37 +190,36 @@ class CorrelationEngine:
     def feed_event(self, rule_name: str, event: Event, found: CorrInput | None) -> list[Alert]:
         """``feed`` with the record already projected (``project``); ``event`` is its
         (eventTime, eventID). A match that takes no part (``found`` None) only moves time on."""
-        return list(self.feeder(rule_name)(event, found))
+        current = self._current
+        if event != current and current is not None and event < current:
+            raise ValueError(
+                f"{self._plan.name}: record {event[1]} fed out of (eventTime, eventID) order"
+            )
+        alerts = self.advance(event[0]) if self._ordered else []
+        found_alerts = self.feeder(rule_name)(event, found)
+        if found_alerts:
+            alerts.extend(found_alerts)
+        return alerts
 
     def feeder(self, rule_name: str) -> Callable[[Event, CorrInput | None], Sequence[Alert]]:
-        """``feed_event`` for base rule ``rule_name``, its step looked up once (what
-        ``StatefulRunner`` calls per payload). The alerts come as a sequence, empty ones shared:
-        do not change it."""
+        """``feed_event`` for base rule ``rule_name`` as ``StatefulRunner`` calls it, its step
+        looked up once: the caller feeds in (eventTime, eventID) order and calls ``advance``
+        (temporal_ordered) whenever the eventTime grows, so neither is checked here. The
+        alerts come as a sequence, empty ones shared: do not change it."""
         step = self._step(rule_name)
-        name = self._plan.name
-        process = self._process
-
-        def out_of_order(event: Event) -> ValueError:
-            return ValueError(f"{name}: record {event[1]} fed out of (eventTime, eventID) order")
 
         if self._ordered:
             # Events of one eventTime are evaluated in (step, eventID) order and arrive in
-            # eventID order, so a step-0 event can be evaluated as it comes (after the held
-            # events of an earlier time): no held event of its time comes before it. It
-            # completes nothing (there are two steps or more), so its alerts are the same,
-            # and so is the sequence of evaluations. Later steps wait for the time to pass.
+            # eventID order, so a step-0 event can be evaluated as it comes (the held events
+            # of an earlier time were evaluated by ``advance``): no event of its time comes
+            # before it. It completes nothing (there are two steps or more), so the alerts
+            # are the same, and so is the sequence of evaluations. Later steps are held until
+            # the time passes.
             immediate = step == 0 and len(self._plan.steps) > 1
             process_ordered = self._process_ordered
 
             def feed_ordered(event: Event, found: CorrInput | None) -> Sequence[Alert]:
-                current = self._current
-                if event != current:
-                    if current is not None and event < current:
-                        raise out_of_order(event)
-                    self._current = event
-                alerts: Sequence[Alert] = _NONE
-                if self.held_time != event[0] and self._held:
-                    alerts = self._drain()
+                self._current = event
                 if found is not None:
                     if immediate:
                         if event != self._first_done:  # a repeat counts once
@@ -230,15 +229,14 @@ class CorrelationEngine:
                         if not self._held:
                             self.held_time = event[0]
                         self._held.append((step, event, rule_name, found))
-                return alerts
+                return _NONE
 
             return feed_ordered
 
+        process = self._process
+
         def feed_counted(event: Event, found: CorrInput | None) -> Sequence[Alert]:
-            current = self._current
-            if event != current:
-                if current is not None and event < current:
-                    raise out_of_order(event)
+            if event != self._current:
                 self._current = event
                 self._current_groups = set()
             if found is None:
@@ -290,27 +288,22 @@ class CorrelationEngine:
         alerts: list[Alert] = []
         states = self._groups
         counting = self._counting
-        fresh_only = self._ordered and step > 0
         for key in groups:
             if counting:
                 current = self._current_groups
                 if key in current:
                     continue  # the same event again: it counts once
                 current.add(key)
-            state = states.get(key)
+            # Taken out and put back last: the group moves to the end (most recent activity)
+            # with one lookup less than get + move_to_end.
+            state = states.pop(key, None)
             if state is None:
-                if fresh_only:
-                    # A later step with no chain to extend: the reference makes an empty
-                    # state that a later step-0 event would find just as a fresh one.
-                    continue
                 state = self._new_state(key)
-                states[key] = state
-            else:
-                states.move_to_end(key)
             state.last = now
             done = state.add(step, rule_name, event, values, plan)
-            if done is not None:
-                del states[key]  # one alert per burst: the group starts over
+            if done is None:
+                states[key] = state
+            else:  # one alert per burst: the group starts over
                 alerts.append(self._alert(done, key))
         return alerts
 
@@ -328,17 +321,18 @@ class CorrelationEngine:
         plan = self._plan
         steps = len(plan.steps)
         for key in found[1]:
-            state = states.get(key)
+            state = states.pop(key, None)  # put back last: see _process
             if state is None:
                 if step:
-                    continue  # a later step with no chain to extend: see _process
-                state = states[key] = OrderedState(key, steps)
-            else:
-                states.move_to_end(key)
+                    # A later step with no chain to extend: the reference code makes an empty
+                    # state, which a later step-0 event finds just as it would a fresh one.
+                    continue
+                state = OrderedState(key, steps)
             state.last = now
             done = state.add(step, rule_name, event, (), plan)
-            if done is not None:
-                del states[key]  # one alert per burst: the group starts over
+            if done is None:
+                states[key] = state
+            else:  # one alert per burst: the group starts over
                 alerts.append(self._alert(done, key))
         return alerts
 

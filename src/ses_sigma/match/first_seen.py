@@ -263,16 +263,17 @@ class FirstSeenEngine:
         learning = now - state.learning_start < self.spec.learning_period  # exact, see within()
         alerts: list[Alert] = []
         for key in groups:
-            last = seen.get(key)
+            # Taken out and put back last (most recently seen): one lookup less than get,
+            # set and move_to_end.
+            last = seen.pop(key, None)
             if last is None:
-                seen[key] = now  # a new key goes last
+                seen[key] = now
                 if not learning:
                     alerts.append(self._alert(now, event_id, key))
                 continue
             if first is not None and key == first[0]:
                 self._first = first = None  # the first tuple moves: walk next time
             seen[key] = now if now > last else last  # max(last, now)
-            seen.move_to_end(key)
             if not learning and not now - last <= forget:  # not within(last, now, forget)
                 alerts.append(self._alert(now, event_id, key))
         return alerts

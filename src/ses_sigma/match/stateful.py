@@ -141,6 +141,7 @@ class StatefulRunner:
         self._ordered = [e for e in self.correlations if e.ordered]
         self._groups = groups
         self._time = float("-inf")
+        self._event_id = ""
         self.fed = 0
         # Per base rule: its first-seen engine's feed_event (None) and its correlations'
         # feeders (their step looked up once), in the payload's order.
@@ -158,6 +159,7 @@ class StatefulRunner:
         groups = self._groups
         if time > self._time:
             self._time = time
+            self._event_id = event_id
             for engine in self._ordered:
                 if engine.held_time < time:  # what advance() tests, without the call
                     found = engine.advance(time)
@@ -165,6 +167,10 @@ class StatefulRunner:
                         out.extend(found)
                         if groups is not None:
                             groups.extend((a, None) for a in found)
+        elif time == self._time and event_id >= self._event_id:
+            self._event_id = event_id
+        else:  # the engines' feeders rely on the order (CorrelationEngine.feeder)
+            raise ValueError(f"record {event_id} fed out of (eventTime, eventID) order")
         event = (time, event_id)
         self.fed += 1
         routes = self._routes
