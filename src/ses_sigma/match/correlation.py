@@ -196,6 +196,8 @@ class CorrelationEngine:
                 f"{self._plan.name}: record {event[1]} fed out of (eventTime, eventID) order"
             )
         alerts = self.advance(event[0]) if self._ordered else []
+        if self._ordered:
+            self._current = event  # (the counting feeders keep it themselves)
         found_alerts = self.feeder(rule_name)(event, found)
         if found_alerts:
             alerts.extend(found_alerts)
@@ -219,7 +221,6 @@ class CorrelationEngine:
             process_ordered = self._process_ordered
 
             def feed_ordered(event: Event, found: CorrInput | None) -> Sequence[Alert]:
-                self._current = event
                 if found is not None:
                     if immediate:
                         if event != self._first_done:  # a repeat counts once
@@ -319,6 +320,7 @@ class CorrelationEngine:
         alerts: list[Alert] = []
         states = self._groups
         plan = self._plan
+        span = plan.span
         steps = len(plan.steps)
         for key in found[1]:
             state = states.pop(key, None)  # put back last: see _process
@@ -329,6 +331,15 @@ class CorrelationEngine:
                     continue
                 state = OrderedState(key, steps)
             state.last = now
+            if not step and steps > 1:  # OrderedState.add of a first step, inline
+                if now - state.oldest > span:
+                    state.expire(now, span)
+                state.prev[0] = state.chains[0]
+                state.chains[0] = (event,)
+                if now < state.oldest:
+                    state.oldest = now
+                states[key] = state
+                continue
             done = state.add(step, rule_name, event, (), plan)
             if done is None:
                 states[key] = state

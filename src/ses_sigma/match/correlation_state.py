@@ -127,16 +127,7 @@ class OrderedState(State):
         now = event[0]
         span = plan.span
         if now - self.oldest > span:  # some chain may have left the window (floats
-            oldest = _INF  # subtract monotonically: no chain starts before ``oldest``)
-            for chains in (self.chains, self.prev):
-                for i, chain in enumerate(chains):
-                    if chain is not None:
-                        start = chain[0][0]
-                        if now - start > span:
-                            chains[i] = None
-                        elif start < oldest:
-                            oldest = start
-            self.oldest = oldest
+            self.expire(now, span)  # subtract monotonically: none starts before ``oldest``)
         if step == 0:
             new: tuple[Event, ...] | None = (event,)
         else:
@@ -153,6 +144,19 @@ class OrderedState(State):
         if now < self.oldest:  # a new chain (one extended keeps its start)
             self.oldest = now
         return None
+
+    def expire(self, now: float, span: float) -> None:
+        """Drop the chains that started more than ``span`` before ``now``."""
+        oldest = _INF
+        for chains in (self.chains, self.prev):
+            for i, chain in enumerate(chains):
+                if chain is not None:
+                    start = chain[0][0]
+                    if now - start > span:
+                        chains[i] = None
+                    elif start < oldest:
+                        oldest = start
+        self.oldest = oldest
 
     def size(self) -> int:
         return sum(len(c) for cs in (self.chains, self.prev) for c in cs if c is not None)

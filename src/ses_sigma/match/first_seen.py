@@ -200,6 +200,8 @@ class FirstSeenEngine:
         #: (key, last sighting, the ``seen`` map) of the first tuple kept by the last walk
         #: over ``state.seen`` (``feed_event``); None: walk next time.
         self._first: tuple[GroupKey, float, Any] | None = None
+        self._forget = spec.forget_after
+        self._learning_period = spec.learning_period
         #: Matches that took no part because of an implausible eventTime.
         self.implausible: list[Record] = []
 
@@ -244,12 +246,12 @@ class FirstSeenEngine:
         if state.learning_start is None:
             state.learning_start = now
         seen = state.seen
-        forget = self.spec.forget_after
+        forget = self._forget
         # The walk below starts at the least recently seen tuple and stops at the first one
         # still known; while that first tuple is unchanged (``_first``: its key and sighting)
         # and still known, the walk would stop at once, so it is skipped.
         first = self._first
-        if first is None or now - first[1] > forget or first[2] is not seen:
+        if first is None or not now - first[1] <= forget or first[2] is not seen:
             first = None
             gone: list[GroupKey] = []
             for key, last in seen.items():
@@ -260,7 +262,7 @@ class FirstSeenEngine:
             for key in gone:
                 del seen[key]  # not seen for longer than forget_after: forgotten
             self._first = first
-        learning = now - state.learning_start < self.spec.learning_period  # exact, see within()
+        learning = now - state.learning_start < self._learning_period  # exact, see within()
         alerts: list[Alert] = []
         for key in groups:
             # Taken out and put back last (most recently seen): one lookup less than get,

@@ -182,6 +182,8 @@ class StatefulRunner:
                     out.extend(found)
                     if groups is not None:
                         groups.extend((a, sup_group) for a in found)
+            if not feeders:
+                continue
             for feeder, corr_input in zip(feeders, corr_inputs):  # noqa: B905
                 found = feeder(event, corr_input)
                 if found:
