@@ -145,13 +145,15 @@ class StatefulRunner:
         self.fed = 0
         # Per base rule: its first-seen engine's feed_event (None) and its correlations'
         # feeders (their step looked up once), in the payload's order.
-        self._routes: dict[str, tuple[Any, tuple[Any, ...]]] = {
-            name: (
+        # A rule feeding one correlation (the usual case) has it as ``single`` too.
+        self._routes: dict[str, tuple[Any, Any, tuple[Any, ...]]] = {}
+        for name, engines in self.feeds.items():
+            feeders = tuple(e.feeder(name) for e in engines)
+            self._routes[name] = (
                 self.first_seen[name].feed_event if name in self.first_seen else None,
-                tuple(e.feeder(name) for e in engines),
+                feeders[0] if len(feeders) == 1 else None,
+                feeders,
             )
-            for name, engines in self.feeds.items()
-        }
 
     def feed(self, time: float, event_id: str, payload: Payload) -> list[Alert]:
         """One matched record, in (eventTime, eventID) order; the alerts final now."""
@@ -167,29 +169,35 @@ class StatefulRunner:
                         out.extend(found)
                         if groups is not None:
                             groups.extend((a, None) for a in found)
-        elif time == self._time and event_id >= self._event_id:
-            self._event_id = event_id
-        else:  # the engines' feeders rely on the order (CorrelationEngine.feeder)
+        elif time != self._time or event_id < self._event_id:
+            # The engines' feeders rely on the order (CorrelationEngine.feeder).
             raise ValueError(f"record {event_id} fed out of (eventTime, eventID) order")
+        else:
+            self._event_id = event_id
         event = (time, event_id)
         self.fed += 1
         routes = self._routes
         for name, fs_input, sup_group, corr_inputs in payload:
-            feed_first_seen, feeders = routes[name]
+            feed_first_seen, single, feeders = routes[name]
             if fs_input is not None:
                 found = feed_first_seen(event, fs_input)
                 if found:
                     out.extend(found)
                     if groups is not None:
                         groups.extend((a, sup_group) for a in found)
-            if not feeders:
-                continue
-            for feeder, corr_input in zip(feeders, corr_inputs):  # noqa: B905
-                found = feeder(event, corr_input)
+            if single is not None:
+                found = single(event, corr_inputs[0])
                 if found:
                     out.extend(found)
                     if groups is not None:
                         groups.extend((a, None) for a in found)
+            elif feeders:
+                for feeder, corr_input in zip(feeders, corr_inputs):  # noqa: B905
+                    found = feeder(event, corr_input)
+                    if found:
+                        out.extend(found)
+                        if groups is not None:
+                            groups.extend((a, None) for a in found)
         return out
 
     def finish(self) -> list[Alert]:
