@@ -6,7 +6,7 @@ event ids), so the state holds no record data and stays small.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from typing import Any
 
 from ses_sigma.match.correlation_plan import GroupKey, Plan
@@ -46,9 +46,11 @@ class CountState(State):
     __slots__ = ("events", "values")
 
     def __init__(self, group: GroupKey):
-        super().__init__(group)
+        self.group = group  # State.__init__, inline (one state per new group)
+        self.last = -_INF
         self.events: deque[tuple[Event, tuple[Any, ...]]] = deque()
-        self.values: Counter[tuple[str, Any]] = Counter()
+        #: value -> events of the window holding it (a plain dict: Counter.update is slow).
+        self.values: dict[tuple[str, Any], int] = {}
 
     def add(
         self, step: int, rule: str, event: Event, values: tuple[Any, ...], plan: Plan
@@ -57,16 +59,20 @@ class CountState(State):
         now = event[0]
         span = plan.span
         events = self.events
+        counts = self.values
         while events and now - events[0][0][0] > span:
             _, old = events.popleft()
             for v in old:
-                self.values[v] -= 1
-                if not self.values[v]:
-                    del self.values[v]
+                n = counts[v] - 1
+                if n:
+                    counts[v] = n
+                else:
+                    del counts[v]
         events.append((event, values))
         if plan.values:
-            self.values.update(values)
-            reached = len(self.values)
+            for v in values:
+                counts[v] = counts.get(v, 0) + 1
+            reached = len(counts)
         else:
             reached = len(events)
         return [e for e, _ in events] if reached >= plan.threshold else None
