@@ -196,8 +196,8 @@ class CorrelationEngine:
                 f"{self._plan.name}: record {event[1]} fed out of (eventTime, eventID) order"
             )
         alerts = self.advance(event[0]) if self._ordered else []
-        if self._ordered:
-            self._current = event  # (the counting feeders keep it themselves)
+        if self._ordered:  # (the counting feeders keep it themselves)
+            self._current = event
         found_alerts = self.feeder(rule_name)(event, found)
         if found_alerts:
             alerts.extend(found_alerts)
@@ -295,9 +295,7 @@ class CorrelationEngine:
                 if key in current:
                     continue  # the same event again: it counts once
                 current.add(key)
-            # Taken out and put back last: the group moves to the end (most recent activity)
-            # with one lookup less than get + move_to_end.
-            state = states.pop(key, None)
+            state = states.pop(key, None)  # put back last: moved to the end, one lookup less
             if state is None:
                 state = self._new_state(key)
             state.last = now
@@ -325,10 +323,8 @@ class CorrelationEngine:
         for key in found[1]:
             state = states.pop(key, None)  # put back last: see _process
             if state is None:
-                if step:
-                    # A later step with no chain to extend: the reference code makes an empty
-                    # state, which a later step-0 event finds just as it would a fresh one.
-                    continue
+                if step:  # no chain to extend: the reference made an empty state, which a
+                    continue  # later step-0 event finds just as it would a fresh one
                 state = OrderedState(key, steps)
             state.last = now
             if not step and steps > 1:  # OrderedState.add of a first step, inline
