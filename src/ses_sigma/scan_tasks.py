@@ -5,9 +5,12 @@ A task reads its records (pre-filtered or not), matches them with the compiled e
 returns, per matched record, a small tuple (``Match``): a digest of its (eventID, eventTime),
 its single-event alerts and what it brings to the stateful rules (``Engine.project``: value
 tuples, never the record). The parent (``scan``) merges the results in task order, so the
-outcome does not depend on the number of workers. A worker process sends its result as plain
-tuples (``to_wire``), which pickle an order of magnitude faster than dataclasses; in-process
-nothing is pickled.
+outcome does not depend on the number of workers. A worker process sends its matches as one
+``marshal`` blob (``to_wire``): a single-event alert made from its record alone (the rule's
+id, name, title and level, the record's time and eventID) travels as the index of its rule in a
+small table, any other alert as a plain tuple; the parent unmarshals the blob (several times
+faster than unpickling the same rows, and the rows are smaller) and rebuilds Alerts only when
+something consumes them (``alerts_of``). In-process nothing is encoded.
 
 Tasks are planned in event-time order where the file names say it (CloudTrail's
 ``<account>_CloudTrail_<region>_YYYYMMDDTHHMMZ_<id>.json.gz``: S3's layout walks region by
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import marshal
 import math
 import operator
 import os
@@ -45,6 +49,7 @@ __all__ = [
     "Task",
     "TaskResult",
     "alert_tuple",
+    "alerts_of",
     "from_wire",
     "plan_tasks",
     "record_key",
@@ -103,6 +108,15 @@ class TaskResult:
     matches: list[Any] = field(default_factory=list)  # Match, or its wire form
     stats: ReadStats = field(default_factory=ReadStats)
     lines: int = 0
+    #: Set by ``to_wire`` (then ``matches`` is empty): the marshal'ed match rows, whose alerts
+    #: are indexes into ``rules`` or alert tuples, and that table of (id, name, title, level).
+    wire: bytes | None = None
+    rules: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def rows(self) -> list[Any]:
+        """The match rows: ``matches``, or those ``to_wire`` encoded (alerts in wire form:
+        ``alerts_of`` makes them Alerts again)."""
+        return marshal.loads(self.wire) if self.wire is not None else self.matches
 
 
 def _is_jsonl_file(path: Path) -> bool:
@@ -226,19 +240,90 @@ def run_task(
     return result
 
 
+_NEW = object.__new__
+# Alert is a frozen dataclass: its __init__ goes through object.__setattr__ per field; the slots'
+# member descriptors set them at half the cost (as alerts.single_alert_maker does).
+_SETTERS = tuple(getattr(Alert, name).__set__ for name in _ALERT_FIELDS)
+
+
+def _wire_alerts(
+    alerts: list[Alert], ts: float, event_id: str, table: dict[tuple[str, str, str, str], int]
+) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for a in alerts:
+        if (
+            a.time is ts
+            and a.group == ()
+            and a.suppressed is None
+            and len(a.event_ids) == 1
+            and a.event_ids[0] == event_id
+        ):
+            rule = (a.rule_id, a.rule_name, a.title, a.level)
+            index = table.get(rule)
+            if index is None:
+                index = table[rule] = len(table)
+            out.append(index)
+        else:
+            out.append(alert_tuple(a))
+    return tuple(out)
+
+
 def to_wire(result: TaskResult) -> TaskResult:
-    """The result with its alerts as plain tuples, for a worker to send (in place)."""
-    result.matches = [
-        (key, ts, event_id, [alert_tuple(a) for a in alerts] if alerts else alerts, p, sup)
+    """The result with its matches in wire form, for a worker to send (in place; module
+    docstring). Rows ``marshal`` cannot write (a suppression group of an unusual type) are
+    sent as they are, with their alerts as plain tuples, pickled."""
+    table: dict[tuple[str, str, str, str], int] = {}
+    rows = [
+        (key, ts, event_id, _wire_alerts(alerts, ts, event_id, table) if alerts else (), p, sup)
         for key, ts, event_id, alerts, p, sup in result.matches
     ]
+    try:
+        result.wire = marshal.dumps(rows, 4)
+    except ValueError:  # unmarshallable object: pickle the rows instead
+        result.matches = [
+            (key, ts, event_id, [alert_tuple(a) for a in alerts], p, sup)
+            for key, ts, event_id, alerts, p, sup in result.matches
+        ]
+        return result
+    result.rules = list(table)
+    result.matches = []
     return result
 
 
+def alerts_of(
+    found: Any, ts: float, event_id: str, rules: list[tuple[str, str, str, str]]
+) -> list[Alert]:
+    """The Alerts of one match row: ``found`` as ``run_task`` made it (Alerts, returned as they
+    are) or in wire form (rule indexes into ``rules`` and alert tuples, ``to_wire``)."""
+    if not found or type(found) is list and type(found[0]) is Alert:
+        return found  # type: ignore[no-any-return]
+    out = []
+    s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _SETTERS
+    for item in found:
+        if type(item) is int:
+            rule_id, rule_name, title, level = rules[item]
+            alert = _NEW(Alert)
+            s_id(alert, rule_id)
+            s_name(alert, rule_name)
+            s_title(alert, title)
+            s_level(alert, level)
+            s_time(alert, ts)
+            s_events(alert, (event_id,))
+            s_group(alert, ())
+            s_suppressed(alert, None)
+            out.append(alert)
+        else:
+            out.append(Alert(*item))
+    return out
+
+
 def from_wire(result: TaskResult) -> TaskResult:
-    """The result ``to_wire`` sent, with Alerts again (in place)."""
+    """The result ``to_wire`` sent, with its matches as ``run_task`` made them (in place)."""
+    rules = result.rules
     result.matches = [
-        (key, ts, event_id, [Alert(*a) for a in alerts] if alerts else alerts, p, sup)
-        for key, ts, event_id, alerts, p, sup in result.matches
+        (key, ts, event_id, alerts_of(found, ts, event_id, rules) if found else [], p, sup)
+        for key, ts, event_id, found, p, sup in result.rows()
     ]
+    result.wire = None
+    result.rules = []
     return result
