@@ -295,7 +295,7 @@ def alerts_of(
 ) -> list[Alert]:
     """The Alerts of one match row: ``found`` as ``run_task`` made it (Alerts, returned as they
     are) or in wire form (rule indexes into ``rules`` and alert tuples, ``to_wire``)."""
-    if not found or type(found) is list and type(found[0]) is Alert:
+    if not found or (type(found) is list and type(found[0]) is Alert):
         return found  # type: ignore[no-any-return]
     out = []
     s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _SETTERS
