@@ -35,6 +35,7 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.prefilter import Prefilter
+from ses_sigma.scan_gc import scan_gc
 from ses_sigma.scan_stream import DEFAULT_REORDER_WINDOW, LateReport, SeenKeys, StatefulStream
 from ses_sigma.scan_tasks import (
     RANGE_BYTES,
@@ -151,6 +152,7 @@ def _shift(origin: str, path: str, offset: int) -> str:
     return f"{prefix}{int(rest[:digits]) + offset}{rest[digits:]}"
 
 
+@scan_gc()  # the pack frozen, young collections rare (scan_gc)
 def scan_with_engine(
     engine: Engine,
     paths: Iterable[str | Path],
