@@ -121,3 +121,21 @@ def test_scan_gc_restores_the_collector() -> None:
     except RuntimeError:
         pass
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_counted_alerts_are_the_kept_ones() -> None:
+    """Without a consumer (keep_alerts False, no on_alert) the parent counts a worker's alerts
+    without rebuilding them: the same count as the alerts it keeps, at 1 and 2 workers."""
+    from pathlib import Path
+
+    from ses_sigma.match.engine import Engine
+    from ses_sigma.pack import load_pack
+    from ses_sigma.scan import scan_with_engine
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    engine = Engine(load_pack())
+    kept = scan_with_engine(engine, [examples], workers=2)
+    assert len(kept.alerts) == kept.alert_count == 66  # examples/README.md
+    for workers in (1, 2):
+        counted = scan_with_engine(engine, [examples], workers=workers, keep_alerts=False)
+        assert counted.alerts == [] and counted.alert_count == 66
