@@ -15,7 +15,6 @@ full path.
 from __future__ import annotations
 
 import os
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
