@@ -49,12 +49,15 @@ def read_range_mapped(
     end: int,
     stats: ReadStats,
     pf: Prefilter,
-    window: int = WINDOW_BYTES,
-    max_line: int = MAX_LINE_BYTES,
+    window: int | None = None,
+    max_line: int | None = None,
 ) -> Generator[Record, None, int]:
     """The candidate records of the lines starting in ``[pos, end)`` of the open file ``fh``
     (``pos``: the start of a line, after any byte-order mark); returns the lines read.
-    Lines of ``max_line`` bytes or more are rejected, as ``LineStream`` does."""
+    Lines of ``max_line`` bytes or more (default ``MAX_LINE_BYTES``) are rejected, as
+    ``LineStream`` does; ``window``: default ``WINDOW_BYTES``."""
+    window = window or WINDOW_BYTES
+    max_line = max_line or MAX_LINE_BYTES
     if pos >= end:
         return 0  # a range holding only a byte-order mark
     fd = fh.fileno()
