@@ -41,18 +41,19 @@ static void push(state_t *st, const char *le) {
 }
 
 static void end_line(state_t *st, const char *le) {
-    if (st->max_line > 0 && le - st->ls >= st->max_line) {
-        st->lines = -st->lines - 1; /* an over-long line: its index pushed as -(index + 1) */
-        push(st, le);
-        st->lines = -st->lines - 1;
-    } else {
-        int d = rawscan_decide(st->plan, st->pieces, st->ls, le, st->backslash, st->src,
-                               st->nsrc, st->name, st->nname, &st->scr);
-        if (d < 0)
+    int d;
+    if (st->max_line > 0 && le - st->ls >= st->max_line)
+        d = 2; /* over-long: kept whatever the decision */
+    else
+        d = rawscan_decide(st->plan, st->pieces, st->ls, le, st->backslash, st->src, st->nsrc,
+                           st->name, st->nname, &st->scr);
+    if (d < 0)
+        st->nomem = 1;
+    else if (d && st->keep != NULL) {
+        if (st->keep(st->keep_ctx, d == 2 ? -st->lines - 1 : st->lines, st->ls, le) < 0)
             st->nomem = 1;
-        else if (d)
-            push(st, le);
-    }
+    } else if (d)
+        push(st, le);
     st->lines++;
     st->ls = le + 1;
     st->backslash = st->nsrc = st->nname = 0;

@@ -76,7 +76,11 @@ typedef struct {
     scratch_t scr;
     Py_ssize_t lines;
     int nomem;
-    Py_ssize_t max_line; /* > 0: lines at least this long are pushed as -(index + 1) */
+    Py_ssize_t max_line; /* > 0: lines at least this long are kept, as -(index + 1) */
+    /* when set, called for each kept line (while it is in the cache) instead of a push into
+     * found; < 0: out of memory */
+    int (*keep)(void *ctx, Py_ssize_t index, const char *ls, const char *le);
+    void *keep_ctx;
     /* the current line */
     const char *ls;
     int backslash, nsrc, nname;
