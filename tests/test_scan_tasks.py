@@ -1,0 +1,63 @@
+"""One task of a scan (``scan_tasks.run_task``): the collector paused for a byte range only,
+and restored whatever happens."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ses_sigma.match.engine import Engine
+from ses_sigma.pack import load_pack
+from ses_sigma.scan_tasks import Task, run_task
+
+
+def _file(tmp_path: Path) -> Path:
+    rec = {
+        "eventVersion": "1.09",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "eventSource": "ses.amazonaws.com",
+        "eventName": "DeleteIdentity",
+        "eventID": "e1",
+    }
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(orjson.dumps(rec) + b"\n" + orjson.dumps({**rec, "eventID": "e2"}) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_for_a_range_and_restored(tmp_path: Path, enabled: bool) -> None:
+    engine = Engine(load_pack())
+    path = _file(tmp_path)
+    size = path.stat().st_size
+    seen: list[bool] = []
+    real = engine.match_record
+
+    def spy(*args: object) -> list[str]:
+        seen.append(gc.isenabled())
+        return real(*args)  # type: ignore[arg-type]
+
+    engine.match_record = spy  # type: ignore[method-assign]
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        ranged = run_task(engine, Task(0, str(path), size, 0, size), engine.prefilter())
+        assert gc.isenabled() == enabled
+        assert seen and not any(seen)  # paused while the range was read
+        seen.clear()
+        whole = run_task(engine, Task(0, str(path), size), engine.prefilter())
+        assert seen and all(s == enabled for s in seen)  # a whole file: as it was
+        assert [m[2] for m in ranged.matches] == [m[2] for m in whole.matches] == ["e1", "e2"]
+
+        def boom(*args: object) -> list[str]:
+            raise ValueError("boom")
+
+        engine.match_record = boom  # type: ignore[method-assign]
+        with pytest.raises(ValueError, match="boom"):
+            run_task(engine, Task(0, str(path), size, 0, size), engine.prefilter())
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
