@@ -26,6 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -46,6 +47,7 @@ __all__ = [
     "Task",
     "TaskResult",
     "alert_tuple",
+    "collector_paused",
     "from_wire",
     "plan_tasks",
     "record_key",
@@ -201,11 +203,21 @@ def run_task(
     them, and the whole heap, again and again (0.08 s of the 0.74 s CPU of a 1-worker scan
     of the 1 M bench file, measured with gc.callbacks). Other tasks (whole files, standard
     input: not bounded) run with the collector as it is."""
-    if not (task.is_range and gc.isenabled()):
+    if not task.is_range:
         return _run_task(engine, task, pf, stdin, suppress)
+    with collector_paused():
+        return _run_task(engine, task, pf, stdin, suppress)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block (if it was on), on again after."""
+    if not gc.isenabled():
+        yield
+        return
     gc.disable()
     try:
-        return _run_task(engine, task, pf, stdin, suppress)
+        yield
     finally:
         gc.enable()
 
@@ -251,11 +263,15 @@ def _run_task(
 
 
 def to_wire(result: TaskResult) -> TaskResult:
-    """The result with its alerts as plain tuples, for a worker to send (in place)."""
-    result.matches = [
-        (key, ts, event_id, [alert_tuple(a) for a in alerts] if alerts else alerts, p, sup)
-        for key, ts, event_id, alerts, p, sup in result.matches
-    ]
+    """The result with its alerts as plain tuples, for a worker to send (in place). The
+    collector is paused meanwhile (no cycle is made; in a forked worker a collection also
+    walks, and so copies, the heap inherited from the parent: to_wire took a fifth of a
+    worker's CPU in a 2-worker scan of the 1 M bench file)."""
+    with collector_paused():
+        result.matches = [
+            (key, ts, event_id, [alert_tuple(a) for a in alerts] if alerts else alerts, p, sup)
+            for key, ts, event_id, alerts, p, sup in result.matches
+        ]
     return result
 
 
