@@ -4,6 +4,7 @@ and restored whatever happens."""
 from __future__ import annotations
 
 import gc
+import weakref
 from pathlib import Path
 
 import orjson
@@ -11,7 +12,7 @@ import pytest
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
-from ses_sigma.scan_tasks import Task, run_task
+from ses_sigma.scan_tasks import Task, collector_paused, run_task
 
 
 def _file(tmp_path: Path) -> Path:
@@ -61,3 +62,38 @@ def test_the_collector_is_paused_for_a_range_and_restored(tmp_path: Path, enable
         assert gc.isenabled() == enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_the_pause_promotes_what_it_kept_and_leaves_frozen_objects_frozen() -> None:
+    if not gc.isenabled():
+        pytest.skip("the collector is off in this process")
+    kept: list[object] = []
+    gc.collect()
+    with collector_paused():
+        kept.extend([i] for i in range(1000))
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_count()[0] < 1000  # not left young: promoted
+    assert all(gc.is_tracked(x) for x in kept)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            kept.extend([i] for i in range(1000))
+        assert gc.get_freeze_count() == frozen  # someone else's freeze is kept
+    finally:
+        gc.unfreeze()
+    # garbage cycles made in the pause are still collected by a full collection
+    with collector_paused():
+        cycle: list[object] = []
+        cycle.append(cycle)
+        ref = weakref.ref(_Obj(cycle))
+    del cycle
+    gc.collect()
+    assert ref() is None
+
+
+class _Obj:
+    def __init__(self, other: object) -> None:
+        self.other = other
+        self.me = self
