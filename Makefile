@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt setup.py $(wildcard src/ses_sigma/prefilter/*.[ch])
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,lucene]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,lucene,bench]'
 	touch $(STAMP)
 
 ## test: lint, then the whole suite (unit tests, every fixture case, conversion proofs)
@@ -34,7 +34,6 @@ demo: $(STAMP)
 ## bench: ses-sigma scan side by side with DuckDB on 1 M generated CloudTrail records (records/s, peak RSS)
 BENCH_ARGS ?= --memory
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m ses_sigma.bench $(BENCH_ARGS)
 
 ## eval: the pack on the campaign replays and the benign corpus; fails when scenarios/claims.yml does not hold

@@ -30,67 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ses_sigma.bench_data import generate_records, write_jsonl, write_s3_objects
+from ses_sigma.pack import Pack
 
-__all__ = ["duckdb_query", "generate_records", "main"]
+__all__ = ["generate_records", "main", "single_event_pack"]
 
-# Columns read as JSON text from each line; a dotted rule field ``a.b`` is
-# ``json_extract_string(a, '$.b')`` over column ``a`` (typed JSON), a plain one a VARCHAR column.
-
-
-def _rule_fields(rule: Any) -> set[str]:
-    """Every field name a rule's detections test (pySigma detection items, nested)."""
-    from sigma.rule import SigmaDetection
-
-    out: set[str] = set()
-    todo = list(rule.detection.detections.values())
-    while todo:
-        item = todo.pop()
-        if isinstance(item, SigmaDetection):
-            todo.extend(item.detection_items)
-        elif item.field is not None:
-            out.add(item.field)
-    return out
-
-
-def duckdb_query(path: Path) -> tuple[str, str, int]:
-    """(view SQL, query SQL, rule count): the pack's single-event rules converted by
-    pySigma's DuckDB backend, one boolean column per rule, one scan of ``path``."""
-    from sigma_backend_duckdb import DuckDBBackend
-
-    from ses_sigma.match.first_seen import FirstSeenSpec
-    from ses_sigma.pack import load_pack
-
-    pack = load_pack()
-    backend = DuckDBBackend()
-    fields: set[str] = {"eventSource", "eventName"}
-    flags: list[str] = []
-    for rule in pack.rules:
-        if FirstSeenSpec.from_rule(rule) is not None:
-            continue  # stateful: not a single-event query
-        [query] = backend.convert_rule(rule)
-        where = query.removeprefix("SELECT * FROM logs WHERE ")
-        fields |= _rule_fields(rule)
-        flags.append(f'({where}) AS "{rule.name}"')
-    columns: dict[str, str] = {"eventID": "VARCHAR", "eventTime": "VARCHAR"}
-    exprs: list[str] = []
-    for name in sorted(fields):
-        top, _, rest = name.partition(".")
-        if rest:
-            columns[top] = "JSON"
-            exprs.append(f"json_extract_string({top}, '$.{rest}') AS \"{name}\"")
-        else:
-            columns.setdefault(top, "VARCHAR")
-            exprs.append(f'{top} AS "{name}"')
-    select = ", ".join(exprs)
-    view = (
-        f"CREATE VIEW logs AS SELECT eventID, eventTime, {select} FROM read_ndjson('{path}', "
-        f"columns={{{', '.join(f'{k!r}: {v!r}' for k, v in columns.items())}}})"
-    )
-    names = [f.rsplit(" AS ", 1)[1] for f in flags]
-    query = f"SELECT eventID, {', '.join(flags)} FROM logs WHERE " + " OR ".join(
-        f"({f.rsplit(' AS ', 1)[0]})" for f in flags
-    )
-    return view, query, len(names)
+#: The command line of a measurement child (``_child``).
+_CHILD = [sys.executable, "-m", "ses_sigma.bench", "--child"]
 
 
 def _cpu() -> float:
@@ -99,8 +44,28 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def single_event_pack(pack: Pack) -> Pack:
+    """``pack`` reduced to the rules DuckDB runs (``bench_duckdb.single_event_rules``)."""
+    from sigma.collection import SigmaCollection
+
+    from ses_sigma.bench_duckdb import single_event_rules
+    from ses_sigma.pack import rule_key
+
+    rules = single_event_rules(pack)
+    keys = {rule_key(r) for r in rules}
+    files = {k: v for k, v in pack.files.items() if k in keys}
+    return Pack(SigmaCollection(rules), files=files)
+
+
+def _pack(which: str) -> Pack:
+    from ses_sigma.pack import load_pack
+
+    pack = load_pack()
+    return single_event_pack(pack) if which == "single" else pack
+
+
 def _child(argv: list[str]) -> None:
-    """One measurement in this (child) process: prints {"secs", "records", "matches"}."""
+    """One measurement in this (child) process: prints {"secs", "cpu", "records", "matches"}."""
     kind, path, n = argv[0], Path(argv[1]), int(argv[2])
     if kind == "generate":  # path: a folder; n: records; argv[3]: SES share
         share = float(argv[3])
@@ -118,10 +83,16 @@ def _child(argv: list[str]) -> None:
         records = generate_records(250_000, ses_share=float(argv[3]))
         write_jsonl(records, path / "big.jsonl", n)
         return
+    if kind == "agree":  # path: a JSON Lines file; the per-rule counts of both sides
+        print(json.dumps(_agreement(path)))
+        return
+    which = argv[3] if len(argv) > 3 else "all"
     if kind == "duckdb":
         import duckdb
 
-        view, query, _ = duckdb_query(path)
+        from ses_sigma.bench_duckdb import duckdb_query
+
+        view, query, _ = duckdb_query(path, _pack("all"))
         con = duckdb.connect()
         con.execute(f"SET threads={n}")
         con.execute(view)
@@ -131,10 +102,9 @@ def _child(argv: list[str]) -> None:
         print(json.dumps({"secs": secs, "cpu": cpu, "records": None, "matches": len(rows)}))
         return
     from ses_sigma.match.engine import Engine
-    from ses_sigma.pack import load_pack
     from ses_sigma.scan import scan_with_engine
 
-    engine = Engine(load_pack())
+    engine = Engine(_pack(which))
     t0, c0 = time.perf_counter(), _cpu()
     result = scan_with_engine(engine, [path], workers=n, keep_alerts=False)
     secs, cpu = time.perf_counter() - t0, _cpu() - c0
@@ -145,14 +115,30 @@ def _child(argv: list[str]) -> None:
     print(json.dumps(out))
 
 
-def _measure(kind: str, path: Path, n: int, repeat: int) -> dict[str, Any]:
+def _agreement(path: Path) -> dict[str, dict[str, int]]:
+    """Per single-event rule, the records DuckDB and ``ses-sigma scan`` find in ``path``."""
+    from collections import Counter
+
+    from ses_sigma.bench_duckdb import rule_counts
+    from ses_sigma.match.engine import Engine
+    from ses_sigma.scan import scan_with_engine
+
+    pack = _pack("single")
+    duck = rule_counts(path, pack)
+    result = scan_with_engine(Engine(pack), [path])
+    ours = Counter(a.rule_name for a in result.alerts)
+    names = sorted({r.name for r in pack.rules})
+    return {"duckdb": {k: duck[k] for k in names}, "ses-sigma": {k: ours[k] for k in names}}
+
+
+def _measure(kind: str, path: Path, n: int, repeat: int, which: str = "all") -> dict[str, Any]:
     """Best of ``repeat`` child runs (wall clock), with the largest peak RSS (MB) seen; each
     run also reports the CPU seconds its scan used (all threads and worker processes)."""
     best: dict[str, Any] = {}
     rss = 0.0
     for _ in range(repeat):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ses_sigma.bench", "--child", kind, str(path), str(n)],
+            [*_CHILD, kind, str(path), str(n), which],
             stdout=subprocess.PIPE,
         )
         out = proc.stdout.read() if proc.stdout else b""
@@ -172,10 +158,30 @@ def _row(label: str, records: int, m: dict[str, Any], ref: float | None) -> str:
     rate = records / m["secs"]
     ratio = f"{rate / ref:.2f}x" if ref else "-"
     return (
-        f"{label:<36} {rate:>10,.0f} rec/s {ratio:>6}  {m['secs']:>6.2f} s"
+        f"{label:<44} {rate:>10,.0f} rec/s {ratio:>6}  {m['secs']:>6.2f} s"
         f"  cpu {m['cpu']:>6.2f} s = {records / max(m['cpu'], 1e-9):>9,.0f} rec/cpu-s"
         f"  rss {m['rss_mb']:>5.0f} MB  ({m['matches']} alerts/rows)"
     )
+
+
+def _check_agreement(path: Path) -> int:
+    """Run the agreement child on ``path``; print the verdict; the rule count (exit if they
+    disagree: a faster engine that finds other records proves nothing)."""
+    out = subprocess.run(
+        [*_CHILD, "agree", str(path), "0"],
+        check=True,
+        stdout=subprocess.PIPE,
+    ).stdout
+    got = json.loads(out)
+    duck, ours = got["duckdb"], got["ses-sigma"]
+    differ = {k: (duck[k], ours[k]) for k in duck if duck[k] != ours[k]}
+    if differ:
+        raise SystemExit(f"DuckDB and ses-sigma disagree (rule: duckdb, ses-sigma): {differ}")
+    print(
+        f"agreement: DuckDB and ses-sigma find the same records for each of the {len(duck)} "
+        f"single-event rules on {path.name} ({sum(ours.values()):,} rule matches)"
+    )
+    return len(duck)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,26 +195,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--ses-share", type=float, default=0.05)
     parser.add_argument("--memory", action="store_true", help="also 250 k vs 4 M peak RSS")
+    parser.add_argument("--data", type=Path, help="reuse a folder a previous run generated")
     args = parser.parse_args(argv)
     unique = min(args.records, 250_000)
     n = unique * max(1, args.records // unique)
     with tempfile.TemporaryDirectory(prefix="ses-sigma-bench-") as tmp:
-        folder = Path(tmp)
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ses_sigma.bench",
-                "--child",
-                "generate",
-                tmp,
-                str(n),
-                str(args.ses_share),
-            ],
-            check=True,
-            stdout=subprocess.PIPE,
-        ).stdout
-        sizes = json.loads(out)
+        folder = args.data or Path(tmp)
+        if args.data is None:
+            out = subprocess.run(
+                [*_CHILD, "generate", tmp, str(n), str(args.ses_share)],
+                check=True,
+                stdout=subprocess.PIPE,
+            ).stdout
+            sizes = json.loads(out)
+        else:
+            sizes = {k: _size(folder / f) for k, f in (("jsonl", "cloudtrail.jsonl"),)}
+            sizes["s3"] = sum(_size(f) for f in (folder / "s3").iterdir())
         jsonl, s3 = folder / "cloudtrail.jsonl", folder / "s3"
         print(
             f"workload: {n:,} records ({args.ses_share:.0%} SES) as JSON Lines "
@@ -216,21 +218,24 @@ def main(argv: list[str] | None = None) -> int:
             f".json.gz S3 objects ({sizes['s3'] / 1e6:.0f} MB); {os.cpu_count()} CPUs; "
             f"best of {args.repeat}; os load average {os.getloadavg()[0]:.1f}"
         )
+        single = _check_agreement(folder / "small.jsonl")
         duck = {t: _measure("duckdb", jsonl, t, args.repeat) for t in (1, 2)}
         for t in (1, 2):
-            print(_row(f"duckdb jsonl, {t} thread(s)", n, duck[t], None))
-        for w in (1, 2):
-            m = _measure("sigma", jsonl, w, args.repeat)
-            print(_row(f"ses-sigma jsonl, {w} worker(s)", n, m, n / duck[w]["secs"]))
+            print(_row(f"duckdb jsonl, {single} rules, {t} thread(s)", n, duck[t], None))
+        for which, label in (("single", f"same {single} rules"), ("all", "whole pack")):
+            for w in (1, 2):
+                m = _measure("sigma", jsonl, w, args.repeat, which)
+                ref = n / duck[w]["secs"]
+                print(_row(f"ses-sigma jsonl, {label}, {w} worker(s)", n, m, ref))
         for w in (1, 2):
             m = _measure("sigma", s3, w, args.repeat)
-            print(_row(f"ses-sigma .json.gz S3, {w} worker(s)", unique, m, None))
+            print(_row(f"ses-sigma .json.gz S3, whole pack, {w} worker(s)", unique, m, None))
         if args.memory:
             small = _measure("sigma", folder / "small.jsonl", 1, 1)
-            jsonl.unlink()
-            big = folder / "big.jsonl"
-            write_jsonl_big = [sys.executable, "-m", "ses_sigma.bench", "--child", "big", tmp]
-            subprocess.run([*write_jsonl_big, "16", str(args.ses_share)], check=True)
+            big = Path(tmp) / "big.jsonl"
+            if args.data is None:
+                jsonl.unlink()
+            subprocess.run([*_CHILD, "big", tmp, "16", str(args.ses_share)], check=True)
             large = _measure("sigma", big, 1, 1)
             print(
                 f"memory: peak RSS {small['rss_mb']:.0f} MB at {unique:,} records, "
@@ -239,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     print("load average after:", " ".join(f"{x:.1f}" for x in os.getloadavg()))
     return 0
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
 
 
 if __name__ == "__main__":
