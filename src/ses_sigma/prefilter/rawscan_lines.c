@@ -23,6 +23,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifndef MAP_POPULATE /* Linux only: elsewhere the pages fault in as they are read */
+#define MAP_POPULATE 0
+#endif
+
 typedef struct {
     Py_ssize_t index; /* line index; -(index + 1): over-long (no bytes) */
     Py_ssize_t off, len;
@@ -107,8 +111,9 @@ static int keep(void *ctx, Py_ssize_t index, const char *ls, const char *le) {
 static void collect(const plan_t *plan, const char *base, Py_ssize_t start, Py_ssize_t end,
                     int final, Py_ssize_t depth, Py_ssize_t max_line, out_t *out) {
     const char *lo = base + start, *hi = base + end;
-    const char *nl = end > start ? memrchr(lo, '\n', (size_t)(end - start)) : NULL;
-    const char *whole = nl != NULL ? nl + 1 : lo; /* the end of the last whole line */
+    const char *whole = hi; /* the end of the last whole line */
+    while (whole > lo && whole[-1] != '\n')
+        whole--;
     keep_t k = {out, depth, max_line};
     state_t st;
     memset(&st, 0, sizeof st);
