@@ -12,7 +12,7 @@ import pytest
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
-from ses_sigma.scan_tasks import Task, collector_paused, run_task
+from ses_sigma.scan_tasks import Task, collector_paused, record_key, run_task
 
 
 def _file(tmp_path: Path) -> Path:
@@ -97,3 +97,12 @@ class _Obj:
     def __init__(self, other: object) -> None:
         self.other = other
         self.me = self
+
+
+def test_record_key_tells_records_apart() -> None:
+    pairs = [(f"id-{i}", 1767225600.0 + j) for i in range(200) for j in range(5)]
+    pairs += [("id-\ud800", 1.5), ("id-\udfff", 1.5), ("", 0.0), ("", -0.0), ("a", 1.0)]
+    keys = {record_key(e, t) for e, t in pairs}
+    assert len(keys) == len(pairs)
+    assert all(0 <= k < 2**64 for k in keys)
+    assert record_key("id-1", 2.0) == record_key("id-1", 2.0)
