@@ -87,6 +87,7 @@ from ses_sigma.match.correlation_state import (
     State,
     TemporalState,
 )
+from ses_sigma.match.fields import FieldGetter
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record
 
@@ -147,6 +148,12 @@ class CorrelationEngine:
                 return None
         groups = group_value_keys(plan.groups[rule_name], data, memo)
         return (values, groups) if groups else None
+
+    def getters(self, rule_name: str) -> tuple[FieldGetter | None, tuple[FieldGetter, ...]]:
+        """What ``project`` reads for base rule ``rule_name``: its value_count field's getter
+        (None unless value_count) and its group-by getters, in group-by order."""
+        plan = self._plan
+        return plan.values.get(rule_name), tuple(get for _, get in plan.groups[rule_name])
 
     def feed(self, rule_name: str, record: Record) -> list[Alert]:
         """A match of base rule ``rule_name``; records must come in (eventTime, eventID) order.

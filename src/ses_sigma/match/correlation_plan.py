@@ -26,9 +26,14 @@ from sigma.correlations import (
 )
 from sigma.rule import SigmaRule, SigmaRuleBase
 
-from ses_sigma.match.derived import DerivedField, derived_fields, value_getter
+from ses_sigma.match.derived import (
+    DerivedField,
+    derived_fields,
+    scalar_value_getter,
+    value_getter,
+)
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.fields import FieldGetter
+from ses_sigma.match.fields import FieldGetter, ScalarGetter
 from ses_sigma.pack import rule_key
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "group_tuples",
     "group_value_keys",
     "key_values",
+    "scalar_of",
     "scalars",
     "shared_getter",
     "typed_keys",
@@ -106,6 +112,8 @@ def group_key(group: Group) -> GroupKey:
 Memo = dict[FieldGetter, list[Any]]
 
 _SHARED: dict[tuple[str, tuple[str, ...] | None], FieldGetter] = {}
+#: The ``scalar_value_getter`` of each shared getter (the projection's fast path).
+_SCALAR: dict[FieldGetter, ScalarGetter] = {}
 
 
 def shared_getter(name: str, derived: Mapping[str, DerivedField]) -> FieldGetter:
@@ -116,7 +124,14 @@ def shared_getter(name: str, derived: Mapping[str, DerivedField]) -> FieldGetter
     getter = _SHARED.get(key)
     if getter is None:
         getter = _SHARED[key] = value_getter(name, derived)
+        _SCALAR[getter] = scalar_value_getter(name, derived)
     return getter
+
+
+def scalar_of(get: FieldGetter) -> ScalarGetter | None:
+    """The scalar getter (``derived.scalar_value_getter``) of a ``shared_getter``; None for
+    any other getter (which then has no fast path)."""
+    return _SCALAR.get(get)
 
 
 def field_values(get: FieldGetter, data: Any, memo: Memo | None = None) -> list[Any]:

@@ -34,11 +34,17 @@ from typing import Any
 from sigma.rule import SigmaRuleBase
 
 from ses_sigma.match.errors import RuleCompileError
-from ses_sigma.match.fields import FieldGetter, field_getter
+from ses_sigma.match.fields import FieldGetter, ScalarGetter, field_getter, scalar_getter
 from ses_sigma.pack import rule_key
 from ses_sigma.pipelines.schema import is_known_field
 
-__all__ = ["ATTRIBUTE", "DerivedField", "derived_fields", "value_getter"]
+__all__ = [
+    "ATTRIBUTE",
+    "DerivedField",
+    "derived_fields",
+    "scalar_value_getter",
+    "value_getter",
+]
 
 #: The custom attribute's name in the rule file.
 ATTRIBUTE = "derived_fields"
@@ -109,3 +115,25 @@ def value_getter(name: str, derived: Mapping[str, DerivedField]) -> FieldGetter:
         return []
 
     return coalesce
+
+
+def scalar_value_getter(name: str, derived: Mapping[str, DerivedField]) -> ScalarGetter:
+    """The ``fields.scalar_getter`` of ``value_getter(name, derived)``: the one str value (what
+    the value getter returns as ``[value]``), None when it returns ``[]`` for sure, ``MULTI``
+    when only the value getter can tell (a source of any other shape, ``scalar_getter``).
+
+    A derived field takes the first source with a value: a source that is a str gives it,
+    one that is surely empty passes to the next, and any other shape ends in ``MULTI``."""
+    spec = derived.get(name)
+    if spec is None:
+        return scalar_getter(name)
+    getters = tuple(scalar_getter(s) for s in spec.sources)
+
+    def coalesce_one(data: Any) -> Any:
+        for get in getters:
+            v = get(data)
+            if v is not None:
+                return v  # the str, or MULTI
+        return None
+
+    return coalesce_one

@@ -263,7 +263,10 @@ class Engine:
         ``match_record``), brings to the stateful engines: a small payload for
         ``StatefulRunner.feed`` (no record data). ``suppress``: with the first-seen alerts'
         suppression groups; ``origins``: with the record's origin (for warnings)."""
-        return self._projector().project(rec, names, suppress, origins)
+        projector = self._projector_cache
+        if projector is None:
+            projector = self._projector()
+        return projector.project(rec, names, suppress, origins)
 
     def stateful_runner(
         self,

@@ -60,6 +60,7 @@ from ses_sigma.match.correlation_plan import (
 )
 from ses_sigma.match.derived import DerivedField, derived_fields
 from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.match.fields import FieldGetter
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record, parse_event_time
 
@@ -204,6 +205,11 @@ class FirstSeenEngine:
     def data_start(self) -> float | None:
         """When learning started (None until the first plausible match)."""
         return self.state.learning_start
+
+    @property
+    def getters(self) -> tuple[FieldGetter, ...]:
+        """What ``project`` reads: the getters of ``spec.fields``, in order."""
+        return tuple(get for _, get in self._getters)
 
     def project(
         self, record: Record, memo: Memo | None = None, origin: bool = True

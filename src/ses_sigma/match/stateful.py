@@ -16,6 +16,7 @@ from typing import Any
 from ses_sigma.alerts import Alert
 from ses_sigma.match.correlation import CorrelationEngine, CorrInput
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenInput
+from ses_sigma.match.projection import FastProjection, compile_projection
 from ses_sigma.match.suppression import SuppressionSpec, group_of
 from ses_sigma.records import Record
 
@@ -53,23 +54,59 @@ _PLANS_KEPT = 4096
 
 class Projector:
     """``Engine.project``: what a record brings to the stateful rules its base rules feed
-    (engines used only for their pure ``project``; plans cached per set of rule names)."""
+    (engines used only for their pure ``project``). Per set of rule names, a plan is kept: its
+    rules in payload order, and their generated fast projection (``match.projection``) when
+    every field they read has a scalar form."""
 
     def __init__(self, rules: Mapping[str, RuleParts]):
         """``rules``: the parts of every rule that feeds a stateful rule, by name."""
         self._rules = dict(rules)
-        self._plans: dict[tuple[str, ...], list[RuleParts]] = {}
+        self._plans: dict[tuple[str, ...], tuple[list[RuleParts], FastProjection | None]] = {}
+
+    @property
+    def rule_names(self) -> list[str]:
+        """The rules whose matches are projected (base rules of stateful rules), sorted."""
+        return sorted(self._rules)
+
+    def _plan(self, names: Sequence[str]) -> tuple[list[RuleParts], FastProjection | None]:
+        key = tuple(names)
+        entry = self._plans.get(key)
+        if entry is None:
+            if len(self._plans) >= _PLANS_KEPT:
+                self._plans.clear()
+            plan = [self._rules[n] for n in sorted(set(names))]
+            entry = self._plans[key] = (plan, compile_projection(plan))
+        return entry
 
     def project(
         self, rec: Record, names: Sequence[str], suppress: bool = False, origins: bool = True
     ) -> Payload:
-        """The payload of ``rec`` matched by rules ``names`` (module docstring)."""
-        key = tuple(names)
-        plan = self._plans.get(key)
-        if plan is None:
-            if len(self._plans) >= _PLANS_KEPT:
-                self._plans.clear()
-            plan = self._plans[key] = [self._rules[n] for n in sorted(set(names))]
+        """The payload of ``rec`` matched by rules ``names`` (module docstring): the fast
+        projection's, or the reference's when the record's shape needs it."""
+        entry = self._plans.get(tuple(names))
+        if entry is None:
+            entry = self._plan(names)
+        fast = entry[1]
+        if fast is not None:
+            payload = fast(rec, suppress, origins)
+            if payload is not None:
+                return payload
+        return self._project(entry[0], rec, suppress, origins)
+
+    def fast_path_taken(self, rec: Record, names: Sequence[str]) -> bool:
+        """True when ``project`` takes its fast path for ``rec`` (for tests and benchmarks)."""
+        fast = self._plan(names)[1]
+        return fast is not None and fast(rec, False, False) is not None
+
+    def project_reference(
+        self, rec: Record, names: Sequence[str], suppress: bool = False, origins: bool = True
+    ) -> Payload:
+        """``project`` by the generic code (field getters, value lists, memo): the reference
+        the fast path is tested against."""
+        return self._project(self._plan(names)[0], rec, suppress, origins)
+
+    @staticmethod
+    def _project(plan: list[RuleParts], rec: Record, suppress: bool, origins: bool) -> Payload:
         data = rec.data
         memo: dict[Any, list[Any]] = {}  # field values shared by the rules of this record
         items = []
