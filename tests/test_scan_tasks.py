@@ -4,6 +4,8 @@ and restored whatever happens."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 from pathlib import Path
 
@@ -106,3 +108,15 @@ def test_record_key_tells_records_apart() -> None:
     assert len(keys) == len(pairs)
     assert all(0 <= k < 2**64 for k in keys)
     assert record_key("id-1", 2.0) == record_key("id-1", 2.0)
+
+
+def test_record_key_is_keyed_per_process() -> None:
+    """Another process digests the same record differently (a secret key per process), so
+    nobody can forge a record that collides with another one."""
+    code = "from ses_sigma.scan_tasks import record_key; print(record_key('id-1', 2.0))"
+    other = {
+        int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout)
+        for _ in range(2)
+    }
+    assert len(other) == 2
+    assert record_key("id-1", 2.0) not in other

@@ -97,16 +97,21 @@ alert_tuple = operator.attrgetter(*_ALERT_FIELDS)
 
 _PACK_TIME = struct.Struct("<d").pack
 _BLAKE2B = hashlib.blake2b
+#: The digest's secret key, drawn once per process (worker processes are forked: they share
+#: it). Eventual collisions are not chosen: with a known key, whoever writes log records could
+#: make two of them collide in about 2**32 tries and have the second dropped as a duplicate.
+_DIGEST_KEY = os.urandom(16)
 
 
 def record_key(event_id: str, ts: float) -> int:
     """A 64-bit digest of (eventID, eventTime): the set of matched records stays small (8
     bytes a record, ``scan_stream.SeenKeys``). Two different records share one with odds of
-    about n²/2⁶⁵ (1e-9 for 200,000 matched records). The time goes in as its 8 IEEE bytes
-    (fixed length, so the pair is read back unambiguously; 0.5 instead of 0.7 us with its
+    about n²/2⁶⁵ (1e-9 for 200,000 matched records), and nobody can aim for one: the digest is
+    keyed with a secret drawn per process (``_DIGEST_KEY``). The time goes in as its 8 IEEE
+    bytes (fixed length, so the pair is read back unambiguously; 0.5 instead of 0.7 us with its
     repr, measured)."""
-    key = _PACK_TIME(ts) + event_id.encode("utf-8", "surrogatepass")  # lone surrogates too
-    return int.from_bytes(_BLAKE2B(key, digest_size=8).digest(), "little")
+    data = _PACK_TIME(ts) + event_id.encode("utf-8", "surrogatepass")  # lone surrogates too
+    return int.from_bytes(_BLAKE2B(data, digest_size=8, key=_DIGEST_KEY).digest(), "little")
 
 
 @dataclass
