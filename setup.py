@@ -34,7 +34,11 @@ PACKAGES = find_namespace_packages("src", exclude=["*__pycache__*"])
 
 RAWSCAN = Extension(
     "ses_sigma.prefilter._rawscan",
-    sources=["src/ses_sigma/prefilter/_rawscan.c", "src/ses_sigma/prefilter/rawscan_plan.c"],
+    sources=[
+        "src/ses_sigma/prefilter/_rawscan.c",
+        "src/ses_sigma/prefilter/rawscan_plan.c",
+        "src/ses_sigma/prefilter/rawscan_lines.c",
+    ],
     depends=["src/ses_sigma/prefilter/_rawscan.h"],
     extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )

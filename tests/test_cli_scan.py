@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -632,3 +633,44 @@ def test_late_records_are_reported_with_the_withdrawn_alerts(tmp_path: Path) -> 
         for x in alert_lines(wide)
         if x["rule_name"] == "aws_ses_identity_added_then_deleted"
     ] == [["c-late", "d-1"]]
+
+
+def test_batch_mode_is_said_in_the_late_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When streaming stops for unordered input (``scan_stream`` batch mode, threshold
+    lowered here to the first late record), the warning says so; the alerts are the same."""
+    from ses_sigma import scan_stream
+
+    a = tmp_path / "a.jsonl"
+    a.write_text(
+        "\n".join(
+            [
+                _ses_call("CreateEmailIdentity", "2026-03-01T10:00:00Z", "c-early"),
+                _ses_call("DeleteEmailIdentity", "2026-03-01T10:30:00Z", "d-1"),
+                _ses_call("GetAccount", "2026-03-01T12:00:00Z", "g-1"),
+                _ses_call("CreateEmailIdentity", "2026-03-01T10:20:00Z", "c-late"),
+            ]
+        )
+        + "\n"
+    )
+    before = run(str(a))
+    monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 1)
+    result = run(str(a))
+    assert result.exit_code == 0, result.output
+    assert "the input looked unordered: after 4 such record(s), streaming stopped" in (
+        result.stderr
+    )
+    assert "streaming stopped" not in before.stderr
+
+    def final(out: Result) -> list[str]:
+        """The alerts printed, minus those retracted by a withdrawn line."""
+        lines = Counter()
+        for line in out.stdout.splitlines():
+            alert = json.loads(line)
+            withdrawn = alert.pop("withdrawn", False)
+            lines[json.dumps(alert, sort_keys=True)] += -1 if withdrawn else 1
+        assert min(lines.values()) >= 0
+        return sorted(lines.elements())
+
+    assert final(result) == final(before) and len(final(result)) > 3

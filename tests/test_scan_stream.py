@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -140,3 +142,123 @@ def test_far_future_records_wait_on_disk_not_in_the_buffer(
     wide = scan_with_engine(Engine(load_pack()), [path], workers=1, reorder_window=1e12)
     assert [a.to_dict() for a in got.alerts] == [a.to_dict() for a in wide.alerts]
     assert got.late.records == 0 and got.matched == 80
+
+
+def _watch_streams(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every StatefulStream a scan makes, with how many alerts it emitted before ``finish``."""
+    from ses_sigma import scan as scan_module
+    from ses_sigma.scan_stream import StatefulStream
+
+    streams: list[Any] = []
+
+    class Watched(StatefulStream):
+        def finish(self):  # type: ignore[no-untyped-def]
+            self.emitted_before_end = self._streamed.count
+            streams.append(self)
+            return super().finish()
+
+    monkeypatch.setattr(scan_module, "StatefulStream", Watched)
+    return streams
+
+
+def _canon(alerts: list[Any]) -> list[bytes]:
+    return sorted(orjson.dumps(a.to_dict()) for a in alerts)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_unordered_input_switches_to_batch_mode_with_the_same_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Shuffled input: streaming stops once late records are many (batch mode); the final
+    alerts, and what on_alert saw minus the withdrawn ones, are those of ``Engine.run`` and of
+    the same scan that never switches."""
+    from ses_sigma import scan_stream
+    from ses_sigma.bench_data import generate_records
+    from ses_sigma.logs import ReadStats, read_records
+
+    engine = Engine(load_pack())
+    records = generate_records(3000, seed=12, ses_share=0.4)
+    random.Random(3).shuffle(records)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for k in range(0, len(records), 500):
+        part = records[k : k + 500]
+        (folder / f"p{k:05d}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in part))
+    want = _canon(engine.run(list(read_records([folder], ReadStats()))))
+    assert len(want) > 100
+    results = {}
+    for batch in (False, True):
+        monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 40 if batch else 10**9)
+        streams = _watch_streams(monkeypatch)
+        seen: list[Any] = []
+        got = scan_with_engine(
+            engine, [folder], workers=workers, on_alert=seen.append, range_bytes=100_000
+        )
+        [stream] = streams
+        assert _canon(got.alerts) == want, batch
+        shown = Counter(seen)
+        shown.subtract(got.late.withdrawn)
+        assert min(shown.values(), default=0) >= 0  # only streamed alerts are withdrawn
+        assert _canon(list(shown.elements())) == want
+        late = got.late
+        if batch:
+            assert late.batch_from is not None and 40 <= late.batch_from < got.run.candidates
+            assert late.deferred > 0
+            assert late.deferred + late.batch_from >= got.run.candidates - late.records
+            # Streaming stopped: the streamed run took only what came before the switch.
+            assert stream.runner is not None and stream._released_log.count < late.batch_from
+        else:
+            assert late.batch_from is None and late.deferred == 0
+        results[batch] = (late.records > 0, stream._released_log.count)
+    assert results[True][1] < results[False][1]  # fewer records went through the streamed run
+
+
+def test_time_ordered_input_still_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Input in time order never switches to batch mode (even with a low threshold): its
+    stateful alerts stream out before the end, and nothing is evaluated twice."""
+    from ses_sigma import scan_stream
+    from ses_sigma.bench_data import generate_records
+
+    monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 1)
+    streams = _watch_streams(monkeypatch)
+    records = sorted(generate_records(3000, seed=12, ses_share=0.4), key=lambda r: r["eventTime"])
+    path = tmp_path / "ordered.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    got = scan_with_engine(Engine(load_pack()), [path])
+    [stream] = streams
+    assert got.late.records == 0 and got.late.batch_from is None
+    assert stream.emitted_before_end > 20  # streamed as they became final
+
+
+def test_batch_mode_keeps_the_retraction_of_a_streamed_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first late record switches to batch mode (threshold 1): the pair streamed before it
+    is withdrawn and the exact one added, as without the switch."""
+    from ses_sigma import scan_stream
+
+    monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 1)
+
+    def ses(name: str, when: str, event_id: str, identity: str = "x@example.com") -> bytes:
+        record = orjson.loads(_record(when, event_id, name))
+        record["requestParameters"] = {"emailIdentity": identity}
+        return orjson.dumps(record)
+
+    lines = [
+        ses("CreateEmailIdentity", "2026-03-01T10:00:00Z", "c-early"),
+        ses("DeleteEmailIdentity", "2026-03-01T10:30:00Z", "d-1"),
+        ses("GetAccount", "2026-03-01T11:00:00Z", "g-1"),
+        ses("CreateEmailIdentity", "2026-03-01T12:00:00Z", "c-other", "y@example.com"),
+        ses("CreateEmailIdentity", "2026-03-01T10:20:00Z", "c-late"),  # late: the switch
+        ses("CreateEmailIdentity", "2026-03-01T12:30:00Z", "c-after", "z@example.com"),
+    ]
+    path = tmp_path / "logs.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    streamed: list[Any] = []
+    got = scan_with_engine(Engine(load_pack()), [path], on_alert=streamed.append)
+    rule = "aws_ses_identity_added_then_deleted"
+    # Deferred: the 12:00 record still in the reorder buffer at the switch, and the one after.
+    assert got.late.batch_from == 5 and got.late.deferred == 2
+    assert [a.event_ids for a in got.late.withdrawn] == [("c-early", "d-1")]
+    assert [a.event_ids for a in got.alerts if a.rule_name == rule] == [("c-late", "d-1")]
+    assert ("c-early", "d-1") in [a.event_ids for a in streamed]

@@ -32,6 +32,9 @@ _DAYS_MAX = 4096
 # with a value it accepted, so a key found here is a valid date and hour.
 _HOURS: dict[str, float] = {}
 _HOURS_MAX = 4096
+#: "00".."59" -> seconds of that many minutes, and of that many seconds.
+_MINUTES = {f"{n:02d}": n * 60 for n in range(60)}
+_SECONDS = {f"{n:02d}": n for n in range(60)}
 
 
 def parse_event_time(value: Any) -> float:
@@ -41,15 +44,15 @@ def parse_event_time(value: Any) -> float:
     without zone is taken as UTC, as CloudTrail always writes UTC.
     """
     # Fast path: the canonical form, in an hour already seen; the same result as
-    # _parse_full (tests/test_records.py); anything else goes there, errors included.
+    # _parse_full (tests/test_records.py); anything else goes there, errors included. The
+    # minute and second are looked up ("00".."59": one dict lookup checks and converts).
     if value.__class__ is str and len(value) == 20 and value[19] == "Z" and value[16] == ":":
         hour = _HOURS.get(value[:14])
         if hour is not None:
-            ms = value[14:16] + value[17:19]
-            if ms.isascii() and ms.isdigit():
-                minute, second = divmod(int(ms), 100)
-                if minute < 60 and second < 60:
-                    return hour + minute * 60 + second
+            minute = _MINUTES.get(value[14:16])
+            second = _SECONDS.get(value[17:19])
+            if minute is not None and second is not None:
+                return hour + minute + second
     return _parse_full(value)
 
 

@@ -35,12 +35,14 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.prefilter import Prefilter
+from ses_sigma.scan_gc import scan_gc
 from ses_sigma.scan_stream import DEFAULT_REORDER_WINDOW, LateReport, SeenKeys, StatefulStream
 from ses_sigma.scan_tasks import (
     RANGE_BYTES,
     STDIN,
     Task,
     TaskResult,
+    alerts_of,
     plan_tasks,
     run_task,
     to_wire,
@@ -114,7 +116,7 @@ def _results(
 ) -> Iterator[TaskResult]:
     """Task results in task order, computed by ``workers`` processes (standard input is
     always read by this process, where it stands in the order); a worker's result holds its
-    alerts as plain tuples (``scan_tasks.to_wire``)."""
+    matches in wire form (``scan_tasks.to_wire``)."""
     files = [t for t in tasks if t.path != STDIN]
     # Forking a process that runs other threads can deadlock the child on a lock one of them
     # held (seen under pytest-xdist, with a JVM started in-process by JPype for the Lucene
@@ -133,7 +135,7 @@ def _results(
                 if task.path == STDIN:
                     yield run_task(engine, task, pf, stdin, suppress)
                 else:
-                    yield next(done)  # alerts as plain tuples (to_wire): rebuilt where used
+                    yield next(done)  # in wire form (to_wire): alerts rebuilt where used
     finally:
         _WORKER = None
 
@@ -150,6 +152,7 @@ def _shift(origin: str, path: str, offset: int) -> str:
     return f"{prefix}{int(rest[:digits]) + offset}{rest[digits:]}"
 
 
+@scan_gc()  # the pack frozen, young collections rare (scan_gc)
 def scan_with_engine(
     engine: Engine,
     paths: Iterable[str | Path],
@@ -225,6 +228,8 @@ def scan_with_engine(
     total = sum(t.size for t in tasks)
     add_seen = seen.add
     add_stateful = stream.add
+    # Alerts are rebuilt from a worker's wire form only when something takes them.
+    consumed = keep_alerts or on_alert is not None or groups is not None
     for part in _results(engine, tasks, pf, workers, stdin, suppress):
         task = part.task
         offset = line_offsets.get(task.path, 0) if task.is_range else 0
@@ -235,17 +240,21 @@ def scan_with_engine(
                 for r in part.stats.rejections
             ]
         stats.merge(part.stats)
-        for key, ts, event_id, found, payload, sup in part.matches:
+        rules = part.rules
+        for key, ts, event_id, found, payload, sup in part.rows():
             if not add_seen(key):
                 result.duplicates += 1
                 continue
             result.matched += 1
-            if found and type(found[0]) is tuple:  # from a worker process (to_wire)
-                found = [Alert(*fields) for fields in found]
-            for alert in found:
-                emit(alert)
-            if sup is not None and groups is not None:
-                groups.extend(zip(found, sup, strict=True))
+            if found:
+                if consumed:
+                    found = alerts_of(found, ts, event_id, rules)
+                    for alert in found:
+                        emit(alert)
+                    if sup is not None and groups is not None:
+                        groups.extend(zip(found, sup, strict=True))
+                else:
+                    result.alert_count += len(found)
             if payload is not None:
                 add_stateful(ts, event_id, payload)
         done += task.size

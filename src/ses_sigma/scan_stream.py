@@ -15,6 +15,15 @@ end, when late records were seen, fresh engines run over both merged (the exact 
 the exact run does not hold are reported (``withdrawn``), and the counts of late records and how
 late they were go to the result. Without late records the streamed run is the exact run.
 
+**Batch mode.** When the input is clearly not in time order, streaming it is wasted work: the
+exact run redoes it all, and what streams out is mostly withdrawn later. So once at least
+``BATCH_MIN_LATE`` candidates were late and they are at least ``BATCH_LATE_SHARE`` of the
+candidates so far, the stream stops: the reorder buffer goes to the late spill, and so does
+every later candidate; nothing more reaches the streamed run, and the stateful engines run once,
+at the end (the exact run, as above). The alerts streamed before the switch are diffed as
+always (final, or withdrawn), and the final alerts are the same as without the switch.
+Time-ordered input (late records rare) never switches.
+
 Duplicates (CloudTrail delivers at least once) are dropped before any of this by ``SeenKeys``:
 64-bit digests of (eventID, eventTime), 8 bytes each in a sorted array.
 """
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -38,10 +48,20 @@ from ses_sigma.match.stateful import Payload, StatefulRunner
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
 from ses_sigma.scan_tasks import alert_tuple
 
-__all__ = ["DEFAULT_REORDER_WINDOW", "LateReport", "SeenKeys", "StatefulStream"]
+__all__ = [
+    "BATCH_LATE_SHARE",
+    "BATCH_MIN_LATE",
+    "DEFAULT_REORDER_WINDOW",
+    "LateReport",
+    "SeenKeys",
+    "StatefulStream",
+]
 
 #: Seconds of event time a record may arrive behind the newest one and still be streamed.
 DEFAULT_REORDER_WINDOW = 900.0
+#: Batch mode (module docstring): late candidates needed, and their share of the candidates.
+BATCH_MIN_LATE = 1000
+BATCH_LATE_SHARE = 0.1
 
 
 class SeenKeys:
@@ -100,6 +120,10 @@ class LateReport:
     added: int = 0
     #: Streamed alerts the exact run does not hold.
     withdrawn: list[Alert] = field(default_factory=list)
+    #: Batch mode (``scan_stream``): candidates seen when streaming stopped (None: it did not),
+    #: and candidates held for the exact run from then on (late or not).
+    batch_from: int | None = None
+    deferred: int = 0
 
 
 def _in_time_order(alerts: Iterable[Alert]) -> Iterator[Alert]:
@@ -184,6 +208,17 @@ class StatefulStream:
             late.records += 1
             late.max_behind = max(late.max_behind, released[0] - time)
             self._late.add((time, event_id, payload))
+            if late.batch_from is not None:
+                late.deferred += 1
+            elif (
+                late.records >= BATCH_MIN_LATE
+                and late.records >= BATCH_LATE_SHARE * self.candidates
+            ):
+                self._to_batch()
+            return
+        if self.late.batch_from is not None:
+            self.late.deferred += 1
+            self._late.add((time, event_id, payload))
             return
         if time > self._latest_plausible:
             # Later than everything plausible in the buffer: released after it, at the end.
@@ -200,6 +235,16 @@ class StatefulStream:
             while heap and heap[0][0] < watermark:
                 self._release(heapq.heappop(heap))
 
+    def _to_batch(self) -> None:
+        """Stop streaming (batch mode, module docstring): the buffer joins the late spill."""
+        late = self.late
+        late.batch_from = self.candidates
+        late.deferred += len(self._heap)
+        self.peak_buffer = max(self.peak_buffer, len(self._heap))
+        for item in self._heap:
+            self._late.add(item)
+        self._heap = []
+
     def _release(self, item: tuple[float, str, Payload]) -> None:
         time, event_id, payload = item
         self._released = (time, event_id)
@@ -211,36 +256,49 @@ class StatefulStream:
     def finish(self) -> list[tuple[str, str, str]]:
         """End of input: release the buffer, end the streamed run and, if records were late,
         run the exact one. Returns the first-seen implausible-time notes of the final run."""
-        self.peak_buffer = max(self.peak_buffer, len(self._heap))
-        while self._heap:
-            self._release(heapq.heappop(self._heap))
-        for item in self._future.sorted():
-            self._release(item)
-        for alert in self.runner.finish():
-            self._streamed.append(alert_tuple(alert))
-            self._emit(alert)
+        batch = self.late.batch_from is not None
+        if not batch:
+            self.peak_buffer = max(self.peak_buffer, len(self._heap))
+            while self._heap:
+                self._release(heapq.heappop(self._heap))
+            for item in self._future.sorted():
+                self._release(item)
+            # The streamed run's held alerts (of its last second); in batch mode it stopped
+            # before the end of input: what it holds is not final, the exact run decides.
+            for alert in self.runner.finish():
+                self._streamed.append(alert_tuple(alert))
+                self._emit(alert)
         if not self.late.records:
             self._close()
             return self.runner.implausible()
         self.baseline = self._baseline_source()
         self.groups = [] if self._suppress else None
         exact_runner = self._engine.stateful_runner(self.baseline, self.groups)
-        merged = heapq.merge(
-            self._released_log.read(), self._late.sorted(), key=lambda i: (i[0], i[1])
-        )
+        runs = [self._released_log.read(), self._late.sorted()]
+        if batch:
+            runs.append(self._future.sorted())  # never released: the exact run takes them
+        merged = heapq.merge(*runs, key=_item_key)
 
         def exact() -> Iterator[Alert]:
+            feed = exact_runner.feed
             for time, event_id, payload in merged:
-                yield from exact_runner.feed(time, event_id, payload)
+                found = feed(time, event_id, payload)
+                if found:
+                    yield from found
             yield from exact_runner.finish()
 
-        streamed = (Alert(*fields) for fields in self._streamed.read())
-        for only_exact, alert in _diff(streamed, exact()):
-            if only_exact:
+        if not self._streamed.count:  # nothing streamed: every exact alert is new
+            for alert in _in_time_order(exact()):
                 self.late.added += 1
                 self._emit(alert)
-            else:
-                self.late.withdrawn.append(alert)
+        else:
+            streamed = (Alert(*fields) for fields in self._streamed.read())
+            for only_exact, alert in _diff(streamed, exact()):
+                if only_exact:
+                    self.late.added += 1
+                    self._emit(alert)
+                else:
+                    self.late.withdrawn.append(alert)
         self.runner = exact_runner
         self._close()
         return exact_runner.implausible()
@@ -250,6 +308,9 @@ class StatefulStream:
         self._streamed.close()
         self._late.close()
         self._future.close()
+
+
+_item_key = operator.itemgetter(0, 1)
 
 
 def engine_clock(engine: Engine) -> Callable[[], float]:

@@ -17,6 +17,9 @@ huge strings and deep nesting.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import pickle
 from typing import Any
 
 import pytest
@@ -25,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 
-from ses_sigma.alerts import make_alert, single_alert_maker
+from ses_sigma.alerts import Alert, make_alert, single_alert_maker
 from ses_sigma.match import detection as detection_module
 from ses_sigma.match.codegen import Leaf, generate
 from ses_sigma.match.detection import compile_detection
@@ -317,6 +320,47 @@ def test_single_alert_maker_equals_make_alert() -> None:
         assert made == make_alert(rule, [rec])
         assert made.to_dict() == make_alert(rule, [rec]).to_dict()
         assert hash(made) == hash(make_alert(rule, [rec]))
+
+
+def test_alert_init_is_the_dataclass_init() -> None:
+    """Alert's own __init__ (slots set directly) against the one dataclass generates."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Generated:
+        rule_id: str
+        rule_name: str
+        title: str
+        level: str
+        time: float
+        event_ids: tuple[str, ...]
+        group: tuple[tuple[str, Any], ...] = ()
+        suppressed: int | None = None
+
+    names = [f.name for f in dataclasses.fields(Alert)]
+    assert names == [f.name for f in dataclasses.fields(Generated)]
+
+    def params(init: Any) -> list[tuple[str, Any, Any]]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(init).parameters.values()]
+
+    assert params(Alert.__init__) == params(Generated.__init__)
+    full = ("i", "n", "t", "low", 1.5, ("e1", "e2"), (("k", "v"),), 3)
+    for args, kwargs in [
+        (full, {}),
+        (full[:6], {}),
+        (full[:5], {"event_ids": ("e",), "suppressed": 0}),
+        ((), dict(zip(names, full, strict=True))),
+    ]:
+        made, want = Alert(*args, **kwargs), Generated(*args, **kwargs)
+        assert dataclasses.astuple(made) == dataclasses.astuple(want)
+        assert made == pickle.loads(pickle.dumps(made))
+        assert dataclasses.replace(made, level="high").level == "high"
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.level = "x"  # type: ignore[misc]
+    for args, kwargs in [(full[:5], {}), (full, {"rule_id": "x"}), (full, {"other": 1})]:
+        with pytest.raises(TypeError):
+            Generated(*args, **kwargs)
+        with pytest.raises(TypeError):
+            Alert(*args, **kwargs)
 
 
 def test_generated_code_holds_no_rule_text() -> None:

@@ -144,6 +144,11 @@ def _report_late(result: ScanResult, window: float, streamed: bool) -> None:
         f"(--reorder-window {_span(window)}): those rules were evaluated again over every "
         "record in event-time order, and the alerts are that run's"
     )
+    if late.batch_from is not None:
+        text += (
+            f" (the input looked unordered: after {late.batch_from} such record(s), "
+            f"streaming stopped and the {late.deferred} after waited for that run)"
+        )
     if streamed:
         text += (
             f"; {late.added} alert(s) it found were written at the end, and "

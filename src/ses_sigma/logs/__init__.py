@@ -32,7 +32,8 @@ from typing import IO
 
 from ses_sigma.logs.decode import MAX_DEPTH, is_lines, read_document, read_lines
 from ses_sigma.logs.fast import document_raw, document_records_fast, read_lines_fast
-from ses_sigma.logs.sources import RangeChunks
+from ses_sigma.logs.mapped import read_range_mapped
+from ses_sigma.logs.sources import BOM, RangeChunks
 from ses_sigma.logs.stats import FILE, RECORD, ReadStats, Rejection, Skipped
 from ses_sigma.logs.streams import (
     MAX_LINE_BYTES,
@@ -154,12 +155,15 @@ def read_range(
     end: int,
     stats: ReadStats,
     prefilter: Prefilter | None = None,
+    mapped: bool = True,
 ) -> Iterator[Record]:
     """The records of the JSON Lines that start in bytes ``[start, end)`` of a plain file.
 
     For splitting a large file across workers: the line that ``start`` falls in belongs to the
     previous range. Line numbers in origins count from the range's first line (1); the caller
     shifts them (see ``scan``). Returns the number of lines read as the generator's value.
+    With a ``prefilter`` the range is searched through a memory mapping (module ``mapped``;
+    ``mapped=False``: read into a buffer, the reference it is tested against).
     """
     name = str(path)
     with open_log(Path(path)) as fh:
@@ -169,6 +173,10 @@ def read_range(
         pos = fh.tell()
         if pos >= end:
             return 0
+        if prefilter is not None and mapped:
+            if pos == 0 and end >= len(BOM) and fh.read(len(BOM)) != BOM:
+                fh.seek(0)  # RangeChunks drops a byte-order mark the same way
+            return (yield from read_range_mapped(name, fh, fh.tell(), end, stats, prefilter))
 
         with LineStream(RangeChunks(fh, end)) as stream:
             if prefilter is not None:

@@ -15,13 +15,13 @@ from typing import Any
 
 import orjson
 
-from ses_sigma.logs.decode import document_records, make_record, record_from_line
+from ses_sigma.logs.decode import MAX_DEPTH, document_records, make_record, record_from_line
 from ses_sigma.logs.stats import RECORD, ReadStats
 from ses_sigma.logs.streams import LineStream
 from ses_sigma.prefilter import Prefilter, wants_record
 from ses_sigma.records import Record, RecordError, parse_event_time
 
-__all__ = ["document_records_fast", "read_lines_fast"]
+__all__ = ["decode_candidates", "document_records_fast", "read_lines_fast"]
 
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 #: Bytes of an S3 object's records searched at once (fits the CPU caches).
@@ -51,22 +51,58 @@ def read_lines_fast(
             continue
         buf, end = taken  # type: ignore[misc]
         # a last line without newline (a cut stream?) is always decoded, so that a cut
-        # record is reported as one
-        whole = end if buf[end - 1] == 0x0A else buf.rfind(b"\n", 0, end) + 1
-        scan = pf.scan(buf, 0, whole)
-        stats.records += scan.lines - len(scan.candidates)
-        stats.prefiltered += scan.lines - len(scan.candidates)
-        with memoryview(buf) as view:
-            lines = [(ln, bytes(view[lo:hi])) for ln, lo, hi in scan.candidates]
-            if whole < end:
-                lines.append((scan.lines, bytes(view[whole:end])))
-        for ln, line in lines:
-            if line.strip():  # a blank line is a candidate, and no record
-                yield from record_from_line(
-                    f"{name}:{lineno + ln + 1}", line.rstrip(b"\r"), stream, stats
-                )
-        lineno += scan.lines + (whole < end)
+        # record is reported as one; blocks hold no over-long line (take_lines)
+        lines, kept, _, found = pf.candidates(buf, 0, end, MAX_DEPTH)
+        stats.records += lines - kept
+        stats.prefiltered += lines - kept
+        yield from decode_candidates(name, lineno, found, stream, stats, stream.max_line)
+        lineno += lines
     return lineno
+
+
+def decode_candidates(
+    name: str,
+    lineno: int,
+    found: list[tuple[int, bytes | None, bool]],
+    stream: LineStream | None,
+    stats: ReadStats,
+    max_line: int,
+) -> Iterator[Record]:
+    """The records of the candidate lines ``found`` (``Prefilter.candidates``) of a run that
+    ``lineno`` lines precede.
+
+    The usual line, a shallow JSON object with a valid eventTime and eventID, is made a
+    Record here; any other (not JSON, not an object, a ``Records`` document, too deep to
+    prove shallow on its bytes, a bad eventTime or eventID) goes through
+    ``record_from_line``, the reference, which decodes it again and reports what is wrong.
+    Both give the same Record and statistics for the usual line (tests/test_logs_fast.py).
+    """
+    loads = orjson.loads
+    for index, line, shallow in found:
+        origin = f"{name}:{lineno + index + 1}"
+        if line is None:
+            stats.reject(origin, f"line longer than {max_line} bytes: not read", RECORD)
+            continue
+        try:
+            value = loads(line)
+        except orjson.JSONDecodeError:
+            value = None
+        if shallow and value.__class__ is dict:
+            event_id = value.get("eventID")
+            if event_id.__class__ is str and event_id:
+                try:
+                    ts = parse_event_time(value.get("eventTime"))
+                except RecordError:
+                    pass
+                else:
+                    # make_record's work for this case (the eventTime key makes it a record)
+                    stats.records += 1
+                    first = stats.first_time
+                    if first is None or ts < first:
+                        stats.first_time = ts
+                    yield Record(value, ts, event_id, origin)
+                    continue
+        yield from record_from_line(origin, line, stream, stats)
 
 
 _S3_HEAD = re.compile(rb'\s*\{"Records":\[(?=\{"eventVersion":)')

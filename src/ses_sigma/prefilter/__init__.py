@@ -14,6 +14,7 @@ full path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +22,14 @@ from typing import Any
 from sigma.rule import SigmaRule
 
 from ses_sigma.prefilter.pins import Pin, rule_pins
-from ses_sigma.prefilter.reference import Plan, SourcePlan, scan_reference
+from ses_sigma.prefilter.reference import Plan, SourcePlan, candidates_reference, scan_reference
 
 try:
     from ses_sigma.prefilter import _rawscan
 except ImportError:  # a source tree without the built extension: the reference runs
     _rawscan = None  # type: ignore[assignment]
 
-__all__ = ["KERNEL", "BlockScan", "Pin", "Prefilter", "wants_record"]
+__all__ = ["KERNEL", "BlockScan", "Candidates", "Pin", "Prefilter", "wants_record"]
 
 #: Which implementation scans the raw bytes: "c" (the _rawscan kernel) or "python".
 KERNEL = "c" if _rawscan is not None else "python"
@@ -47,6 +48,11 @@ class BlockScan:
 
     lines: int
     candidates: list[tuple[int, int, int]]
+
+
+#: What ``Prefilter.candidates`` takes from a run of lines: (lines, kept, consumed bytes,
+#: [(line index, bytes without trailing CRs or None when over-long, shallow), ...]).
+Candidates = tuple[int, int, int, list[tuple[int, bytes | None, bool]]]
 
 
 class Prefilter:
@@ -144,12 +150,51 @@ class Prefilter:
             lines, found = scan_reference(buf, start, end, self.plan, pieces)
         return BlockScan(lines, found)
 
+    def candidates(
+        self,
+        buf: bytes | bytearray | memoryview,
+        start: int,
+        end: int,
+        depth: int,
+        max_line: int = 0,
+    ) -> Candidates:
+        """The lines of ``buf[start:end]`` the JSON Lines reader must look at, as bytes: the
+        candidates and the lines of at least ``max_line`` bytes (> 0), the last line kept
+        even without its newline (``reference.candidates_reference`` states it; blank ones
+        are counted in ``kept`` only; shallow: at most ``depth`` of ``[`` and ``{``)."""
+        if self.kernel == "c":
+            return _rawscan.candidates(buf, start, end, self._kernel_plan(), depth, max_line)
+        return candidates_reference(buf, start, end, self.plan, depth, max_line)
+
+    def candidates_fd(
+        self, fd: int, start: int, end: int, final: bool, depth: int, max_line: int = 0
+    ) -> Candidates | None:
+        """``candidates`` over bytes ``[start, end)`` of the open file ``fd``, read through a
+        read-only mapping (the C kernel; the reference reads them with ``os.pread``): whole
+        lines only, up to the last newline, unless ``final``. None when the file cannot be
+        read that way (not mappable, or it shrank under the mapping: no SIGBUS, the C
+        kernel guards its reads); the caller then reads it through its buffered path."""
+        if self.kernel == "c":
+            return _rawscan.candidates_fd(
+                fd, start, end, final, self._kernel_plan(), depth, max_line
+            )
+        data = _pread_all(fd, start, end)
+        if data is None:
+            return None
+        return candidates_reference(data, 0, len(data), self.plan, depth, max_line, final)
+
     def split_records(self, data: bytes, start: int, end: int) -> bytes:
         """``data[start:end]`` with every ``},{"eventVersion":`` cut into two lines (the comma
         becomes a newline: same length, one compact S3 record per line)."""
         if self.kernel == "c":
             return _rawscan.split_records(data, start, end)
         return data[start:end].replace(b'},{"eventVersion":', b'}\n{"eventVersion":')
+
+
+def _pread_all(fd: int, start: int, end: int) -> bytes | None:
+    """Bytes ``[start, end)`` of ``fd``; None when fewer are there (the file shrank)."""
+    data = os.pread(fd, end - start, start)
+    return data if len(data) == end - start else None
 
 
 _MISSING = object()

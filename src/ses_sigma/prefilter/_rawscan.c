@@ -13,30 +13,16 @@
  * outside [start, end). The GIL is released while the buffer is scanned.
  */
 #include "_rawscan.h"
+/* Prefetch distance of the SIMD loops: the hardware prefetcher stops at 4 KiB page
+ * boundaries, and page-cache pages (a mapped file) are scattered: asking for the bytes 2 KiB
+ * ahead cut the scan of the mapped 906 MB bench file from 0.21 to 0.14 s CPU (measured;
+ * 1 KiB and 4 KiB did no better). A prefetch never faults, past the buffer included. */
+#define RAWSCAN_PF 2048
 
 static const char SOURCE_KEY[] = "\"eventSource\"";
 static const char NAME_KEY[] = "\"eventName\"";
 
 /* ------------------------------------------------------------------ the scan */
-
-typedef struct {
-    Py_ssize_t *v; /* triples: line index, start, end */
-    Py_ssize_t n, cap;
-} found_t;
-
-typedef struct {
-    const plan_t *plan;
-    int pieces;
-    const char *buf;
-    found_t found;
-    scratch_t scr;
-    Py_ssize_t lines;
-    int nomem;
-    /* the current line */
-    const char *ls;
-    int backslash, nsrc, nname;
-    const char *src, *name;
-} state_t;
 
 static void push(state_t *st, const char *le) {
     if (st->found.n + 3 > st->found.cap) {
@@ -55,11 +41,18 @@ static void push(state_t *st, const char *le) {
 }
 
 static void end_line(state_t *st, const char *le) {
-    int d = rawscan_decide(st->plan, st->pieces, st->ls, le, st->backslash, st->src, st->nsrc, st->name,
-                   st->nname, &st->scr);
+    int d;
+    if (st->max_line > 0 && le - st->ls >= st->max_line)
+        d = 2; /* over-long: kept whatever the decision */
+    else
+        d = rawscan_decide(st->plan, st->pieces, st->ls, le, st->backslash, st->src, st->nsrc,
+                           st->name, st->nname, &st->scr);
     if (d < 0)
         st->nomem = 1;
-    else if (d)
+    else if (d && st->keep != NULL) {
+        if (st->keep(st->keep_ctx, d == 2 ? -st->lines - 1 : st->lines, st->ls, le) < 0)
+            st->nomem = 1;
+    } else if (d)
         push(st, le);
     st->lines++;
     st->ls = le + 1;
@@ -108,6 +101,7 @@ static void scan_sse2(state_t *st, const char *p, const char *end) {
     const __m128i ss = _mm_set1_epi8('S'), nn = _mm_set1_epi8('N');
     /* the three loads of one step cover [p, p + 22) */
     while (end - p >= 22) {
+        _mm_prefetch(p + RAWSCAN_PF, _MM_HINT_T0);
         __m128i a = _mm_loadu_si128((const __m128i *)p);
         __m128i b = _mm_loadu_si128((const __m128i *)(p + 2));
         __m128i c = _mm_loadu_si128((const __m128i *)(p + 6));
@@ -136,6 +130,7 @@ __attribute__((target("avx2"))) static void scan_avx2(state_t *st, const char *p
     const __m256i ss = _mm256_set1_epi8('S'), nn = _mm256_set1_epi8('N');
     /* the three loads of one step cover [p, p + 38) */
     while (end - p >= 38) {
+        _mm_prefetch(p + RAWSCAN_PF, _MM_HINT_T0);
         __m256i a = _mm256_loadu_si256((const __m256i *)p);
         __m256i b = _mm256_loadu_si256((const __m256i *)(p + 2));
         __m256i c = _mm256_loadu_si256((const __m256i *)(p + 6));
@@ -157,6 +152,22 @@ __attribute__((target("avx2"))) static void scan_avx2(state_t *st, const char *p
 #endif
 
 static int have_avx2 = 0;
+
+void rawscan_run(state_t *st, const char *p, const char *stop, int simd) {
+#if HAVE_AVX2
+    if (simd == 2 && have_avx2)
+        scan_avx2(st, p, stop);
+    else
+#endif
+#if HAVE_SSE2
+    if (simd)
+        scan_sse2(st, p, stop);
+    else
+#endif
+        scan_bytes(st, p, stop);
+    if (st->ls < stop) /* the last line has no newline */
+        end_line(st, stop);
+}
 
 /* scan(buffer, start, end, plan, pieces=False, simd=2)
  *   -> (lines, [(index, start, end), ...]); simd: 2 the widest the CPU has, 1 SSE2, 0 none */
@@ -187,19 +198,7 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
     st.ls = st.buf + start;
     const char *p = st.buf + start, *stop = st.buf + end;
     Py_BEGIN_ALLOW_THREADS
-#if HAVE_AVX2
-    if (simd == 2 && have_avx2)
-        scan_avx2(&st, p, stop);
-    else
-#endif
-#if HAVE_SSE2
-    if (simd)
-        scan_sse2(&st, p, stop);
-    else
-#endif
-        scan_bytes(&st, p, stop);
-    if (st.ls < stop) /* the last line has no newline */
-        end_line(&st, stop);
+    rawscan_run(&st, p, stop, simd);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     free(st.scr.low);
@@ -266,6 +265,10 @@ static PyMethodDef methods[] = {
      "compile_plan(need_names, sources) -> plan (see ses_sigma.prefilter.kernel)"},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
      "scan(buffer, start, end, plan, pieces=False, simd=2) -> (lines, [(i, start, end)])"},
+    {"candidates", rawscan_candidates, METH_VARARGS,
+     "candidates(buffer, start, end, plan, depth, max_line) -> (lines, count, used, found)"},
+    {"candidates_fd", rawscan_candidates_fd, METH_VARARGS,
+     "candidates_fd(fd, start, end, final, plan, depth, max_line) -> same, or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -63,6 +63,38 @@ typedef struct {
     Py_ssize_t cap;
 } scratch_t;
 
+typedef struct {
+    Py_ssize_t *v; /* triples: line index, start, end */
+    Py_ssize_t n, cap;
+} found_t;
+
+typedef struct {
+    const plan_t *plan;
+    int pieces;
+    const char *buf;
+    found_t found;
+    scratch_t scr;
+    Py_ssize_t lines;
+    int nomem;
+    Py_ssize_t max_line; /* > 0: lines at least this long are kept, as -(index + 1) */
+    /* when set, called for each kept line (while it is in the cache) instead of a push into
+     * found; < 0: out of memory */
+    int (*keep)(void *ctx, Py_ssize_t index, const char *ls, const char *le);
+    void *keep_ctx;
+    /* the current line */
+    const char *ls;
+    int backslash, nsrc, nname;
+    const char *src, *name;
+} state_t;
+
+/* The one-pass scan of [p, stop) with the widest loop allowed by simd (2 AVX2 when the CPU
+ * has it, 1 SSE2, 0 bytes); a last line without newline is ended at stop (_rawscan.c). */
+void rawscan_run(state_t *st, const char *p, const char *stop, int simd);
+
+/* candidates(...) / candidates_fd(...) (rawscan_lines.c) */
+PyObject *rawscan_candidates(PyObject *self, PyObject *args);
+PyObject *rawscan_candidates_fd(PyObject *self, PyObject *args);
+
 /* compile_plan(need_names, sources) -> capsule (rawscan_plan.c) */
 PyObject *rawscan_compile_plan(PyObject *self, PyObject *args);
 

@@ -138,3 +138,45 @@ def scan_reference(
         lines += 1
         pos = stop + 1
     return lines, found
+
+
+#: Whitespace that makes a line blank (``bytes.strip``'s set).
+_BLANK = b" \t\n\r\x0b\x0c"
+
+
+def candidates_reference(
+    buf: bytes | bytearray | memoryview,
+    start: int,
+    end: int,
+    plan: Plan,
+    depth: int,
+    max_line: int,
+    final: bool = True,
+) -> tuple[int, int, int, list[tuple[int, bytes | None, bool]]]:
+    """What the JSON Lines reader takes from the whole lines of ``buf[start:end]`` (up to its
+    last newline; everything when ``final``, where a last line without newline is always
+    kept): ``(lines, kept, consumed, found)``. A line is kept when it is a candidate
+    (``is_candidate``) or at least ``max_line`` bytes long (``max_line`` > 0); ``found`` has
+    ``(index, line without trailing CRs, shallow)`` per kept line that is not blank, ``None``
+    for the bytes of an over-long one; shallow: at most ``depth`` of ``[`` and ``{``."""
+    data = bytes(buf[start:end])
+    whole = data.rfind(b"\n") + 1
+    if final:
+        whole = len(data)
+    lines = data[:whole].split(b"\n")
+    if lines and lines[-1] == b"" and (whole == 0 or data[whole - 1 : whole] == b"\n"):
+        lines.pop()  # after the last newline: no line
+    kept = 0
+    found: list[tuple[int, bytes | None, bool]] = []
+    for index, line in enumerate(lines):
+        tail = final and index == len(lines) - 1 and not data[:whole].endswith(b"\n")
+        long = max_line > 0 and len(line) >= max_line
+        if not (long or tail or is_candidate(plan, line)):
+            continue
+        kept += 1
+        if long:
+            found.append((index, None, False))
+        elif line.strip(_BLANK):
+            text = line.rstrip(b"\r")
+            found.append((index, text, text.count(b"[") + text.count(b"{") <= depth))
+    return len(lines), kept, whole, found

@@ -1,0 +1,122 @@
+"""One task of a scan (``scan_tasks.run_task``): the collector paused for a byte range only,
+and restored whatever happens."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import weakref
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ses_sigma.match.engine import Engine
+from ses_sigma.pack import load_pack
+from ses_sigma.scan_tasks import Task, collector_paused, record_key, run_task
+
+
+def _file(tmp_path: Path) -> Path:
+    rec = {
+        "eventVersion": "1.09",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "eventSource": "ses.amazonaws.com",
+        "eventName": "DeleteIdentity",
+        "eventID": "e1",
+    }
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(orjson.dumps(rec) + b"\n" + orjson.dumps({**rec, "eventID": "e2"}) + b"\n")
+    return path
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_for_a_range_and_restored(tmp_path: Path, enabled: bool) -> None:
+    engine = Engine(load_pack())
+    path = _file(tmp_path)
+    size = path.stat().st_size
+    seen: list[bool] = []
+    real = engine.match_record
+
+    def spy(*args: object) -> list[str]:
+        seen.append(gc.isenabled())
+        return real(*args)  # type: ignore[arg-type]
+
+    engine.match_record = spy  # type: ignore[method-assign]
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        ranged = run_task(engine, Task(0, str(path), size, 0, size), engine.prefilter())
+        assert gc.isenabled() == enabled
+        assert seen and not any(seen)  # paused while the range was read
+        seen.clear()
+        whole = run_task(engine, Task(0, str(path), size), engine.prefilter())
+        assert seen and all(s == enabled for s in seen)  # a whole file: as it was
+        assert [m[2] for m in ranged.matches] == [m[2] for m in whole.matches] == ["e1", "e2"]
+
+        def boom(*args: object) -> list[str]:
+            raise ValueError("boom")
+
+        engine.match_record = boom  # type: ignore[method-assign]
+        with pytest.raises(ValueError, match="boom"):
+            run_task(engine, Task(0, str(path), size, 0, size), engine.prefilter())
+        assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_the_pause_promotes_what_it_kept_and_leaves_frozen_objects_frozen() -> None:
+    if not gc.isenabled():
+        pytest.skip("the collector is off in this process")
+    kept: list[object] = []
+    gc.collect()
+    with collector_paused():
+        kept.extend([i] for i in range(1000))
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_count()[0] < 1000  # not left young: promoted
+    assert all(gc.is_tracked(x) for x in kept)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            kept.extend([i] for i in range(1000))
+        assert gc.get_freeze_count() == frozen  # someone else's freeze is kept
+    finally:
+        gc.unfreeze()
+    # garbage cycles made in the pause are still collected by a full collection
+    with collector_paused():
+        cycle: list[object] = []
+        cycle.append(cycle)
+        ref = weakref.ref(_Obj(cycle))
+    del cycle
+    gc.collect()
+    assert ref() is None
+
+
+class _Obj:
+    def __init__(self, other: object) -> None:
+        self.other = other
+        self.me = self
+
+
+def test_record_key_tells_records_apart() -> None:
+    pairs = [(f"id-{i}", 1767225600.0 + j) for i in range(200) for j in range(5)]
+    pairs += [("id-\ud800", 1.5), ("id-\udfff", 1.5), ("", 0.0), ("", -0.0), ("a", 1.0)]
+    keys = {record_key(e, t) for e, t in pairs}
+    assert len(keys) == len(pairs)
+    assert all(0 <= k < 2**64 for k in keys)
+    assert record_key("id-1", 2.0) == record_key("id-1", 2.0)
+
+
+def test_record_key_is_keyed_per_process() -> None:
+    """Another process digests the same record differently (a secret key per process), so
+    nobody can forge a record that collides with another one."""
+    code = "from ses_sigma.scan_tasks import record_key; print(record_key('id-1', 2.0))"
+    other = {
+        int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout)
+        for _ in range(2)
+    }
+    assert len(other) == 2
+    assert record_key("id-1", 2.0) not in other
