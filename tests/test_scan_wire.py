@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import ReadStats
-from ses_sigma.scan_gc import YOUNG_THRESHOLD, scan_gc
+from ses_sigma.scan_gc import YOUNG_THRESHOLD, in_scan_gc, scan_gc
 from ses_sigma.scan_tasks import Task, TaskResult, alerts_of, from_wire, to_wire
 
 # Hostile text: lone surrogates, NUL, non-ASCII; times: -0.0, huge, negative.
@@ -121,6 +121,17 @@ def test_scan_gc_restores_the_collector() -> None:
     except RuntimeError:
         pass
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert not in_scan_gc()
+
+
+def test_in_scan_gc_follows_nested_blocks() -> None:
+    assert not in_scan_gc()
+    with scan_gc():
+        assert in_scan_gc()
+        with scan_gc():
+            assert in_scan_gc()
+        assert in_scan_gc()
+    assert not in_scan_gc()
 
 
 def test_counted_alerts_are_the_kept_ones() -> None:

@@ -23,21 +23,34 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["YOUNG_THRESHOLD", "scan_gc"]
+__all__ = ["YOUNG_THRESHOLD", "in_scan_gc", "scan_gc"]
 
 #: Net container allocations between two young collections during a scan (default 700).
 YOUNG_THRESHOLD = 200_000
+
+#: How many ``scan_gc`` blocks are open in this process (worker processes inherit it).
+_open = 0
+
+
+def in_scan_gc() -> bool:
+    """True inside a ``scan_gc`` block: objects are frozen, by us. (``gc.get_freeze_count``
+    would say so too, but it counts the frozen objects one by one: 0.08 s of a 1-worker scan
+    of the 1 M bench file when asked once per task.)"""
+    return _open > 0
 
 
 @contextmanager
 def scan_gc() -> Iterator[None]:
     """For the block: the existing objects frozen, young collections every
     ``YOUNG_THRESHOLD`` net allocations (module docstring)."""
+    global _open
     old = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(max(old[0], YOUNG_THRESHOLD), *old[1:])
+    _open += 1
     try:
         yield
     finally:
+        _open -= 1
         gc.set_threshold(*old)
         gc.unfreeze()
