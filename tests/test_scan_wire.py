@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import ReadStats
 from ses_sigma.scan_gc import YOUNG_THRESHOLD, in_scan_gc, scan_gc
-from ses_sigma.scan_tasks import Task, TaskResult, alerts_of, from_wire, to_wire
+from ses_sigma.scan_tasks import (
+    Task,
+    TaskResult,
+    alerts_of,
+    from_wire,
+    pack_payload,
+    to_wire,
+    unpack_payload,
+)
 
 # Hostile text: lone surrogates, NUL, non-ASCII; times: -0.0, huge, negative.
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
@@ -85,6 +93,21 @@ def test_wire_round_trip_is_exact(rows: list[Any]) -> None:
         assert [type(a) for a in a2] == [Alert] * len(a1)
         assert [repr(a) for a in a1] == [repr(a) for a in a2]
         assert a1 == a2
+
+
+@settings(max_examples=60)
+@given(payload=st.lists(VALUES, max_size=4).map(tuple))
+def test_packed_payloads_come_back_exactly(payload: tuple[Any, ...]) -> None:
+    packed = pack_payload(payload)
+    assert type(packed) is bytes
+    back = unpack_payload(packed)
+    assert back == payload and repr(back) == repr(payload)  # True vs 1, -0.0 vs 0.0 kept
+
+
+def test_a_payload_marshal_cannot_write_travels_as_it_is() -> None:
+    payload = (("rule", None, object(), ()),)
+    assert pack_payload(payload) is payload
+    assert unpack_payload(payload) is payload
 
 
 def test_single_event_alerts_travel_as_rule_indexes() -> None:

@@ -27,6 +27,7 @@ from ses_sigma.match.stateful import Payload
 from ses_sigma.pack import load_pack
 from ses_sigma.scan import scan_with_engine
 from ses_sigma.scan_stream import StatefulStream
+from ses_sigma.scan_tasks import PackedPayload, unpack_payload
 
 __all__ = ["collect", "feed_all", "main"]
 
@@ -39,8 +40,8 @@ def collect(engine: Engine, path: Path, suppress: bool = False) -> Triples:
     triples: Triples = []
     original = StatefulStream.add
 
-    def add(self: StatefulStream, ts: float, event_id: str, payload: Payload) -> None:
-        triples.append((ts, event_id, payload))
+    def add(self: StatefulStream, ts: float, event_id: str, payload: PackedPayload) -> None:
+        triples.append((ts, event_id, unpack_payload(payload)))
         original(self, ts, event_id, payload)
 
     StatefulStream.add = add  # type: ignore[method-assign]

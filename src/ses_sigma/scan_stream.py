@@ -44,9 +44,9 @@ from ses_sigma.alerts import Alert
 from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.first_seen import FUTURE_SLACK
-from ses_sigma.match.stateful import Payload, StatefulRunner
+from ses_sigma.match.stateful import StatefulRunner
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
-from ses_sigma.scan_tasks import alert_tuple
+from ses_sigma.scan_tasks import PackedPayload, alert_tuple, unpack_payload
 
 __all__ = [
     "BATCH_LATE_SHARE",
@@ -182,7 +182,7 @@ class StatefulStream:
         self._suppress = groups is not None
         self.groups: list[tuple[Alert, Any]] | None = [] if groups is not None else None
         self.runner: StatefulRunner = engine.stateful_runner(self.baseline, self.groups)
-        self._heap: list[tuple[float, str, Payload]] = []
+        self._heap: list[tuple[float, str, PackedPayload]] = []
         self._released: tuple[float, str] | None = None
         self._released_log = ChunkLog()
         self._streamed = ChunkLog()
@@ -199,8 +199,9 @@ class StatefulStream:
         #: Largest reorder buffer held (records).
         self.peak_buffer = 0
 
-    def add(self, time: float, event_id: str, payload: Payload) -> None:
-        """A matched record (each (eventID, eventTime) once), in input order."""
+    def add(self, time: float, event_id: str, payload: PackedPayload) -> None:
+        """A matched record (each (eventID, eventTime) once), in input order; its payload as
+        ``scan_tasks.pack_payload`` packed it (or the payload itself)."""
         self.candidates += 1
         released = self._released
         if released is not None and (time, event_id) < released:
@@ -245,11 +246,11 @@ class StatefulStream:
             self._late.add(item)
         self._heap = []
 
-    def _release(self, item: tuple[float, str, Payload]) -> None:
+    def _release(self, item: tuple[float, str, PackedPayload]) -> None:
         time, event_id, payload = item
         self._released = (time, event_id)
         self._released_log.append(item)
-        for alert in self.runner.feed(time, event_id, payload):
+        for alert in self.runner.feed(time, event_id, unpack_payload(payload)):
             self._streamed.append(alert_tuple(alert))
             self._emit(alert)
 
@@ -281,8 +282,9 @@ class StatefulStream:
 
         def exact() -> Iterator[Alert]:
             feed = exact_runner.feed
+            unpack = unpack_payload
             for time, event_id, payload in merged:
-                found = feed(time, event_id, payload)
+                found = feed(time, event_id, unpack(payload))
                 if found:
                     yield from found
             yield from exact_runner.finish()
