@@ -144,8 +144,8 @@ def test_hostile_lines_long_and_full_of_keys(kernel: str) -> None:
     big = line("ses.amazonaws.com", "GetAccount", agent="x" * 3_000_000 + "Needle")
     quotes = b'{"eventSource":"ses.amazonaws.com","eventName":"getaccount","q":"' + b'"' * 10**6
     lines = [keys, big, quotes, line("ses.amazonaws.com", "GetAccount", agent="x" * 10**6)]
-    # the unbalanced quotes line is not valid JSON, and not a candidate: counted, not decoded
-    assert kept(pf, lines) == [0, 1]
+    # the unbalanced quotes line is not valid JSON and does not end with "}": decoded (reported)
+    assert kept(pf, lines) == [0, 1, 2]
 
 
 def test_pins_derived_from_the_pack() -> None:
@@ -226,9 +226,42 @@ def test_pieces_of_a_record_ruled_out_by_a_literal_are_whole_objects(kernel: str
     head = whole[:-1] + b',"a":[{"b":"}{"}'  # the first piece of a record cut inside "a"
     tail = b'{"eventVersion":"x","c":1}],"userAgent":"akia"}'
     inner = b'{"eventVersion":"x","eventSource":"ses.amazonaws.com","d":"]"}'
-    other = line("s3.amazonaws.com", "X")[:-1] + b',"a":['  # ruled out by its source
-    buf = b"\n".join([whole, head, tail, inner, other])
-    for pieces, want in ((False, [2]), (True, [1, 2])):  # tail: no eventSource
+    other = line("s3.amazonaws.com", "X")[:-1] + b',"a":['  # ends with "[": decoded
+    fine = line("s3.amazonaws.com", "X")  # ruled out by its source
+    buf = b"\n".join([whole, head, tail, inner, other, fine])
+    for pieces, want in ((False, [2, 4]), (True, [1, 2, 4])):  # tail: no eventSource
         assert [i for i, _, _ in pf.scan(buf, pieces=pieces).candidates] == want
     data = b'{"Records":[' + whole + b"," + whole + b"]}"
     assert pf.split_records(data, 12, len(data) - 2) == whole + b"\n" + whole
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_lines_not_shaped_like_an_object_are_candidates(kernel: str) -> None:
+    """A truncated or garbled line is decoded (so the reader reports it), even when the
+    eventSource it holds is one no rule pins."""
+    pf = Prefilter([Pin(SES, NAMES, ())], kernel)
+    whole = line("s3.amazonaws.com", "GetObject", 0)
+    lines = [
+        whole,  # a whole record of an unpinned source: not decoded
+        whole[: len(whole) // 2 + 40],  # cut after eventSource: decoded
+        b"  " + whole + b" \t",  # spaces around a whole record: still not decoded
+        whole + b"}",  # ends with a brace, starts with one: not decoded (counted)
+        b"x" + whole,  # garbage before it: decoded
+        whole[1:],  # no opening brace: decoded
+        whole + b",",  # a trailing comma (an array pasted as lines): decoded
+    ]
+    assert kept(pf, lines) == [1, 4, 5, 6]
+    assert kept(pf, lines, b"\r\n") == [1, 4, 5, 6]
+
+
+def test_a_truncated_line_of_another_service_is_reported_by_the_scan(tmp_path: Path) -> None:
+    from ses_sigma.scan import scan
+
+    whole = line("s3.amazonaws.com", "GetObject", 1)
+    path = tmp_path / "trail.jsonl"
+    path.write_bytes(line("s3.amazonaws.com", "GetObject", 0) + b"\n" + whole[:-20] + b"\n")
+    for prefilter in (True, False):
+        result = scan([path], prefilter=prefilter)
+        origins = [r.origin for r in result.read.rejections]
+        assert len(origins) == 1 and origins[0].startswith(f"{path}:2:"), (prefilter, origins)
+        assert result.read.records_read == 2

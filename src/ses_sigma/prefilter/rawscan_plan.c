@@ -192,6 +192,17 @@ static int balanced(const char *ls, const char *le) {
     return 0;
 }
 
+/* The line [ls, le), spaces, tabs and CRs aside, starts with '{' and ends with '}': what every
+ * whole record looks like. Any other line (truncated, garbled, blank) is decoded, so that the
+ * reader reports it (reference.object_shaped). */
+static inline int object_shaped(const char *ls, const char *le) {
+    while (ls < le && (*ls == ' ' || *ls == '\t' || *ls == '\r'))
+        ls++;
+    while (le > ls && (le[-1] == ' ' || le[-1] == '\t' || le[-1] == '\r'))
+        le--;
+    return le - ls >= 2 && *ls == '{' && le[-1] == '}';
+}
+
 /* 1 when the line [ls, le) must be decoded. src/name: first occurrence of each key in the
  * line (NULL if none), counts capped at 2. -1 on memory exhaustion. */
 int rawscan_decide(const plan_t *plan, int pieces, const char *ls, const char *le,
@@ -199,7 +210,7 @@ int rawscan_decide(const plan_t *plan, int pieces, const char *ls, const char *l
                    scratch_t *scr) {
     char sval[256], nval[256];
     Py_ssize_t slen, nlen = -1;
-    if (backslash || nsrc != 1)
+    if (backslash || nsrc != 1 || !object_shaped(ls, le))
         return 1;
     if (!plain_value(src, SOURCE_KEY_LEN, le, sval, sizeof sval, &slen))
         return 1;

@@ -3,6 +3,9 @@
 A buffer holds JSON Lines; a line ends at ``\\n`` (a last line may lack it). A line is a
 *candidate* (decoded in full, the matcher decides) when:
 
+0. it is not shaped like one JSON object: spaces, tabs and CRs aside, it does not start with
+   ``{`` and end with ``}`` (a truncated or garbled line, a blank one: decoded, so that the
+   reader reports what is wrong instead of counting it as a record no rule matched); or
 1. it holds a backslash anywhere (an escaped key or value, or a ``"`` inside a string); or
 2. the key token ``"eventSource"`` does not occur exactly once, or that occurrence is not
    followed by ``:"``, a value without a byte >= 0x80 and a closing ``"`` on the line; or
@@ -24,8 +27,9 @@ rule compares it case-insensitively (``str.lower``); on ASCII that is the byte-w
 case, and a value with a non-ASCII byte (KELVIN SIGN lower-cases to ``k``, dotted capital I
 to ``i`` + a dot) is left to the matcher. A literal a rule needs inside some field's value is
 then a byte string of the line; a non-ASCII line is again left to the matcher. Lines that are
-not valid JSON can only be candidates or be counted: a non-candidate line is counted as a
-record without being decoded (the pre-filter's bargain, see ``logs/fast.py``).
+not valid JSON can only be candidates or be counted: a non-candidate line (object-shaped, but
+it may still be malformed inside) is counted as a record without being decoded (the
+pre-filter's bargain, see ``logs/fast.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Plan", "SourcePlan", "scan_reference"]
+__all__ = ["Plan", "SourcePlan", "object_shaped", "scan_reference"]
 
 _SOURCE = b'"eventSource"'
 _NAME = b'"eventName"'
@@ -92,9 +96,15 @@ def balanced(line: bytes) -> bool:
     return False
 
 
+def object_shaped(line: bytes) -> bool:
+    """Rule 0: the line, spaces, tabs and CRs aside, starts with ``{`` and ends with ``}``."""
+    body = line.strip(b" \t\r")
+    return len(body) >= 2 and body[:1] == b"{" and body[-1:] == b"}"
+
+
 def is_candidate(plan: Plan, line: bytes, pieces: bool = False) -> bool:
-    """Rules 1-5 of the module docstring for one line (without its newline)."""
-    if b"\\" in line:
+    """Rules 0-5 of the module docstring for one line (without its newline)."""
+    if b"\\" in line or not object_shaped(line):
         return True
     source = _value(line, _SOURCE)
     if source is None:
