@@ -41,7 +41,8 @@ from ses_sigma.logs import RECORD, ReadStats, iter_log_files, read_file, read_ra
 from ses_sigma.logs.decode import is_lines
 from ses_sigma.logs.streams import GZIP_MAGIC, open_log
 from ses_sigma.match.engine import Engine
-from ses_sigma.match.stateful import Payload
+from ses_sigma.match.projection import pack
+from ses_sigma.match.stateful import PackedPayload, Payload
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 from ses_sigma.scan_gc import in_scan_gc
@@ -88,10 +89,6 @@ class Task:
         return self.end is not None
 
 
-#: A stateful payload as the scan carries it: ``marshal`` bytes (``pack_payload``), or the
-#: payload itself when marshal cannot write it.
-PackedPayload = bytes | Payload
-
 #: A matched record: digest of (eventID, eventTime) (``record_key``), eventTime, eventID, its
 #: single-event alerts, its packed stateful payload (None when it feeds no stateful rule) and,
 #: when suppressing, the suppression group of each alert (else None).
@@ -110,7 +107,6 @@ _BLAKE2B = hashlib.blake2b
 _DIGEST_KEY = os.urandom(16)
 
 
-_DUMPS = marshal.dumps
 _LOADS = marshal.loads
 
 
@@ -120,12 +116,10 @@ def pack_payload(payload: Payload) -> PackedPayload:
     then move one bytes object, not a tree of tuples, and the stateful engines get the tree
     back (``unpack_payload``) when they take it. On the 1 M-record bench file, writing the
     sorted spill runs cost 1.7 µs a payload as trees (their objects scattered in memory by the
-    sort), 0.6 µs as made here. A payload marshal cannot write stays as it is."""
-    try:
-        return _DUMPS(payload, 2)  # version 2, no references: 0.45 + 0.49 µs a payload
-        # to write and read, against 0.66 + 0.66 for version 4 (a payload shares few objects)
-    except ValueError:
-        return payload
+    sort), 0.6 µs as made here. A payload marshal cannot write stays as it is. The scan gets
+    these bytes from ``Engine.project_packed`` (``match.projection.compile_packed``: the same
+    bytes, mostly from a cache of packed parts)."""
+    return pack(payload)
 
 
 def unpack_payload(packed: PackedPayload) -> Payload:
@@ -304,7 +298,7 @@ def _run_task(
     # of ranges stay out of the payloads, whose warnings then name the eventID.
     origins = not task.is_range
     match_record = engine.match_record
-    project = engine.project
+    project = engine.project_packed
     while True:
         try:
             rec = next(records)
@@ -320,7 +314,7 @@ def _run_task(
             stats.reject(rec.origin, "nested too deeply for the matcher: not matched", RECORD)
             continue
         if alerts or stateful:
-            payload = pack_payload(project(rec, stateful, suppress, origins)) if stateful else None
+            payload = project(rec, stateful, suppress, origins) if stateful else None
             sup = [g for _, g in groups] if groups is not None else None
             key = record_key(rec.event_id, rec.time)
             matches.append((key, rec.time, rec.event_id, alerts, payload, sup))

@@ -30,7 +30,7 @@ from ses_sigma.match.feed_reference import (
     ReferenceRunner,
 )
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenSpec
-from ses_sigma.match.stateful import Payload, Projector, StatefulRunner
+from ses_sigma.match.stateful import PackedPayload, Payload, Projector, StatefulRunner
 from ses_sigma.match.suppression import GroupValues, SuppressionSpec, Suppressor, group_of
 from ses_sigma.pack import Pack, rule_key
 from ses_sigma.prefilter import Prefilter
@@ -272,6 +272,15 @@ class Engine:
         if projector is None:
             projector = self._projector()
         return projector.project(rec, names, suppress, origins)
+
+    def project_packed(
+        self, rec: Record, names: list[str], suppress: bool = False, origins: bool = True
+    ) -> PackedPayload:
+        """``project``'s payload as marshal bytes, as a scan carries it (``Projector``)."""
+        projector = self._projector_cache
+        if projector is None:
+            projector = self._projector()
+        return projector.project_packed(rec, names, suppress, origins)
 
     def stateful_runner(
         self,

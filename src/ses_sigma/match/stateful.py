@@ -16,17 +16,26 @@ from typing import Any
 from ses_sigma.alerts import Alert
 from ses_sigma.match.correlation import CorrelationEngine, CorrInput
 from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenInput
-from ses_sigma.match.projection import FastProjection, compile_projection
+from ses_sigma.match.projection import (
+    FastProjection,
+    PackedProjection,
+    compile_packed,
+    compile_projection,
+    pack,
+)
 from ses_sigma.match.suppression import SuppressionSpec, group_of
 from ses_sigma.records import Record
 
-__all__ = ["Payload", "Projector", "StatefulRunner", "payload_item"]
+__all__ = ["PackedPayload", "Payload", "Projector", "StatefulRunner", "payload_item"]
 
 #: Per stateful rule a record matched (in rule-name order): the rule's name, its first-seen
 #: input (None unless a first-seen rule), the suppression group of its first-seen alerts (None
 #: unless suppressing), and per correlation over it (``feeds`` order) its input or None.
 PayloadItem = tuple[str, FirstSeenInput | None, Any, tuple[CorrInput | None, ...]]
 Payload = tuple[PayloadItem, ...]
+#: A payload as the scan carries it: marshal bytes (``Projector.project_packed``), or the
+#: payload itself when marshal cannot write it.
+PackedPayload = bytes | Payload
 
 #: (alert, suppression group) pairs, kept when suppressing.
 Groups = list[tuple[Alert, Any]]
@@ -51,31 +60,39 @@ RuleParts = tuple[
 #: Distinct rule sets whose projection plan is kept (a pack has few).
 _PLANS_KEPT = 4096
 
+#: A plan: its rules in payload order, their fast projection, its packed form, and whether a
+#: first-seen rule of it has a suppression spec (with suppression groups, the packed form
+#: does not apply: ``project_packed``).
+_Plan = tuple[list[RuleParts], FastProjection | None, PackedProjection | None, bool]
+
 
 class Projector:
     """``Engine.project``: what a record brings to the stateful rules its base rules feed
     (engines used only for their pure ``project``). Per set of rule names, a plan is kept: its
     rules in payload order, and their generated fast projection (``match.projection``) when
-    every field they read has a scalar form."""
+    every field they read has a scalar form, in two forms: the payload, and its marshal bytes
+    (``project_packed``, what a scan carries)."""
 
     def __init__(self, rules: Mapping[str, RuleParts]):
         """``rules``: the parts of every rule that feeds a stateful rule, by name."""
         self._rules = dict(rules)
-        self._plans: dict[tuple[str, ...], tuple[list[RuleParts], FastProjection | None]] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
 
     @property
     def rule_names(self) -> list[str]:
         """The rules whose matches are projected (base rules of stateful rules), sorted."""
         return sorted(self._rules)
 
-    def _plan(self, names: Sequence[str]) -> tuple[list[RuleParts], FastProjection | None]:
+    def _plan(self, names: Sequence[str]) -> _Plan:
         key = tuple(names)
         entry = self._plans.get(key)
         if entry is None:
             if len(self._plans) >= _PLANS_KEPT:
                 self._plans.clear()
             plan = [self._rules[n] for n in sorted(set(names))]
-            entry = self._plans[key] = (plan, compile_projection(plan))
+            grouped = any(fs is not None and sup is not None for _, fs, sup, _ in plan)
+            entry = (plan, compile_projection(plan), compile_packed(plan), grouped)
+            self._plans[key] = entry
         return entry
 
     def project(
@@ -92,6 +109,27 @@ class Projector:
             if payload is not None:
                 return payload
         return self._project(entry[0], rec, suppress, origins)
+
+    def project_packed(
+        self, rec: Record, names: Sequence[str], suppress: bool = False, origins: bool = True
+    ) -> PackedPayload:
+        """``match.projection.pack`` of ``project``'s payload (the same bytes): the packed
+        fast projection's, from its cache of packed parts, when the record's shape allows."""
+        entry = self._plans.get(tuple(names))
+        if entry is None:
+            entry = self._plan(names)
+        packed = entry[2]
+        if packed is None or (suppress and entry[3]):
+            return pack(self.project(rec, names, suppress, origins))
+        out = packed(rec, origins)
+        if out is not None:
+            return out
+        return pack(self._project(entry[0], rec, suppress, origins))
+
+    def packed_path_taken(self, rec: Record, names: Sequence[str], origins: bool = True) -> bool:
+        """True when ``project_packed`` (without suppression) takes its packed fast path."""
+        packed = self._plan(names)[2]
+        return packed is not None and packed(rec, origins) is not None
 
     def fast_path_taken(self, rec: Record, names: Sequence[str]) -> bool:
         """True when ``project`` takes its fast path for ``rec`` (for tests and benchmarks)."""
