@@ -49,6 +49,7 @@ __all__ = [
     "scalar_of",
     "scalars",
     "shared_getter",
+    "sources_of",
     "typed_keys",
     "value_key",
     "within",
@@ -114,6 +115,8 @@ Memo = dict[FieldGetter, list[Any]]
 _SHARED: dict[tuple[str, tuple[str, ...] | None], FieldGetter] = {}
 #: The ``scalar_value_getter`` of each shared getter (the projection's fast path).
 _SCALAR: dict[FieldGetter, ScalarGetter] = {}
+#: The field paths of each shared getter: its field, or its derived field's sources in order.
+_SOURCES: dict[FieldGetter, tuple[str, ...]] = {}
 
 
 def shared_getter(name: str, derived: Mapping[str, DerivedField]) -> FieldGetter:
@@ -125,6 +128,7 @@ def shared_getter(name: str, derived: Mapping[str, DerivedField]) -> FieldGetter
     if getter is None:
         getter = _SHARED[key] = value_getter(name, derived)
         _SCALAR[getter] = scalar_value_getter(name, derived)
+        _SOURCES[getter] = spec.sources if spec is not None else (name,)
     return getter
 
 
@@ -132,6 +136,12 @@ def scalar_of(get: FieldGetter) -> ScalarGetter | None:
     """The scalar getter (``derived.scalar_value_getter``) of a ``shared_getter``; None for
     any other getter (which then has no fast path)."""
     return _SCALAR.get(get)
+
+
+def sources_of(get: FieldGetter) -> tuple[str, ...] | None:
+    """The field paths a ``shared_getter`` reads (its derived field's sources, in coalesce
+    order, or its one field); None for any other getter."""
+    return _SOURCES.get(get)
 
 
 def field_values(get: FieldGetter, data: Any, memo: Memo | None = None) -> list[Any]:

@@ -85,8 +85,8 @@ FUTURE_SLACK = 86400.0
 
 
 #: What one match brings to a first-seen rule (``FirstSeenEngine.project``): the keys of its
-#: value tuples (``correlation_plan.group_key``), its raw eventTime and its origin (for the
-#: implausible-time warning).
+#: value tuples (``correlation_plan.group_key``), and, when its time may be implausible, its
+#: raw eventTime and its origin (for the implausible-time warning), else None and "".
 FirstSeenInput = tuple[tuple[GroupKey, ...], Any, str]
 
 
@@ -197,6 +197,10 @@ class FirstSeenEngine:
         self._getters = tuple((f, shared_getter(f, derived)) for f in spec.fields)
         self._now = float("-inf")
         self._latest_plausible = clock() + FUTURE_SLACK
+        #: ``project`` leaves out the raw eventTime and origin of a match dated from
+        #: EARLIEST_PLAUSIBLE to this (the wall clock when the engine was made): an engine
+        #: fed it, made at most FUTURE_SLACK earlier, finds that time plausible.
+        self.note_after = self._latest_plausible - FUTURE_SLACK
         #: (key, last sighting, the ``seen`` map) of the first tuple kept by the last walk
         #: over ``state.seen`` (``feed_event``); None: walk next time.
         self._first: tuple[GroupKey, float, Any] | None = None
@@ -219,13 +223,15 @@ class FirstSeenEngine:
         self, record: Record, memo: Memo | None = None, origin: bool = True
     ) -> FirstSeenInput:
         """What a match brings to this rule (pure: it can run where the record is matched);
-        ``origin``: with the record's origin (for the implausible-time warning)."""
+        ``origin``: with the record's origin (for the implausible-time warning). The raw
+        eventTime and origin only travel with a time that an engine fed the match may find
+        implausible (``note_after``): the rest of the input depends on the values alone,
+        so payloads of records with the same values are the same (``match.projection``)."""
         data = record.data
-        return (
-            typed_keys(self._getters, data, memo),
-            data.get("eventTime"),
-            record.origin if origin else "",
-        )
+        keys = typed_keys(self._getters, data, memo)
+        if EARLIEST_PLAUSIBLE <= record.time <= self.note_after:
+            return (keys, None, "")
+        return (keys, data.get("eventTime"), record.origin if origin else "")
 
     def feed(self, record: Record) -> list[Alert]:
         """A match of the rule, in (eventTime, eventID) order; returns its alerts."""

@@ -37,8 +37,10 @@ import marshal
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ses_sigma.match.correlation_plan import scalar_of
+from ses_sigma.match.correlation_plan import sources_of
 from ses_sigma.match.fields import MULTI, FieldGetter
+from ses_sigma.match.first_seen import EARLIEST_PLAUSIBLE
+from ses_sigma.match.projection_reader import coalesce_source, read_fields
 from ses_sigma.match.suppression import group_of
 from ses_sigma.records import Record
 
@@ -57,13 +59,13 @@ __all__ = [
 #: ``(record, suppress, origins)`` -> the payload, or None when the record needs the reference.
 FastProjection = Callable[[Record, bool, bool], "Payload | None"]
 
-#: ``(record, origins)`` -> ``pack`` of the payload without suppression groups, or None when
-#: the record needs the reference.
-PackedProjection = Callable[[Record, bool], "bytes | None"]
+#: ``(record, suppress, origins)`` -> ``pack`` of the payload without suppression groups, or
+#: None when the record needs the reference.
+PackedProjection = Callable[[Record, bool, bool], "bytes | None"]
 
 #: marshal's format version of packed payloads: 2 writes no references (0.45 + 0.49 µs a
 #: payload to write and read, against 0.66 + 0.66 for version 4: a payload shares few
-#: objects), which also makes the bytes of a tuple the concatenation of its parts'.
+#: objects).
 MARSHAL_VERSION = 2
 _DUMPS = marshal.dumps
 
@@ -109,24 +111,37 @@ class _Source:
         }
         self.lines: list[str] = []
         self.vars: dict[FieldGetter, str] = {}
+        self._sources: dict[str, tuple[str, ...]] = {}
+        #: No caches: ``cached`` gives the expression itself (``compile_packed``).
+        self.raw = False
 
     def var(self, get: FieldGetter) -> str:
-        """The variable holding ``get``'s scalar value (read on first use; MULTI: None)."""
+        """The variable holding ``get``'s value (a str or None: any other shape makes the
+        function return None), read with the others before the body (``reader``)."""
         name = self.vars.get(get)
         if name is None:
-            scalar = scalar_of(get)
-            if scalar is None:
+            sources = sources_of(get)
+            if sources is None:
                 raise _NoFastForm
             name = self.vars[get] = f"v{len(self.vars)}"
-            self.namespace[f"s{name}"] = scalar
-            self.lines += [f"{name} = s{name}(data)", f"if {name} is M:", "    return None"]
+            self._sources[name] = sources
         return name
+
+    def reader(self) -> list[str]:
+        """The lines that read every variable's fields (``projection_reader``, one walk)."""
+        paths = list(dict.fromkeys(p for sources in self._sources.values() for p in sources))
+        lines, at = read_fields(paths, self.namespace)
+        for name, sources in self._sources.items():
+            lines.append(f"{name} = {coalesce_source([at[p] for p in sources])}")
+        return lines
 
     def cached(self, name: str, keys: Sequence[str], expr: str) -> str:
         """``name`` = ``expr``, built once per value of the variables ``keys`` (``expr``
         reads only them): the payloads of records with the same values share their tuples.
         Values longer than ``CACHED_CHARS`` are not kept (the caches stay small whatever the
         records hold)."""
+        if self.raw:
+            return f"({expr})"
         cache = f"C{name}"
         self.namespace[cache] = {}
         key = _key(keys) if keys else "()"
@@ -165,10 +180,10 @@ def _typed_keys(vs: Sequence[str]) -> str:
 
 
 def _compile(src: _Source, body: list[str], name: str) -> Callable[..., Any] | None:
-    """The function ``name`` of ``body`` (its lines after ``data = rec.data``)."""
-    args = "rec, suppress, origins" if name == "project" else "rec, origins"
-    source = f"def {name}({args}):\n    data = rec.data\n" + "".join(
-        f"    {line}\n" for line in [*src.lines, *body]
+    """The function ``name(rec, suppress, origins)`` of ``body`` (its lines after the field
+    reads)."""
+    source = f"def {name}(rec, suppress, origins):\n    data = rec.data\n" + "".join(
+        f"    {line}\n" for line in [*src.reader(), *body]
     )
     try:
         exec(compile(source, "<ses_sigma projection>", "exec"), src.namespace)
@@ -177,35 +192,47 @@ def _compile(src: _Source, body: list[str], name: str) -> Callable[..., Any] | N
     return src.namespace[name]  # type: ignore[no-any-return]
 
 
+def _items(src: _Source, plan: Sequence[RuleParts], groups: bool) -> list[str]:
+    """The payload's items for ``plan``, as expressions (their cached parts in ``src.lines``);
+    ``groups``: with the suppression groups of first-seen alerts when ``suppress``."""
+    items: list[str] = []
+    notes: list[float] = []
+    for i, (name, first_seen, suppression, correlations) in enumerate(plan):
+        src.namespace[f"n{i}"] = name
+        corrs: list[str] = []
+        used: list[str] = []  # the variables the correlation inputs read
+        for corr in correlations:
+            expr, test = _corr_input(src, corr, name)
+            corrs.append(expr)
+            used += [v for v in test if v not in used]
+        if first_seen is None:  # the whole item depends on the values only
+            items.append(src.cached(f"t{i}", used, f"(n{i}, None, None, {_tuple(corrs)})"))
+            continue
+        notes.append(first_seen.note_after)
+        inputs = src.cached(f"c{i}", used, _tuple(corrs)) if corrs else "()"
+        vs = [src.var(g) for g in first_seen.getters]
+        keys = src.cached(f"k{i}", vs, _typed_keys(vs))
+        sup = "None"
+        if suppression is not None and groups:
+            src.namespace[f"p{i}"] = suppression
+            sup = f"(group_of(p{i}, data) if suppress else None)"
+        # Without its raw eventTime and origin (FirstSeenEngine.project): the time test below.
+        items.append(f"(n{i}, ({keys}, None, ''), {sup}, {inputs})")
+    if notes:  # a time an engine may find implausible: the reference writes its note
+        src.namespace.update(EARLIEST=EARLIEST_PLAUSIBLE, NOTE_AFTER=min(notes))
+        src.lines[:0] = ["if not EARLIEST <= rec.time <= NOTE_AFTER:", "    return None"]
+    return items
+
+
 def compile_projection(plan: Sequence[RuleParts]) -> FastProjection | None:
     """The fast projection of ``plan`` (``Projector`` plan: per rule, in payload order, its
     name, first-seen engine, suppression spec and correlations), None without one."""
     src = _Source()
-    items: list[str] = []
     try:
-        for i, (name, first_seen, suppression, correlations) in enumerate(plan):
-            src.namespace[f"n{i}"] = name
-            corrs: list[str] = []
-            used: list[str] = []  # the variables the correlation inputs read
-            for corr in correlations:
-                expr, test = _corr_input(src, corr, name)
-                corrs.append(expr)
-                used += [v for v in test if v not in used]
-            if first_seen is None:  # the whole item depends on the values only
-                items.append(src.cached(f"t{i}", used, f"(n{i}, None, None, {_tuple(corrs)})"))
-                continue
-            inputs = src.cached(f"c{i}", used, _tuple(corrs)) if corrs else "()"
-            vs = [src.var(g) for g in first_seen.getters]
-            keys = src.cached(f"k{i}", vs, _typed_keys(vs))
-            fs = f"({keys}, data.get('eventTime'), rec.origin if origins else '')"
-            sup = "None"
-            if suppression is not None:
-                src.namespace[f"p{i}"] = suppression
-                sup = f"(group_of(p{i}, data) if suppress else None)"
-            items.append(f"(n{i}, {fs}, {sup}, {inputs})")
+        items = _items(src, plan, groups=True)
     except _NoFastForm:
         return None
-    return _compile(src, [f"return {_tuple(items)}"], "project")
+    return _compile(src, [*src.lines, f"return {_tuple(items)}"], "project")
 
 
 # --------------------------------------------------------------------------- packed
@@ -220,65 +247,67 @@ def pack(payload: Payload) -> bytes | Payload:
         return payload
 
 
-def _tuple_header(n: int) -> bytes:
-    """What marshal (version 2) writes before the ``n`` elements of a tuple."""
-    return b"(" + n.to_bytes(4, "little", signed=True)
+class _Slot:
+    """Where a variable's value goes in a packed payload's template (``compile_packed``)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _template(obj: Any, out: list[bytes | _Slot]) -> None:
+    """``obj``'s marshal bytes (version 2) into ``out``, with its ``_Slot`` leaves left as
+    they are: marshal writes a tuple as ``(``, its length and its elements one after the
+    other, and (before version 3) shares nothing between them."""
+    if isinstance(obj, _Slot):
+        out.append(obj)
+    elif type(obj) is tuple:
+        out.append(b"(" + len(obj).to_bytes(4, "little", signed=True))
+        for item in obj:
+            _template(item, out)
+    else:
+        out.append(_DUMPS(obj, MARSHAL_VERSION))
 
 
 def compile_packed(plan: Sequence[RuleParts]) -> PackedProjection | None:
     """The fast projection of ``plan`` packed: ``pack`` of the payload that
     ``compile_projection``'s function gives without suppression groups, None without one.
 
-    Marshal version 2 writes a tuple as a header and its elements one after the other, and
-    shares nothing between them (no references before version 3), so the bytes of a payload
-    are the concatenation of the bytes of its parts. Everything but the first-seen inputs'
-    eventTime and origin depends only on the values read: those parts are packed once per
-    tuple of values and kept (``CACHED`` entries, values over ``CACHED_CHARS`` never), as
-    the segments between the eventTime/origin pairs; a record then costs its field reads,
-    one lookup and, with first-seen rules, the marshal of its eventTime and origin and one
-    ``bytes.join``."""
+    A payload of the fast form depends only on the values read (no record's time or origin:
+    ``FirstSeenEngine.project``), and when every value is there (a str), its shape is fixed:
+    its marshal bytes are constant bytes with the values' own marshal bytes between them
+    (``_template``, made once). A record then costs its field reads, a marshal of each value
+    and one ``bytes.join``, with no cache to fill or miss. A record without some value
+    gets None (the caller packs ``project``'s payload)."""
     src = _Source()
-    ns = src.namespace
-    ns.update(dumps=_DUMPS, join=b"".join, TOP=_tuple_header(len(plan)))
-    ns.update(SN=_DUMPS(None, MARSHAL_VERSION), EMPTY=_DUMPS("", MARSHAL_VERSION))
-    segments: list[list[str]] = [["TOP"]]
+    src.raw = True
     try:
-        for i, (name, first_seen, _suppression, correlations) in enumerate(plan):
-            ns[f"n{i}"] = name
-            corrs = _tuple([_corr_input(src, corr, name)[0] for corr in correlations])
-            if first_seen is None:
-                segments[-1].append(f"dumps((n{i}, None, None, {corrs}), 2)")
-                continue
-            # (name, (keys, eventTime, origin), None, inputs): eventTime and origin cut it.
-            ns[f"h{i}"] = _tuple_header(4) + _DUMPS(name, MARSHAL_VERSION) + _tuple_header(3)
-            keys = _typed_keys([src.var(g) for g in first_seen.getters])
-            segments[-1] += [f"h{i}", f"dumps({keys}, 2)"]
-            segments.append(["SN", f"dumps({corrs}, 2)"])
+        items = _items(src, plan, groups=False)
     except _NoFastForm:
         return None
     names = list(src.vars.values())
-    key = _key(names) if names else "()"
-    short = " and ".join(f"({k} is None or len({k}) <= CHARS)" for k in names) or "True"
-    built = [" + ".join(seg) for seg in segments]
-    ns["P"] = {}
+    parts: list[bytes | _Slot] = []
+    _template(eval(_tuple(items), {**src.namespace, **{v: _Slot(v) for v in names}}), parts)
+    pieces: list[str] = []
+    const = b""
+    for part in [*parts, b""]:
+        if isinstance(part, bytes):
+            const += part
+            continue
+        if const:
+            pieces.append(f"b{len(pieces)}")
+            src.namespace[pieces[-1]] = const
+            const = b""
+        pieces.append(f"e{part.name[1:]}")
+    if const:
+        pieces.append(f"b{len(pieces)}")
+        src.namespace[pieces[-1]] = const
+    used = [v for v in names if f"e{v[1:]}" in pieces]
+    src.namespace.update(dumps=_DUMPS, join=b"".join)
     body = [
-        f"s = P.get({key})",
-        "if s is None:",
-        f"    s = {built[0] if len(built) == 1 else _tuple(built)}",
-        f"    if {short}:",
-        "        if len(P) >= LIMIT:",
-        "            P.clear()",
-        f"        P[{key}] = s",
-    ]
-    if len(built) == 1:
-        return _compile(src, [*body, "return s"], "project_packed")
-    parts = [p for j in range(len(built)) for p in (f"s[{j}]", "t", "o")][:-2]
-    body += [
-        "try:",
-        "    t = dumps(data.get('eventTime'), 2)",
-        "except ValueError:",  # not marshal's (too deep...): the caller's reference says
+        *src.lines,  # the time test, if any (_items)
+        f"if {_none_test(names)}:",
         "    return None",
-        "o = dumps(rec.origin, 2) if origins else EMPTY",
-        f"return join({_tuple(parts)})",
+        *(f"e{v[1:]} = dumps({v}, 2)" for v in used),
+        f"return join({_tuple(pieces)})",
     ]
     return _compile(src, body, "project_packed")

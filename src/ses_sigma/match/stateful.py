@@ -121,7 +121,7 @@ class Projector:
         packed = entry[2]
         if packed is None or (suppress and entry[3]):
             return pack(self.project(rec, names, suppress, origins))
-        out = packed(rec, origins)
+        out = packed(rec, suppress, origins)
         if out is not None:
             return out
         return pack(self._project(entry[0], rec, suppress, origins))
@@ -129,7 +129,7 @@ class Projector:
     def packed_path_taken(self, rec: Record, names: Sequence[str], origins: bool = True) -> bool:
         """True when ``project_packed`` (without suppression) takes its packed fast path."""
         packed = self._plan(names)[2]
-        return packed is not None and packed(rec, origins) is not None
+        return packed is not None and packed(rec, False, origins) is not None
 
     def fast_path_taken(self, rec: Record, names: Sequence[str]) -> bool:
         """True when ``project`` takes its fast path for ``rec`` (for tests and benchmarks)."""
