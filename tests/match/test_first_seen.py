@@ -199,6 +199,41 @@ def test_the_plausible_range_edges() -> None:
     assert [r.event_id for r in eng.implausible] == ["z"]
 
 
+def test_projection_carries_the_raw_time_only_when_it_may_be_implausible() -> None:
+    """``project`` leaves out the raw eventTime and origin of a match dated from
+    EARLIEST_PLAUSIBLE to the wall clock when the engine was made (``note_after``), so that
+    payloads depend on values only; a time outside may be implausible to an engine fed it:
+    it carries its note. An engine made up to FUTURE_SLACK later (its wall clock ahead) finds
+    every time left without a note plausible, and writes the note of the others."""
+    projecting = engine(data_start=None)
+    assert projecting.note_after == CLOCK
+    later = FirstSeenEngine(
+        projecting.rule, projecting.spec, clock=lambda: CLOCK + FUTURE_SLACK
+    )  # the runner's engine, made a day later
+    cases = [
+        (EARLIEST_PLAUSIBLE - 1, True),
+        (EARLIEST_PLAUSIBLE, False),
+        (CLOCK, False),
+        (CLOCK + 1, True),
+        (CLOCK + 3 * FUTURE_SLACK, True),
+    ]
+    for n, (t, carried) in enumerate(cases):
+        data = {"eventTime": f"raw{n}", "eventID": f"e{n}", "userIdentity": {"arn": "arn:a"}}
+        r = Record(data=data, time=t, event_id=f"e{n}", origin=f"f.jsonl:{n}")
+        keys, raw, origin = projecting.project(r)
+        assert keys == ((("str", "arn:a"),),)
+        assert (raw, origin) == ((f"raw{n}", f"f.jsonl:{n}") if carried else (None, ""))
+        assert projecting.project(r, origin=False)[1:] == (
+            (f"raw{n}", "") if carried else (None, "")
+        )
+        later.feed_event(r.sort_key, projecting.project(r))
+    # Implausible to the later engine: before 2013-11-01 and three days ahead, with their notes.
+    assert [(r.data, r.origin) for r in later.implausible] == [
+        ({"eventTime": "raw0"}, "f.jsonl:0"),
+        ({"eventTime": "raw4"}, "f.jsonl:4"),
+    ]
+
+
 def test_state_carries_over_between_engines() -> None:
     state = FirstSeenState()
     eng = engine(data_start=None, state=state)

@@ -19,6 +19,8 @@ itself).
 from __future__ import annotations
 
 import itertools
+import marshal
+import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +32,8 @@ from ses_sigma.match.correlation_plan import scalar_of, shared_getter
 from ses_sigma.match.derived import DerivedField
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.fields import MULTI
-from ses_sigma.match.projection import compile_projection
+from ses_sigma.match.first_seen import EARLIEST_PLAUSIBLE
+from ses_sigma.match.projection import compile_packed, compile_projection, pack
 from ses_sigma.match.stateful import Projector
 from ses_sigma.pack import Pack, load_pack
 from ses_sigma.records import Record
@@ -179,35 +182,59 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
     return rec
 
 
-def _record(data: dict[str, Any], origin: str = "f.jsonl:7") -> Record:
-    return Record(data=data, time=1.7e9, event_id="e1", origin=origin)
+def _record(data: dict[str, Any], origin: str = "f.jsonl:7", time: float = 1.7e9) -> Record:
+    return Record(data=data, time=time, event_id="e1", origin=origin)
 
 
 BOTH = (False, True)
 
+#: Record times: plausible ones (no note in the payload), and around the edges of what a
+#: first-seen engine may find implausible (the payload carries the raw eventTime and origin).
+TIMES = [1.7e9, EARLIEST_PLAUSIBLE, EARLIEST_PLAUSIBLE - 1, 4e9, -1.0, time.time() + 3600]
+
 
 def _check(
-    projector: Projector, data: dict[str, Any], names: list[str], flags: tuple[bool, ...] = BOTH
+    projector: Projector,
+    data: dict[str, Any],
+    names: list[str],
+    flags: tuple[bool, ...] = BOTH,
+    when: float = 1.7e9,
 ) -> None:
-    """Fast and reference payloads equal, with ``flags`` as suppress and as origins."""
-    rec = _record(data)
+    """Fast and reference payloads equal, with ``flags`` as suppress and as origins; packed
+    (``project_packed``, what a scan carries) they are the reference's marshal bytes."""
+    rec = _record(data, time=when)
     for suppress, origins in itertools.product(flags, repeat=2):
         got = projector.project(rec, names, suppress, origins)
         want = projector.project_reference(rec, names, suppress, origins)
         assert got == want, (names, data)
         assert repr(got) == repr(want), (names, data)
+        packed = projector.project_packed(rec, names, suppress, origins)
+        assert packed == pack(want), (names, data)
+        assert type(packed) is bytes or packed is want  # (marshal could not write it)
 
 
 @SETTINGS
-@given(data=records(), names=st.lists(st.sampled_from(PACK_NAMES), min_size=1, max_size=6))
-def test_pack_projection_equals_the_reference(data: dict[str, Any], names: list[str]) -> None:
-    _check(PACK_PROJECTOR, data, names)
+@given(
+    data=records(),
+    names=st.lists(st.sampled_from(PACK_NAMES), min_size=1, max_size=6),
+    when=st.sampled_from(TIMES),
+)
+def test_pack_projection_equals_the_reference(
+    data: dict[str, Any], names: list[str], when: float
+) -> None:
+    _check(PACK_PROJECTOR, data, names, when=when)
 
 
 @SETTINGS
-@given(data=records(), names=st.lists(st.sampled_from(SYN_NAMES), min_size=1, max_size=4))
-def test_synthetic_projection_equals_the_reference(data: dict[str, Any], names: list[str]) -> None:
-    _check(SYN_PROJECTOR, data, names)
+@given(
+    data=records(),
+    names=st.lists(st.sampled_from(SYN_NAMES), min_size=1, max_size=4),
+    when=st.sampled_from(TIMES),
+)
+def test_synthetic_projection_equals_the_reference(
+    data: dict[str, Any], names: list[str], when: float
+) -> None:
+    _check(SYN_PROJECTOR, data, names, when=when)
 
 
 COMMON = {
@@ -247,6 +274,8 @@ def test_every_rule_set_takes_the_fast_path_on_the_common_shape() -> None:
             for data in (COMMON, {}):
                 assert projector.fast_path_taken(_record(data), subset), subset
                 _check(projector, data, subset, (True,))
+            # Packed from its template: every value read is there in the common shape.
+            assert projector.packed_path_taken(_record(COMMON), subset), subset
             for data in HOSTILE:
                 _check(projector, data, subset, (True,))
 
@@ -256,6 +285,50 @@ def test_hostile_shapes_fall_back_to_the_reference() -> None:
     fast form declines."""
     for data in HOSTILE:
         assert not PACK_PROJECTOR.fast_path_taken(_record(data), PACK_NAMES), data
+        assert not PACK_PROJECTOR.packed_path_taken(_record(data), PACK_NAMES), data
+
+
+def test_times_a_first_seen_engine_may_find_implausible_take_the_reference() -> None:
+    """The fast forms leave out the raw eventTime and origin (FirstSeenEngine.project): a
+    record dated before EARLIEST_PLAUSIBLE or after the wall clock goes to the reference,
+    whose payload carries them; a set without first-seen rules has no such test."""
+    first_seen = ["aws_ses_enumeration_new_principal"]
+    correlation_only = ["aws_ses_account_recon"]
+    for when in (EARLIEST_PLAUSIBLE - 1, time.time() + 3600):
+        rec = _record(COMMON, time=when)
+        assert not PACK_PROJECTOR.fast_path_taken(rec, first_seen)
+        assert not PACK_PROJECTOR.packed_path_taken(rec, first_seen)
+        assert PACK_PROJECTOR.project(rec, first_seen)[0][1][1:] == (
+            COMMON["eventTime"],
+            rec.origin,
+        )
+        assert PACK_PROJECTOR.packed_path_taken(rec, correlation_only)
+        _check(PACK_PROJECTOR, COMMON, [*first_seen, *correlation_only], when=when)
+    rec = _record(COMMON)
+    assert PACK_PROJECTOR.packed_path_taken(rec, first_seen)
+    assert PACK_PROJECTOR.project(rec, first_seen)[0][1][1:] == (None, "")
+
+
+def test_a_missing_value_packs_the_payload_of_the_fast_form() -> None:
+    """A record without one of the values read has another payload shape than the
+    template's: ``project_packed`` packs ``project``'s payload instead, the same bytes."""
+    data = {**COMMON, "userIdentity": {"arn": "arn:aws:iam::1:user/u"}}  # no accessKeyId
+    rec = _record(data)
+    assert not PACK_PROJECTOR.packed_path_taken(rec, PACK_NAMES)
+    assert PACK_PROJECTOR.fast_path_taken(rec, PACK_NAMES)
+    _check(PACK_PROJECTOR, data, PACK_NAMES)
+
+
+def test_packed_payloads_under_suppression_carry_their_groups() -> None:
+    """With suppression groups (``scan --suppress``), a set with a first-seen rule that has
+    a suppression spec is not packed from the template (the groups are not values read):
+    the bytes are those of the payload with its groups."""
+    syn = SYN_PROJECTOR
+    rec = _record(COMMON | {"eventName": "A"})
+    packed = syn.project_packed(rec, ["syn_a"], suppress=True)
+    assert packed == pack(syn.project_reference(rec, ["syn_a"], suppress=True))
+    assert marshal.loads(packed)[0][2] is not None  # the group is there
+    assert syn.project_packed(rec, ["syn_a"]) == pack(syn.project_reference(rec, ["syn_a"]))
 
 
 def test_a_getter_without_scalar_form_means_no_fast_projection() -> None:
@@ -264,6 +337,7 @@ def test_a_getter_without_scalar_form_means_no_fast_projection() -> None:
             return None, (lambda data: [],)
 
     assert compile_projection([("r", None, None, (Corr(),))]) is None
+    assert compile_packed([("r", None, None, (Corr(),))]) is None
 
 
 DERIVED = {
