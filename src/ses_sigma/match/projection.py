@@ -8,13 +8,15 @@ common shape: each field read is a string, or absent, at a path of plain objects
 shape the payload is a few tuples of strings, which one function can build directly.
 
 ``compile_projection`` writes that function for one plan (the rules of one set of names, in
-payload order): it reads every distinct field the set needs once, through the field's scalar
-getter (``correlation_plan.scalar_of``: ``fields.scalar_getter``, or
-``derived.scalar_value_getter`` for a derived field), and returns None as soon as one of them
-says ``MULTI`` (an array, a number, a boolean, an object, a dotted key, a non-object record...):
-the caller then runs the reference on that record. Otherwise it returns the payload the
-reference gives (tests/match/test_projection.py holds them equal on hostile records, for sets
-of the pack's rules): a str value ``v`` is ``("str", v)`` in a typed key and ``v`` itself in a
+payload order): it reads every distinct field path the set needs once, in one walk
+(``projection_reader``: the paths of the shared getters, ``correlation_plan.sources_of``, a
+derived field's sources coalesced), and returns None as soon as one of them has another shape
+(an array, a number, a boolean, an object, a dotted key, a non-object record...), or the
+record's time is one a first-seen engine may find implausible (its payload then carries the
+raw eventTime and origin: ``FirstSeenEngine.project``): the caller then runs the reference
+on that record. Otherwise it returns the payload the reference gives
+(tests/match/test_projection.py holds them equal on hostile records, for sets of the pack's
+rules): a str value ``v`` is ``("str", v)`` in a typed key and ``v`` itself in a
 correlation's value key (``correlation_plan.value_key``); a field without a value leaves the
 first-seen keys empty and the correlation input None.
 
@@ -25,10 +27,13 @@ never kept): records of known principals then allocate one to three tuples, whic
 the garbage collector. The parts are immutable tuples of strings, so sharing them between
 payloads changes nothing downstream.
 
+``compile_packed`` writes the form a scan uses (``Projector.project_packed``): the payload's
+marshal bytes, ``pack`` of it, made from a template of constant bytes and the values' bytes.
+
 As in ``match.codegen``, the generated source only holds names made here (``v0``, ``n1``...);
-rule names, getters and suppression specs are bound in the function's namespace, never written
-into the source. A plan with a getter that has no scalar form gets no function (None): all its
-records take the reference.
+rule names, field names and suppression specs are bound in the function's namespace, never
+written into the source. A plan with a getter that is not a shared getter gets no function
+(None): all its records take the reference.
 """
 
 from __future__ import annotations
