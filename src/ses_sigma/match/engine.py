@@ -96,6 +96,9 @@ class Engine:
         errors: list[str] = []
         self.pack = pack
         self._clock = clock
+        # The projection leaves out the notes of times up to the wall clock now: every
+        # stateful runner of this engine is made later (FirstSeenEngine.note_after).
+        self._made = clock()
         self._singles: dict[str, _Single] = {}
         self._suppression: dict[str, SuppressionSpec] = {}
 
@@ -249,7 +252,12 @@ class Engine:
                 {
                     name: (
                         name,
-                        FirstSeenEngine(s.compiled.rule, s.first_seen, clock=self._clock)
+                        FirstSeenEngine(
+                            s.compiled.rule,
+                            s.first_seen,
+                            clock=self._clock,
+                            note_after=self._made,
+                        )
                         if s.first_seen is not None
                         else None,
                         self._suppression.get(name),

@@ -177,7 +177,8 @@ class FirstSeenEngine:
 
     ``data_start``: the learning start to use when the state has none (tests); by default the
     first plausible match starts learning. ``state``: carried over between runs (updated in
-    place). ``clock``: the wall clock, for the far-future bound.
+    place). ``clock``: the wall clock, for the far-future bound. ``note_after``: see the
+    attribute (the wall clock now by default).
     """
 
     def __init__(
@@ -187,6 +188,7 @@ class FirstSeenEngine:
         data_start: float | None = None,
         state: FirstSeenState | None = None,
         clock: Callable[[], float] = _time.time,
+        note_after: float | None = None,
     ):
         self.rule = rule
         self.spec = spec
@@ -198,9 +200,12 @@ class FirstSeenEngine:
         self._now = float("-inf")
         self._latest_plausible = clock() + FUTURE_SLACK
         #: ``project`` leaves out the raw eventTime and origin of a match dated from
-        #: EARLIEST_PLAUSIBLE to this (the wall clock when the engine was made): an engine
-        #: fed it, made at most FUTURE_SLACK earlier, finds that time plausible.
-        self.note_after = self._latest_plausible - FUTURE_SLACK
+        #: EARLIEST_PLAUSIBLE to this (by default the wall clock when the engine was made): an
+        #: engine fed it, made no more than FUTURE_SLACK before that, finds the time
+        #: plausible. ``Engine`` passes its own making time, before any runner of its.
+        self.note_after = (
+            self._latest_plausible - FUTURE_SLACK if note_after is None else note_after
+        )
         #: (key, last sighting, the ``seen`` map) of the first tuple kept by the last walk
         #: over ``state.seen`` (``feed_event``); None: walk next time.
         self._first: tuple[GroupKey, float, Any] | None = None
