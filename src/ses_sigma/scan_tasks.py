@@ -118,7 +118,7 @@ def pack_payload(payload: Payload) -> PackedPayload:
     sorted spill runs cost 1.7 µs a payload as trees (their objects scattered in memory by the
     sort), 0.6 µs as made here. A payload marshal cannot write stays as it is. The scan gets
     these bytes from ``Engine.project_packed`` (``match.projection.compile_packed``: the same
-    bytes, mostly from a cache of packed parts)."""
+    bytes, mostly from a template per rule set)."""
     return pack(payload)
 
 

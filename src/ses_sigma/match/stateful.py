@@ -70,8 +70,8 @@ class Projector:
     """``Engine.project``: what a record brings to the stateful rules its base rules feed
     (engines used only for their pure ``project``). Per set of rule names, a plan is kept: its
     rules in payload order, and their generated fast projection (``match.projection``) when
-    every field they read has a scalar form, in two forms: the payload, and its marshal bytes
-    (``project_packed``, what a scan carries)."""
+    every field they read is read by a shared getter, in two forms: the payload, and its
+    marshal bytes (``project_packed``, what a scan carries)."""
 
     def __init__(self, rules: Mapping[str, RuleParts]):
         """``rules``: the parts of every rule that feeds a stateful rule, by name."""
@@ -114,7 +114,8 @@ class Projector:
         self, rec: Record, names: Sequence[str], suppress: bool = False, origins: bool = True
     ) -> PackedPayload:
         """``match.projection.pack`` of ``project``'s payload (the same bytes): the packed
-        fast projection's, from its cache of packed parts, when the record's shape allows."""
+        fast projection's, from its template, when the record has every value it reads as a
+        str; else ``project``'s payload packed."""
         entry = self._plans.get(tuple(names))
         if entry is None:
             entry = self._plan(names)
