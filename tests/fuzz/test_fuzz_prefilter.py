@@ -1,6 +1,6 @@
 """Property tests of the raw-bytes pre-filter on hostile JSON Lines.
 
-* The C kernel (AVX2, SSE2 and plain byte loops) and the pure-Python reference give the same
+* The C kernel (AVX-512BW, AVX2, SSE2 and plain byte loops) and the pure-Python reference give the same
   line count and the same candidates, on any buffer and any sub-range of it, with and without
   ``pieces`` (lines that may be pieces of one S3 record).
 * Sound against "decode everything": every line whose decoded record satisfies a pin
@@ -132,7 +132,8 @@ def test_kernels_agree_and_are_sound(
     want = scan_reference(buf, 0, len(buf), pfs[1].plan, pieces)
     got = pfs[0].scan(buf, pieces=pieces)
     assert (got.lines, got.candidates) == want
-    for simd in (1, 0):  # SSE2, the byte loop (the default above: AVX2 when the CPU has it)
+    # AVX2, SSE2, the byte loop (the default above: AVX-512BW or AVX2 when the CPU has it)
+    for simd in (2, 1, 0):
         assert rawscan.scan(buf, 0, len(buf), pfs[0]._kernel_plan(), pieces, simd=simd) == want
     candidates = {i for i, _, _ in want[1]}
     for i, text in enumerate(buf.split(b"\n")[: want[0]]):
@@ -151,5 +152,5 @@ def test_any_bytes_any_range(data: bytes, draw: st.DataObject) -> None:
     pf = PF["c"]
     want = scan_reference(buf, start, end, PF["python"].plan)
     assert (lambda s: (s.lines, s.candidates))(pf.scan(buf, start, end)) == want
-    for simd in (1, 0):
+    for simd in (2, 1, 0):
         assert rawscan.scan(buf, start, end, pf._kernel_plan(), simd=simd) == want
