@@ -32,6 +32,7 @@ from typing import IO
 
 from ses_sigma.logs.decode import MAX_DEPTH, is_lines, read_document, read_lines
 from ses_sigma.logs.fast import document_raw, document_records_fast, read_lines_fast
+from ses_sigma.logs.heap import keep_heap
 from ses_sigma.logs.mapped import read_range_mapped
 from ses_sigma.logs.sources import BOM, RangeChunks
 from ses_sigma.logs.stats import FILE, RECORD, ReadStats, Rejection, Skipped
@@ -110,6 +111,7 @@ def read_stream(
     in messages; the stream is closed at the end."""
     stats = stats if stats is not None else ReadStats()
     stats.files += 1
+    keep_heap()
     try:
         chunks = byte_chunks(fh)
     except OSError as exc:
