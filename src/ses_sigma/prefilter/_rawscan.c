@@ -52,7 +52,7 @@ static void end_line(state_t *st, const char *le) {
         d = 2; /* over-long: kept whatever the decision */
     else
         d = rawscan_decide(st->plan, st->pieces, st->ls, le, st->backslash, st->src, st->nsrc,
-                           st->name, st->nname, &st->scr);
+                           st->name, st->nname);
     if (d < 0)
         st->nomem = 1;
     else if (d && st->keep != NULL) {
@@ -239,7 +239,6 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
     rawscan_run(&st, p, stop, simd);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
-    free(st.scr.low);
     PyObject *result = NULL, *list = NULL;
     if (st.nomem) {
         PyErr_NoMemory();
