@@ -1,8 +1,8 @@
 """Property tests of the raw-bytes pre-filter on hostile JSON Lines.
 
 * The C kernel (AVX-512BW, AVX2, SSE2 and plain byte loops) and the pure-Python reference give
-  the same line count and the same candidates, on any buffer and any sub-range of it, with and without
-  ``pieces`` (lines that may be pieces of one S3 record).
+  the same line count and the same candidates, on any buffer and any sub-range of it, with and
+  without ``pieces`` (lines that may be pieces of one S3 record).
 * Sound against "decode everything": every line whose decoded record satisfies a pin
   (eventSource, eventName, literals compared as the matcher does, ``str.lower``) is a
   candidate. Lines are built from records with other letter cases, KELVIN SIGN and dotted I,
