@@ -3,6 +3,7 @@ other reuse the heap instead of faulting in fresh pages for every object."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from ses_sigma.logs.heap import keep_heap
 from ses_sigma.prefilter import KERNEL
 
 pytestmark = pytest.mark.skipif(
-    KERNEL != "c" or not sys.platform.startswith("linux"), reason="glibc and the C kernel"
+    KERNEL != "c" or platform.libc_ver()[0] != "glibc", reason="glibc and the C kernel"
 )
 
 # In a fresh process (the setting is process-wide): the minor page faults of a second read.
