@@ -21,9 +21,7 @@
  * boundaries, and page-cache pages (a mapped file) are scattered: asking for the bytes 2 KiB
  * ahead cut the scan of the mapped 906 MB bench file from 0.21 to 0.14 s CPU (measured;
  * 1 KiB and 4 KiB did no better). A prefetch never faults, past the buffer included. */
-#ifndef RAWSCAN_PF
 #define RAWSCAN_PF 2048
-#endif
 
 static const char SOURCE_KEY[] = "\"eventSource\"";
 static const char NAME_KEY[] = "\"eventName\"";
@@ -157,42 +155,11 @@ __attribute__((target("avx2"))) static void scan_avx2(state_t *st, const char *p
 }
 #endif
 
-#if HAVE_AVX2
-/* AVX-512BW: the same three compares on 64 bytes, straight into mask registers. */
-__attribute__((target("avx512f,avx512bw"))) static void scan_avx512(state_t *st,
-                                                                    const char *p,
-                                                                    const char *end) {
-    const __m512i nl = _mm512_set1_epi8('\n'), bs = _mm512_set1_epi8('\\');
-    const __m512i qu = _mm512_set1_epi8('"'), vv = _mm512_set1_epi8('v');
-    const __m512i ss = _mm512_set1_epi8('S'), nn = _mm512_set1_epi8('N');
-    /* the three loads of one step cover [p, p + 70) */
-    while (end - p >= 70) {
-        _mm_prefetch(p + RAWSCAN_PF, _MM_HINT_T0);
-        __m512i a = _mm512_loadu_si512((const void *)p);
-        __m512i b = _mm512_loadu_si512((const void *)(p + 2));
-        __m512i c = _mm512_loadu_si512((const void *)(p + 6));
-        __mmask64 key = _mm512_cmpeq_epi8_mask(a, qu) & _mm512_cmpeq_epi8_mask(b, vv) &
-                        (_mm512_cmpeq_epi8_mask(c, ss) | _mm512_cmpeq_epi8_mask(c, nn));
-        unsigned long long mask =
-            key | _mm512_cmpeq_epi8_mask(a, nl) | _mm512_cmpeq_epi8_mask(a, bs);
-        while (mask) {
-            int i = __builtin_ctzll(mask);
-            mask &= mask - 1;
-            event(st, p + i, end);
-        }
-        p += 64;
-    }
-    scan_avx2(st, p, end);
-}
-#endif
-
-static int have_avx2 = 0, have_avx512 = 0;
+static int have_avx2 = 0;
 
 void rawscan_run(state_t *st, const char *p, const char *stop, int simd) {
 #if HAVE_AVX2
-    if (simd >= 3 && have_avx512)
-        scan_avx512(st, p, stop);
-    else if (simd >= 2 && have_avx2)
+    if (simd >= 2 && have_avx2)
         scan_avx2(st, p, stop);
     else
 #endif
@@ -206,15 +173,14 @@ void rawscan_run(state_t *st, const char *p, const char *stop, int simd) {
         end_line(st, stop);
 }
 
-/* scan(buffer, start, end, plan, pieces=False, simd=3)
- *   -> (lines, [(index, start, end), ...]); simd: 3 the widest the CPU has (AVX-512BW),
- *   2 at most AVX2, 1 SSE2, 0 none */
+/* scan(buffer, start, end, plan, pieces=False, simd=2)
+ *   -> (lines, [(index, start, end), ...]); simd: 2 the widest the CPU has, 1 SSE2, 0 none */
 static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *kwlist[] = {"buffer", "start", "end", "plan", "pieces", "simd", NULL};
     Py_buffer view;
     Py_ssize_t start, end;
     PyObject *capsule;
-    int simd = 3, pieces = 0;
+    int simd = 2, pieces = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*nnO|pi", kwlist, &view, &start, &end,
                                      &capsule, &pieces, &simd))
         return NULL;
@@ -367,7 +333,7 @@ static PyMethodDef methods[] = {
     {"compile_plan", rawscan_compile_plan, METH_VARARGS,
      "compile_plan(need_names, sources) -> plan (see ses_sigma.prefilter.kernel)"},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
-     "scan(buffer, start, end, plan, pieces=False, simd=3) -> (lines, [(i, start, end)])"},
+     "scan(buffer, start, end, plan, pieces=False, simd=2) -> (lines, [(i, start, end)])"},
     {"candidates", rawscan_candidates, METH_VARARGS,
      "candidates(buffer, start, end, plan, depth, max_line) -> (lines, count, used, found)"},
     {"candidates_fd", rawscan_candidates_fd, METH_VARARGS,
@@ -385,14 +351,12 @@ PyMODINIT_FUNC PyInit__rawscan(void) {
 #if HAVE_AVX2
     __builtin_cpu_init();
     have_avx2 = __builtin_cpu_supports("avx2") != 0;
-    have_avx512 = have_avx2 && __builtin_cpu_supports("avx512f") != 0 &&
-                  __builtin_cpu_supports("avx512bw") != 0;
 #endif
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    /* SIMD: the widest loop scan() uses: 3 AVX-512BW, 2 AVX2, 1 SSE2, 0 the byte loop */
-    if (PyModule_AddIntConstant(m, "SIMD", have_avx512 ? 3 : have_avx2 ? 2 : HAVE_SSE2) < 0) {
+    /* SIMD: the widest loop scan(simd=2) uses: 2 AVX2, 1 SSE2, 0 the byte loop */
+    if (PyModule_AddIntConstant(m, "SIMD", have_avx2 ? 2 : HAVE_SSE2) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -15,8 +15,7 @@
 #else
 #define HAVE_SSE2 0
 #endif
-/* AVX2 and AVX-512BW, chosen at run time (no -march flag: the same build runs on every
- * x86-64) */
+/* AVX2, chosen at run time (no -march flag: the same build runs on every x86-64) */
 #if HAVE_SSE2 && defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_AVX2 1
@@ -82,9 +81,8 @@ typedef struct {
     const char *src, *name;
 } state_t;
 
-/* The one-pass scan of [p, stop) with the widest loop allowed by simd that the CPU has (3
- * AVX-512BW, 2 AVX2, 1 SSE2, 0 bytes); a last line without newline is ended at stop
- * (_rawscan.c). */
+/* The one-pass scan of [p, stop) with the widest loop allowed by simd (2 AVX2 when the CPU
+ * has it, 1 SSE2, 0 bytes); a last line without newline is ended at stop (_rawscan.c). */
 void rawscan_run(state_t *st, const char *p, const char *stop, int simd);
 
 /* candidates(...) / candidates_fd(...) (rawscan_lines.c) */

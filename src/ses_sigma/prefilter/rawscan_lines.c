@@ -123,7 +123,7 @@ static void collect(const plan_t *plan, const char *base, Py_ssize_t start, Py_s
     st.max_line = max_line;
     st.keep = keep;
     st.keep_ctx = &k;
-    rawscan_run(&st, lo, whole, 3);
+    rawscan_run(&st, lo, whole, 2);
     out->lines = st.lines;
     out->consumed = whole - lo;
     if (st.nomem) {
