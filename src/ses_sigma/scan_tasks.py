@@ -2,15 +2,17 @@
 and what one worker does with one of them.
 
 A task reads its records (pre-filtered or not), matches them with the compiled engine and
-returns, per matched record, a small tuple (``Match``): a digest of its (eventID, eventTime),
-its single-event alerts and what it brings to the stateful rules (``Engine.project``: value
-tuples, never the record). The parent (``scan``) merges the results in task order, so the
-outcome does not depend on the number of workers. A worker process sends its matches as one
-``marshal`` blob (``to_wire``): a single-event alert made from its record alone (the rule's
-id, name, title and level, the record's time and eventID) travels as the index of its rule in a
-small table, any other alert as a plain tuple; the parent unmarshals the blob (several times
-faster than unpickling the same rows, and the rows are smaller) and rebuilds Alerts only when
-something consumes them (``alerts_of``). In-process nothing is encoded.
+returns, per matched record, a small tuple (``Match``): its eventTime and eventID, its
+single-event alerts as indexes into ``Engine.alert_rules`` (``Engine.match_rules``: an alert
+of a single-event rule is the rule's part and the record's time and eventID, so no Alert is
+built where the record is matched), what it brings to the stateful rules (``Engine.project``:
+value tuples, never the record), and beside the rows, in one ``array('Q')``, a digest of
+each record's (eventID, eventTime) (``record_key``) that the parent adds to its set of seen
+records in one call per task (``rowkeys.KeySet.add_many``). The parent (``scan``) merges the
+results in task order, so the outcome does not depend on the number of workers, and builds
+Alerts only when something consumes them (``alerts_of``). A worker process sends its rows as
+one ``marshal`` blob (``to_wire``: several times faster than unpickling the same rows, and
+smaller); in-process nothing is encoded.
 
 Tasks are planned in event-time order where the file names say it (CloudTrail's
 ``<account>_CloudTrail_<region>_YYYYMMDDTHHMMZ_<id>.json.gz``: S3's layout walks region by
@@ -30,6 +32,7 @@ import os
 import re
 import struct
 import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,10 +43,11 @@ from ses_sigma.alerts import Alert
 from ses_sigma.logs import RECORD, ReadStats, iter_log_files, read_file, read_range, read_stream
 from ses_sigma.logs.decode import is_lines
 from ses_sigma.logs.streams import GZIP_MAGIC, open_log
-from ses_sigma.match.engine import Engine
+from ses_sigma.match.engine import AlertRule, Engine
 from ses_sigma.match.stateful import Payload
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
+from ses_sigma.rowkeys import DIGEST
 from ses_sigma.scan_gc import in_scan_gc
 
 __all__ = [
@@ -92,10 +96,11 @@ class Task:
 #: payload itself when marshal cannot write it.
 PackedPayload = bytes | Payload
 
-#: A matched record: digest of (eventID, eventTime) (``record_key``), eventTime, eventID, its
-#: single-event alerts, its packed stateful payload (None when it feeds no stateful rule) and,
-#: when suppressing, the suppression group of each alert (else None).
-Match = tuple[int, float, str, list[Alert], PackedPayload | None, list[Any] | None]
+#: A matched record: eventTime, eventID, its single-event alerts (indexes into
+#: ``Engine.alert_rules``: ``alerts_of`` makes the Alerts), its packed stateful payload (None
+#: when it feeds no stateful rule) and, when suppressing, the suppression group of each alert
+#: (else None). Its digest is in ``TaskResult.keys``, at the same position.
+Match = tuple[float, str, list[int], PackedPayload | None, list[Any] | None]
 
 _ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
 #: An Alert's fields as a plain tuple (``Alert(*fields)`` makes it again).
@@ -133,33 +138,51 @@ def unpack_payload(packed: PackedPayload) -> Payload:
     return _LOADS(packed) if type(packed) is bytes else packed  # type: ignore[return-value]
 
 
-def record_key(event_id: str, ts: float) -> int:
-    """A 64-bit digest of (eventID, eventTime): the set of matched records stays small (8
-    bytes a record, ``scan_stream.SeenKeys``). Two different records share one with odds of
-    about n²/2⁶⁵ (1e-9 for 200,000 matched records), and nobody can aim for one: the digest is
-    keyed with a secret drawn per process (``_DIGEST_KEY``). The time goes in as its 8 IEEE
-    bytes (fixed length, so the pair is read back unambiguously; 0.5 instead of 0.7 us with its
-    repr, measured)."""
+def _blake2b_key(event_id: str, ts: float, key: bytes) -> int:
     data = _PACK_TIME(ts) + event_id.encode("utf-8", "surrogatepass")  # lone surrogates too
-    return int.from_bytes(_BLAKE2B(data, digest_size=8, key=_DIGEST_KEY).digest(), "little")
+    return int.from_bytes(_BLAKE2B(data, digest_size=8, key=key).digest(), "little")
+
+
+#: The keyed digest (event_id, ts, key) -> int: SipHash-2-4 in C (``rowkeys``), or the keyed
+#: blake2b when the extension is not built (cheaper than SipHash in Python).
+_KEYED_DIGEST = DIGEST if DIGEST is not None else _blake2b_key
+
+
+def record_key(event_id: str, ts: float) -> int:
+    """A 64-bit digest of (eventID, eventTime): the set of matched records stays small
+    (``rowkeys.KeySet``, 8 bytes a slot). Two different records share one with odds of about
+    n²/2⁶⁵ (1e-9 for 200,000 matched records), and nobody can aim for one: the digest is a
+    keyed PRF (SipHash-2-4 in C, else blake2b) under a secret drawn per process
+    (``_DIGEST_KEY``), of an injective encoding of the pair: the time as its 8 IEEE bytes
+    (fixed length), then the eventID (``rowkeys.digest_input``; blake2b: UTF-8 with lone
+    surrogates). The C digest costs about 0.05 us against 0.5 us for blake2b (measured).
+
+    Not Python's ``hash((event_id, ts))``: a str's hash is keyed (when hash randomisation is
+    on), but a float's is not, and the tuple hash only mixes the two: with one eventID, two
+    times of equal float hash collide whatever the key, e.g. ``hash(-1.0) == hash(-2.0)``, and
+    floats that are equal modulo 2**61 - 1 as rationals (tests/test_rowkeys.py)."""
+    return _KEYED_DIGEST(event_id, ts, _DIGEST_KEY)
 
 
 @dataclass
 class TaskResult:
-    """What one task found: matched records in read order, read statistics, lines read."""
+    """What one task found: matched records in read order (``Match``) and their digests,
+    read statistics, lines read."""
 
     task: Task
-    matches: list[Any] = field(default_factory=list)  # Match, or its wire form
+    matches: list[Match] = field(default_factory=list)
     stats: ReadStats = field(default_factory=ReadStats)
     lines: int = 0
-    #: Set by ``to_wire`` (then ``matches`` is empty): the marshal'ed match rows, whose alerts
-    #: are indexes into ``rules`` or alert tuples, and that table of (id, name, title, level).
+    #: ``record_key`` of each match, in the same order (native uint64).
+    keys: array[int] = field(default_factory=lambda: array("Q"))
+    #: Single-event alerts in ``matches`` (so a parent that does not keep them counts them
+    #: without looking at the rows).
+    alerts: int = 0
+    #: Set by ``to_wire`` (then ``matches`` is empty): the marshal'ed match rows.
     wire: bytes | None = None
-    rules: list[tuple[str, str, str, str]] = field(default_factory=list)
 
-    def rows(self) -> list[Any]:
-        """The match rows: ``matches``, or those ``to_wire`` encoded (alerts in wire form:
-        ``alerts_of`` makes them Alerts again)."""
+    def rows(self) -> list[Match]:
+        """The match rows: ``matches``, or those ``to_wire`` encoded."""
         return marshal.loads(self.wire) if self.wire is not None else self.matches
 
 
@@ -300,10 +323,14 @@ def _run_task(
         stats.files += 1  # a split file is counted once, by its first range
     records = _records(task, stats, pf, stdin)
     matches = result.matches
+    add_key = result.keys.append
+    digest = _KEYED_DIGEST
+    secret = _DIGEST_KEY
+    alert_count = 0
     # Line numbers of a range are relative to it (the parent shifts rejections only): origins
     # of ranges stay out of the payloads, whose warnings then name the eventID.
     origins = not task.is_range
-    match_record = engine.match_record
+    match_rules = engine.match_rules
     project = engine.project
     while True:
         try:
@@ -311,113 +338,68 @@ def _run_task(
         except StopIteration as stop:
             result.lines = stop.value or 0
             break
-        alerts: list[Alert] = []
-        groups: list[tuple[Alert, Any]] | None = [] if suppress else None
+        found: list[int] = []
+        sup: list[Any] | None = [] if suppress else None
         try:
-            stateful = match_record(rec, alerts, groups)
+            stateful = match_rules(rec, found, sup)
         except RecursionError:
             stats.records -= 1
             stats.reject(rec.origin, "nested too deeply for the matcher: not matched", RECORD)
             continue
-        if alerts or stateful:
+        if found or stateful:
             payload = pack_payload(project(rec, stateful, suppress, origins)) if stateful else None
-            sup = [g for _, g in groups] if groups is not None else None
-            key = record_key(rec.event_id, rec.time)
-            matches.append((key, rec.time, rec.event_id, alerts, payload, sup))
+            ts = rec.time
+            event_id = rec.event_id
+            add_key(digest(event_id, ts, secret))  # record_key
+            matches.append((ts, event_id, found, payload, sup))
+            alert_count += len(found)
+    result.alerts = alert_count
     return result
 
 
 _NEW = object.__new__
-# Alert is a frozen dataclass: its __init__ goes through object.__setattr__ per field; the slots'
-# member descriptors set them at half the cost (as alerts.single_alert_maker does).
-_SETTERS = tuple(getattr(Alert, name).__set__ for name in _ALERT_FIELDS)
-
-
-def _wire_alerts(
-    alerts: list[Alert], ts: float, event_id: str, table: dict[tuple[str, str, str, str], int]
-) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for a in alerts:
-        if (
-            a.time is ts
-            and a.group == ()
-            and a.suppressed is None
-            and len(a.event_ids) == 1
-            and a.event_ids[0] == event_id
-        ):
-            rule = (a.rule_id, a.rule_name, a.title, a.level)
-            index = table.get(rule)
-            if index is None:
-                index = table[rule] = len(table)
-            out.append(index)
-        else:
-            out.append(alert_tuple(a))
-    return tuple(out)
+_ALERT_SETTERS = tuple(getattr(Alert, name).__set__ for name in _ALERT_FIELDS)
 
 
 def to_wire(result: TaskResult) -> TaskResult:
     """The result with its matches in wire form, for a worker to send (in place; module
-    docstring). Rows ``marshal`` cannot write (a suppression group of an unusual type) are
-    sent as they are, with their alerts as plain tuples, pickled. The collector is paused
-    meanwhile (no cycle is made; in a forked worker a collection also walks, and so copies, the
-    heap inherited from the parent)."""
+    docstring): one ``marshal.dumps`` of the rows. Rows ``marshal`` cannot write (a
+    suppression group or payload of an unusual type) are sent as they are, pickled. The
+    collector is paused meanwhile (no cycle is made; in a forked worker a collection also
+    walks, and so copies, the heap inherited from the parent)."""
     with collector_paused():
-        return _to_wire(result)
-
-
-def _to_wire(result: TaskResult) -> TaskResult:
-    table: dict[tuple[str, str, str, str], int] = {}
-    rows = [
-        (key, ts, event_id, _wire_alerts(alerts, ts, event_id, table) if alerts else (), p, sup)
-        for key, ts, event_id, alerts, p, sup in result.matches
-    ]
-    try:
-        result.wire = marshal.dumps(rows, 4)
-    except ValueError:  # unmarshallable object: pickle the rows instead
-        result.matches = [
-            (key, ts, event_id, [alert_tuple(a) for a in alerts], p, sup)
-            for key, ts, event_id, alerts, p, sup in result.matches
-        ]
+        try:
+            result.wire = marshal.dumps(result.matches, 4)
+        except ValueError:  # unmarshallable object: the rows go pickled
+            return result
+        result.matches = []
         return result
-    result.rules = list(table)
-    result.matches = []
-    return result
 
 
-def alerts_of(
-    found: Any, ts: float, event_id: str, rules: list[tuple[str, str, str, str]]
-) -> list[Alert]:
-    """The Alerts of one match row: ``found`` as ``run_task`` made it (Alerts, returned as they
-    are) or in wire form (rule indexes into ``rules`` and alert tuples, ``to_wire``)."""
-    if not found or (type(found) is list and type(found[0]) is Alert):
-        return found  # type: ignore[no-any-return]
+def alerts_of(found: list[int], ts: float, event_id: str, rules: list[AlertRule]) -> list[Alert]:
+    """The Alerts of one match row: ``found`` (indexes into ``rules``, ``Engine.alert_rules``)
+    made by the record of ``ts`` and ``event_id``: what ``Engine.match_record`` makes
+    (``alerts.alert_of_rule``, in line)."""
     out = []
-    s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _SETTERS
-    for item in found:
-        if type(item) is int:
-            rule_id, rule_name, title, level = rules[item]
-            alert = _NEW(Alert)
-            s_id(alert, rule_id)
-            s_name(alert, rule_name)
-            s_title(alert, title)
-            s_level(alert, level)
-            s_time(alert, ts)
-            s_events(alert, (event_id,))
-            s_group(alert, ())
-            s_suppressed(alert, None)
-            out.append(alert)
-        else:
-            out.append(Alert(*item))
+    s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _ALERT_SETTERS
+    events = (event_id,)
+    for index in found:
+        rule_id, rule_name, title, level = rules[index]
+        alert = _NEW(Alert)
+        s_id(alert, rule_id)
+        s_name(alert, rule_name)
+        s_title(alert, title)
+        s_level(alert, level)
+        s_time(alert, ts)
+        s_events(alert, events)
+        s_group(alert, ())
+        s_suppressed(alert, None)
+        out.append(alert)
     return out
 
 
 def from_wire(result: TaskResult) -> TaskResult:
     """The result ``to_wire`` sent, with its matches as ``run_task`` made them (in place)."""
-    rules = result.rules
-    result.matches = [
-        (key, ts, event_id, alerts_of(found, ts, event_id, rules) if found else [], p, sup)
-        for key, ts, event_id, found, p, sup in result.rows()
-    ]
+    result.matches = result.rows()
     result.wire = None
-    result.rules = []
     return result
