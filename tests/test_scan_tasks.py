@@ -36,13 +36,13 @@ def test_the_collector_is_paused_for_a_range_and_restored(tmp_path: Path, enable
     path = _file(tmp_path)
     size = path.stat().st_size
     seen: list[bool] = []
-    real = engine.match_record
+    real = engine.match_rules
 
     def spy(*args: object) -> list[str]:
         seen.append(gc.isenabled())
         return real(*args)  # type: ignore[arg-type]
 
-    engine.match_record = spy  # type: ignore[method-assign]
+    engine.match_rules = spy  # type: ignore[method-assign]
     was = gc.isenabled()
     try:
         if not enabled:
@@ -53,12 +53,12 @@ def test_the_collector_is_paused_for_a_range_and_restored(tmp_path: Path, enable
         seen.clear()
         whole = run_task(engine, Task(0, str(path), size), engine.prefilter())
         assert seen and all(s == enabled for s in seen)  # a whole file: as it was
-        assert [m[2] for m in ranged.matches] == [m[2] for m in whole.matches] == ["e1", "e2"]
+        assert [m[1] for m in ranged.matches] == [m[1] for m in whole.matches] == ["e1", "e2"]
 
         def boom(*args: object) -> list[str]:
             raise ValueError("boom")
 
-        engine.match_record = boom  # type: ignore[method-assign]
+        engine.match_rules = boom  # type: ignore[method-assign]
         with pytest.raises(ValueError, match="boom"):
             run_task(engine, Task(0, str(path), size, 0, size), engine.prefilter())
         assert gc.isenabled() == enabled
