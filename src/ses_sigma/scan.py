@@ -246,16 +246,25 @@ def scan_with_engine(
                 for r in part.stats.rejections
             ]
         stats.merge(part.stats)
-        rows = part.rows()
-        fresh = add_seen(part.keys)  # per row: 1 new, 0 a copy of a record already matched
+        times, event_ids, payloads, sups = part.columns()
+        fresh = add_seen(part.keys)  # per match: 1 new, 0 a copy of a record already matched
         if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
-            result.matched += len(rows)
+            result.matched += len(times)
             result.alert_count += part.alerts
-            for ts, event_id, _, payload, _ in rows:
+            for ts, event_id, payload in zip(times, event_ids, payloads, strict=True):
                 if payload is not None:
                     add_stateful(ts, event_id, payload)
         else:
-            for new, (ts, event_id, found, payload, sup) in zip(fresh, rows, strict=True):
+            rows = zip(
+                fresh,
+                times,
+                event_ids,
+                part.found_lists(),
+                payloads,
+                sups if sups is not None else [None] * len(times),
+                strict=True,
+            )
+            for new, ts, event_id, found, payload, sup in rows:
                 if not new:
                     result.duplicates += 1
                     continue
