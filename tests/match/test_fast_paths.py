@@ -213,6 +213,22 @@ DETECTIONS = [
     "condition: s and t or not t and userIdentity_x\n"
     "userIdentity_x:\n  userIdentity.type: IAMUser",
     "s:\n  eventSource: ses.amazonaws.com\ncondition: [s, f]\nf:\n  eventName: getaccount",
+    # Runs of items on one field share one read and lower() (codegen._group): lists, |all,
+    # cased and uncased mixed, dotted fields, other value types, nested filters, under NOT,
+    # and runs broken by an item of another kind or field.
+    "s:\n  userAgent|contains: [terraform, Pulumi, aws-cdk]\ncondition: s",
+    "s:\n  userAgent|contains|all: [aws, cli]\ncondition: s",
+    "f1:\n  - userAgent|startswith: Mozilla/\n  - userAgent: AWS Internal\n"
+    "f2:\n  userAgent|contains|cased: [Terraform/, pulumi]\n"
+    "s:\n  eventSource: ses.amazonaws.com\ncondition: s and not 1 of f*",
+    "s:\n  - userIdentity.invokedBy|endswith: .amazonaws.com\n"
+    "  - userIdentity.invokedBy: [AWS Internal, 5]\n  - userIdentity.invokedBy|re: '^x'\n"
+    "  - userIdentity.invokedBy: null\n  - userIdentity.invokedBy|contains: ses\n"
+    "condition: s",
+    "s:\n  requestParameters.enabled: [1, 'true', 'yes*']\ncondition: s",
+    "s:\n  a.b.c|startswith: [ak, AS]\n  a.b.c|endswith|cased: [X, y]\ncondition: s",
+    "s:\n  userAgent|contains: [a, b]\nt:\n  sourceIPAddress|startswith: '10.'\n"
+    "u:\n  userAgent|endswith: z\ncondition: s or t or u",
 ]
 COMPILED_SEMANTICS = [compile_detection(_rule(d)) for d in DETECTIONS]
 
