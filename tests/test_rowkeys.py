@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ses_sigma import scan_tasks
 from ses_sigma.rowkeys import (
     DIGEST,
     KERNEL,
@@ -23,11 +24,24 @@ from ses_sigma.rowkeys import (
 )
 from ses_sigma.scan_tasks import record_key
 
-needs_c = pytest.mark.skipif(KERNEL != "c", reason="the _rowkeys extension is not built")
-
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)
 TIMES = st.floats() | st.sampled_from([0.0, -0.0, -1.0, -2.0, 1767383144.0, 2.0**61, 1e18])
 KEYS = st.sampled_from([0, 1, 2, 2**63, 2**64 - 1]) | st.integers(0, 2**64 - 1)
+
+
+def test_the_extension_is_built() -> None:
+    """The package builds ``_rowkeys`` (setup.py): the scan uses the C digest and set."""
+    assert KERNEL == "c" and DIGEST is not None and KeySet is not SortedKeySet
+    assert scan_tasks._KEYED_DIGEST is DIGEST
+
+
+def test_blake2b_fallback_tells_records_apart() -> None:
+    """Without the extension, record_key is a keyed blake2b of the same pair."""
+    key = os.urandom(16)
+    pairs = [(f"id-{i}", t) for i in range(100) for t in (0.0, -0.0, -1.0, -2.0, 1.0, 2.0**61)]
+    pairs += [("id-\ud800", 1.5), ("id-\udfff", 1.5)]
+    assert len({scan_tasks._blake2b_key(e, t, key) for e, t in pairs}) == len(pairs)
+    assert scan_tasks._blake2b_key("a", 1.0, key) != scan_tasks._blake2b_key("a", 1.0, key[::-1])
 
 
 def test_siphash_reference_gives_the_published_vectors() -> None:
@@ -38,7 +52,6 @@ def test_siphash_reference_gives_the_published_vectors() -> None:
     assert siphash24(key, bytes(range(15))) == 0xA129CA6149BE45E5  # the paper's example
 
 
-@needs_c
 @settings(max_examples=300)
 @given(event_id=TEXT, ts=TIMES, key=st.binary(min_size=16, max_size=16))
 def test_c_digest_is_the_reference(event_id: str, ts: float, key: bytes) -> None:
@@ -46,7 +59,6 @@ def test_c_digest_is_the_reference(event_id: str, ts: float, key: bytes) -> None
     assert DIGEST(event_id, ts, key) == digest_reference(event_id, ts, key)
 
 
-@needs_c
 def test_c_digest_of_long_and_wide_ids() -> None:
     assert DIGEST is not None
     key = os.urandom(16)
@@ -121,7 +133,6 @@ def test_key_sets_grow_and_refuse_what_is_not_a_key(make: type) -> None:
     assert -1 not in seen and "x" not in seen
 
 
-@needs_c
 def test_key_set_memory_is_flat() -> None:
     """At most 21.3 bytes a key (8-byte slots, load between 3/8 and 3/4) past the first
     table."""
