@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ses_sigma import scan_tasks
+from ses_sigma import rowkeys
 from ses_sigma.rowkeys import (
     DIGEST,
     KERNEL,
@@ -20,9 +20,9 @@ from ses_sigma.rowkeys import (
     SortedKeySet,
     digest_input,
     digest_reference,
+    record_key,
     siphash24,
 )
-from ses_sigma.scan_tasks import record_key
 
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)
 TIMES = st.floats() | st.sampled_from([0.0, -0.0, -1.0, -2.0, 1767383144.0, 2.0**61, 1e18])
@@ -32,7 +32,7 @@ KEYS = st.sampled_from([0, 1, 2, 2**63, 2**64 - 1]) | st.integers(0, 2**64 - 1)
 def test_the_extension_is_built() -> None:
     """The package builds ``_rowkeys`` (setup.py): the scan uses the C digest and set."""
     assert KERNEL == "c" and DIGEST is not None and KeySet is not SortedKeySet
-    assert scan_tasks._KEYED_DIGEST is DIGEST
+    assert rowkeys.RECORD_DIGEST is DIGEST
 
 
 def test_blake2b_fallback_tells_records_apart() -> None:
@@ -40,8 +40,8 @@ def test_blake2b_fallback_tells_records_apart() -> None:
     key = os.urandom(16)
     pairs = [(f"id-{i}", t) for i in range(100) for t in (0.0, -0.0, -1.0, -2.0, 1.0, 2.0**61)]
     pairs += [("id-\ud800", 1.5), ("id-\udfff", 1.5)]
-    assert len({scan_tasks._blake2b_key(e, t, key) for e, t in pairs}) == len(pairs)
-    assert scan_tasks._blake2b_key("a", 1.0, key) != scan_tasks._blake2b_key("a", 1.0, key[::-1])
+    assert len({rowkeys.blake2b_digest(e, t, key) for e, t in pairs}) == len(pairs)
+    assert rowkeys.blake2b_digest("a", 1.0, key) != rowkeys.blake2b_digest("a", 1.0, key[::-1])
 
 
 def test_siphash_reference_gives_the_published_vectors() -> None:

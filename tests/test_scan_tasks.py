@@ -14,7 +14,8 @@ import pytest
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
-from ses_sigma.scan_tasks import Task, collector_paused, record_key, run_task
+from ses_sigma.rowkeys import record_key
+from ses_sigma.scan_tasks import Task, collector_paused, run_task
 
 
 def _file(tmp_path: Path) -> Path:
@@ -113,7 +114,7 @@ def test_record_key_tells_records_apart() -> None:
 def test_record_key_is_keyed_per_process() -> None:
     """Another process digests the same record differently (a secret key per process), so
     nobody can forge a record that collides with another one."""
-    code = "from ses_sigma.scan_tasks import record_key; print(record_key('id-1', 2.0))"
+    code = "from ses_sigma.rowkeys import record_key; print(record_key('id-1', 2.0))"
     other = {
         int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout)
         for _ in range(2)

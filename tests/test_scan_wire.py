@@ -19,15 +19,8 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
 from ses_sigma.records import Record, RecordError
 from ses_sigma.scan_gc import YOUNG_THRESHOLD, in_scan_gc, scan_gc
-from ses_sigma.scan_tasks import (
-    Task,
-    TaskResult,
-    alerts_of,
-    from_wire,
-    pack_payload,
-    to_wire,
-    unpack_payload,
-)
+from ses_sigma.scan_tasks import Task, TaskResult, pack_payload, unpack_payload
+from ses_sigma.scan_wire import alerts_of, from_wire, to_wire
 
 # Hostile text: lone surrogates, NUL, non-ASCII; times: -0.0, huge, negative.
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)

@@ -43,11 +43,10 @@ from ses_sigma.scan_tasks import (
     STDIN,
     Task,
     TaskResult,
-    alerts_of,
     plan_tasks,
     run_task,
-    to_wire,
 )
+from ses_sigma.scan_wire import alerts_of, to_wire
 
 __all__ = ["STDIN", "ScanResult", "default_workers", "scan", "scan_with_engine"]
 
@@ -117,7 +116,7 @@ def _results(
 ) -> Iterator[TaskResult]:
     """Task results in task order, computed by ``workers`` processes (standard input is
     always read by this process, where it stands in the order); a worker's result holds its
-    matches in wire form (``scan_tasks.to_wire``)."""
+    matches in wire form (``scan_wire.to_wire``)."""
     files = [t for t in tasks if t.path != STDIN]
     # Forking a process that runs other threads can deadlock the child on a lock one of them
     # held (seen under pytest-xdist, with a JVM started in-process by JPype for the Lucene

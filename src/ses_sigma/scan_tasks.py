@@ -3,7 +3,7 @@ and what one worker does with one of them.
 
 A task reads its records (pre-filtered or not), matches them with the compiled engine and
 returns its matched records column by column (``TaskResult``): a digest of each one's
-(eventID, eventTime) in one ``array('Q')`` (``record_key``; the parent adds a task's digests
+(eventID, eventTime) in one ``array('Q')`` (``rowkeys.record_key``; the parent adds a task's digests
 to its set of seen records in one call, ``rowkeys.KeySet.add_many``), eventTimes, eventIDs,
 single-event alerts as indexes into ``Engine.alert_rules`` (``Engine.match_rules``: an alert
 of a single-event rule is the rule's part and the record's time and eventID, so no Alert is
@@ -11,8 +11,8 @@ built where the record is matched), what each brings to the stateful rules
 (``Engine.project``: value tuples, never the record) and, when suppressing, the alerts'
 suppression groups. The parent (``scan``) merges the results in task order, so the outcome
 does not depend on the number of workers, and builds Alerts only when something consumes
-them (``alerts_of``). A worker process sends the columns as two ``marshal`` blobs
-(``to_wire``): the alerts' rule indexes apart, as a parent that only counts alerts never
+them (``scan_wire.alerts_of``). A worker process sends the columns as two ``marshal`` blobs
+(``scan_wire.to_wire``): the alerts' rule indexes apart, as a parent that only counts alerts never
 reads them (a list per record: most of the cost of reading the rows back, measured).
 In-process nothing is encoded.
 
@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
 import marshal
 import math
 import operator
 import os
 import re
-import struct
 import sys
 from array import array
 from collections.abc import Iterable, Iterator
@@ -45,28 +43,25 @@ from ses_sigma.alerts import Alert
 from ses_sigma.logs import RECORD, ReadStats, iter_log_files, read_file, read_range, read_stream
 from ses_sigma.logs.decode import is_lines
 from ses_sigma.logs.streams import GZIP_MAGIC, open_log
-from ses_sigma.match.engine import AlertRule, Engine
+from ses_sigma.match.engine import Engine
 from ses_sigma.match.stateful import Payload
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
-from ses_sigma.rowkeys import DIGEST
+from ses_sigma.rowkeys import DIGEST_KEY, RECORD_DIGEST
 from ses_sigma.scan_gc import in_scan_gc
 
 __all__ = [
+    "ALERT_FIELDS",
     "RANGE_BYTES",
     "STDIN",
     "Match",
     "Task",
     "TaskResult",
     "alert_tuple",
-    "alerts_of",
     "collector_paused",
-    "from_wire",
     "pack_payload",
     "plan_tasks",
-    "record_key",
     "run_task",
-    "to_wire",
     "unpack_payload",
 ]
 
@@ -99,22 +94,15 @@ class Task:
 PackedPayload = bytes | Payload
 
 #: A matched record (``TaskResult.rows``): eventTime, eventID, its single-event alerts
-#: (indexes into ``Engine.alert_rules``: ``alerts_of`` makes the Alerts), its packed stateful
-#: payload (None when it feeds no stateful rule) and, when suppressing, the suppression group
-#: of each alert (else None).
+#: (indexes into ``Engine.alert_rules``: ``scan_wire.alerts_of`` makes the Alerts), its
+#: packed stateful payload (None when it feeds no stateful rule) and, when suppressing, the
+#: suppression group of each alert (else None).
 Match = tuple[float, str, list[int], PackedPayload | None, list[Any] | None]
 
-_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
+#: An Alert's fields, in order.
+ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
 #: An Alert's fields as a plain tuple (``Alert(*fields)`` makes it again).
-alert_tuple = operator.attrgetter(*_ALERT_FIELDS)
-
-
-_PACK_TIME = struct.Struct("<d").pack
-_BLAKE2B = hashlib.blake2b
-#: The digest's secret key, drawn once per process (worker processes are forked: they share
-#: it). Eventual collisions are not chosen: with a known key, whoever writes log records could
-#: make two of them collide in about 2**32 tries and have the second dropped as a duplicate.
-_DIGEST_KEY = os.urandom(16)
+alert_tuple = operator.attrgetter(*ALERT_FIELDS)
 
 
 _DUMPS = marshal.dumps
@@ -138,32 +126,6 @@ def pack_payload(payload: Payload) -> PackedPayload:
 def unpack_payload(packed: PackedPayload) -> Payload:
     """The payload ``pack_payload`` packed."""
     return _LOADS(packed) if type(packed) is bytes else packed  # type: ignore[return-value]
-
-
-def _blake2b_key(event_id: str, ts: float, key: bytes) -> int:
-    data = _PACK_TIME(ts) + event_id.encode("utf-8", "surrogatepass")  # lone surrogates too
-    return int.from_bytes(_BLAKE2B(data, digest_size=8, key=key).digest(), "little")
-
-
-#: The keyed digest (event_id, ts, key) -> int: SipHash-2-4 in C (``rowkeys``), or the keyed
-#: blake2b when the extension is not built (cheaper than SipHash in Python).
-_KEYED_DIGEST = DIGEST if DIGEST is not None else _blake2b_key
-
-
-def record_key(event_id: str, ts: float) -> int:
-    """A 64-bit digest of (eventID, eventTime): the set of matched records stays small
-    (``rowkeys.KeySet``, 8 bytes a slot). Two different records share one with odds of about
-    n²/2⁶⁵ (1e-9 for 200,000 matched records), and nobody can aim for one: the digest is a
-    keyed PRF (SipHash-2-4 in C, else blake2b) under a secret drawn per process
-    (``_DIGEST_KEY``), of an injective encoding of the pair: the time as its 8 IEEE bytes
-    (fixed length), then the eventID (``rowkeys.digest_input``; blake2b: UTF-8 with lone
-    surrogates). The C digest costs about 0.05 us against 0.5 us for blake2b (measured).
-
-    Not Python's ``hash((event_id, ts))``: a str's hash is keyed (when hash randomisation is
-    on), but a float's is not, and the tuple hash only mixes the two: with one eventID, two
-    times of equal float hash collide whatever the key, e.g. ``hash(-1.0) == hash(-2.0)``, and
-    floats that are equal modulo 2**61 - 1 as rationals (tests/test_rowkeys.py)."""
-    return _KEYED_DIGEST(event_id, ts, _DIGEST_KEY)
 
 
 #: The columns of ``TaskResult.columns``: eventTimes, eventIDs, packed stateful payloads and
@@ -358,8 +320,8 @@ def _run_task(
     if suppress:
         result.groups = []
         add_groups = result.groups.append
-    digest = _KEYED_DIGEST
-    secret = _DIGEST_KEY
+    digest = RECORD_DIGEST
+    secret = DIGEST_KEY
     alert_count = 0
     # Line numbers of a range are relative to it (the parent shifts rejections only): origins
     # of ranges stay out of the payloads, whose warnings then name the eventID.
@@ -384,7 +346,7 @@ def _run_task(
             payload = pack_payload(project(rec, stateful, suppress, origins)) if stateful else None
             ts = rec.time
             event_id = rec.event_id
-            add_key(digest(event_id, ts, secret))  # record_key
+            add_key(digest(event_id, ts, secret))  # rowkeys.record_key
             add_time(ts)
             add_id(event_id)
             add_found(found)
@@ -393,59 +355,4 @@ def _run_task(
                 add_groups(sup)
             alert_count += len(found)
     result.alerts = alert_count
-    return result
-
-
-_NEW = object.__new__
-_ALERT_SETTERS = tuple(getattr(Alert, name).__set__ for name in _ALERT_FIELDS)
-
-
-def to_wire(result: TaskResult) -> TaskResult:
-    """The result with its matches in wire form, for a worker to send (in place; module
-    docstring): (times, event_ids, payloads, groups) in one ``marshal`` blob, ``found`` in
-    another (version 2: without the reference table, a third of the cost to write, measured).
-    Columns ``marshal`` cannot write (a suppression group or payload of an unusual type) are
-    sent as they are, pickled. The collector is paused meanwhile (no cycle is made; in a
-    forked worker a collection also walks, and so copies, the heap inherited from the
-    parent)."""
-    with collector_paused():
-        try:
-            wire = _DUMPS((result.times, result.event_ids, result.payloads, result.groups), 2)
-            found_wire = _DUMPS(result.found, 2)
-        except ValueError:  # unmarshallable object: the columns go pickled
-            return result
-        result.wire = wire
-        result.found_wire = found_wire
-        result.times, result.event_ids, result.payloads, result.found = [], [], [], []
-        result.groups = None
-        return result
-
-
-def alerts_of(found: list[int], ts: float, event_id: str, rules: list[AlertRule]) -> list[Alert]:
-    """The Alerts of one match row: ``found`` (indexes into ``rules``, ``Engine.alert_rules``)
-    made by the record of ``ts`` and ``event_id``: what ``Engine.match_record`` makes
-    (``alerts.alert_of_rule``, in line)."""
-    out = []
-    s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _ALERT_SETTERS
-    events = (event_id,)
-    for index in found:
-        rule_id, rule_name, title, level = rules[index]
-        alert = _NEW(Alert)
-        s_id(alert, rule_id)
-        s_name(alert, rule_name)
-        s_title(alert, title)
-        s_level(alert, level)
-        s_time(alert, ts)
-        s_events(alert, events)
-        s_group(alert, ())
-        s_suppressed(alert, None)
-        out.append(alert)
-    return out
-
-
-def from_wire(result: TaskResult) -> TaskResult:
-    """The result ``to_wire`` sent, with its columns as ``run_task`` made them (in place)."""
-    result.times, result.event_ids, result.payloads, result.groups = result.columns()
-    result.found = result.found_lists()
-    result.wire = result.found_wire = None
     return result
