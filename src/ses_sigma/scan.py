@@ -247,6 +247,8 @@ def scan_with_engine(
         stats.merge(part.stats)
         times, event_ids, payloads, sups = part.columns()
         fresh = add_seen(part.keys)  # per match: 1 new, 0 a copy of a record already matched
+        if len(fresh) != len(times):
+            raise RuntimeError(f"task {task.index}: {len(fresh)} digests for {len(times)} matches")
         if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
             result.matched += len(times)
             result.alert_count += part.alerts
