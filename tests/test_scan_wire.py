@@ -175,3 +175,18 @@ def test_counted_alerts_are_the_kept_ones() -> None:
     for workers in (1, 2):
         counted = scan_with_engine(engine, [examples], workers=workers, keep_alerts=False)
         assert counted.alerts == [] and counted.alert_count == 66
+
+
+def test_bench_rows_checks_what_it_times(tmp_path: Path, capsys: Any) -> None:
+    """``python -m ses_sigma.bench_rows`` runs on a small file, its checks passing."""
+    import orjson
+
+    from ses_sigma.bench_data import generate_records
+    from ses_sigma.bench_rows import main
+
+    path = tmp_path / "small.jsonl"
+    records = generate_records(3000, seed=2, ses_share=0.5)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    assert main([str(path), "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "matched records" in out and "KeySet.add_many" in out and "former wire" in out
