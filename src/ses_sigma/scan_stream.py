@@ -45,6 +45,8 @@ from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.first_seen import FUTURE_SLACK
 from ses_sigma.match.stateful import StatefulRunner
+from ses_sigma.scan_exact import Source, merge_parts, only_rules, part_alerts
+from ses_sigma.scan_runs import RunSpec, TaskRuns, read_run, write_run
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
 from ses_sigma.scan_tasks import PackedPayload, alert_tuple, unpack_payload
 
@@ -62,6 +64,15 @@ DEFAULT_REORDER_WINDOW = 900.0
 #: Batch mode (module docstring): late candidates needed, and their share of the candidates.
 BATCH_MIN_LATE = 1000
 BATCH_LATE_SHARE = 0.1
+#: Candidates from which the exact run of batch mode is split over the workers' processes.
+SPLIT_MIN = 4096
+
+#: Runs the parts of an exact run in other processes: per part, (base rule names, sources);
+#: per part, its alerts as tuples in time order and its first-seen notes.
+PartRunner = Callable[
+    [list[tuple[tuple[str, ...], list[Source]]]],
+    list[tuple[list[tuple[Any, ...]], list[tuple[str, str, str]]]],
+]
 
 
 class SeenKeys:
@@ -196,6 +207,9 @@ class StatefulStream:
         self._latest_plausible = now + FUTURE_SLACK
         self.late = LateReport()
         self.candidates = 0
+        # Batch mode: the tasks' sorted runs written by the workers (scan_runs), each with the
+        # match rows the parent dropped as duplicates.
+        self._runs: list[tuple[TaskRuns, list[int]]] = []
         #: Largest reorder buffer held (records).
         self.peak_buffer = 0
 
@@ -236,6 +250,20 @@ class StatefulStream:
             while heap and heap[0][0] < watermark:
                 self._release(heapq.heappop(heap))
 
+    @property
+    def batch(self) -> bool:
+        """True once in batch mode (module docstring)."""
+        return self.late.batch_from is not None
+
+    def add_run(self, runs: TaskRuns, dropped: list[int]) -> None:
+        """Batch mode: a task's candidates at once, as the sorted runs its worker wrote, but
+        those of the match rows ``dropped`` (duplicates); the same as ``add`` for each."""
+        assert self.late.batch_from is not None
+        count = runs.records - len(dropped)
+        self.candidates += count
+        self.late.deferred += count
+        self._runs.append((runs, dropped))
+
     def _to_batch(self) -> None:
         """Stop streaming (batch mode, module docstring): the buffer joins the late spill."""
         late = self.late
@@ -254,9 +282,14 @@ class StatefulStream:
             self._streamed.append(alert_tuple(alert))
             self._emit(alert)
 
-    def finish(self) -> list[tuple[str, str, str]]:
+    def finish(
+        self, spec: RunSpec | None = None, run_parts: PartRunner | None = None
+    ) -> list[tuple[str, str, str]]:
         """End of input: release the buffer, end the streamed run and, if records were late,
-        run the exact one. Returns the first-seen implausible-time notes of the final run."""
+        run the exact one. Returns the first-seen implausible-time notes of the final run.
+        ``spec``: the parts and directory of the workers' runs (batch mode, ``add_run``);
+        ``run_parts``: runs the parts in other processes (``scan_exact``), for a big exact
+        run without baseline or suppression."""
         batch = self.late.batch_from is not None
         if not batch:
             self.peak_buffer = max(self.peak_buffer, len(self._heap))
@@ -274,36 +307,66 @@ class StatefulStream:
             return self.runner.implausible()
         self.baseline = self._baseline_source()
         self.groups = [] if self._suppress else None
-        exact_runner = self._engine.stateful_runner(self.baseline, self.groups)
-        runs = [self._released_log.read(), self._late.sorted()]
-        if batch:
-            runs.append(self._future.sorted())  # never released: the exact run takes them
-        merged = heapq.merge(*runs, key=_item_key)
-
-        def exact() -> Iterator[Alert]:
-            feed = exact_runner.feed
-            unpack = unpack_payload
-            for time, event_id, payload in merged:
-                found = feed(time, event_id, unpack(payload))
-                if found:
-                    yield from found
-            yield from exact_runner.finish()
-
+        exact, notes = self._exact(batch, spec, run_parts)
         if not self._streamed.count:  # nothing streamed: every exact alert is new
-            for alert in _in_time_order(exact()):
+            for alert in _in_time_order(exact):
                 self.late.added += 1
                 self._emit(alert)
         else:
             streamed = (Alert(*fields) for fields in self._streamed.read())
-            for only_exact, alert in _diff(streamed, exact()):
+            for only_exact, alert in _diff(streamed, exact):
                 if only_exact:
                     self.late.added += 1
                     self._emit(alert)
                 else:
                     self.late.withdrawn.append(alert)
-        self.runner = exact_runner
         self._close()
-        return exact_runner.implausible()
+        return notes()
+
+    def _held(self, batch: bool) -> Iterator[tuple[Any, ...]]:
+        """The candidates this process holds, merged in (eventTime, eventID) order."""
+        runs = [self._released_log.read(), self._late.sorted()]
+        if batch:
+            runs.append(self._future.sorted())  # never released: the exact run takes them
+        return heapq.merge(*runs, key=_item_key)
+
+    def _exact(
+        self, batch: bool, spec: RunSpec | None, run_parts: PartRunner | None
+    ) -> tuple[Iterator[Alert], Callable[[], list[tuple[str, str, str]]]]:
+        """The exact run's alerts in time order, and its first-seen notes (once read)."""
+        parts: tuple[tuple[str, ...] | None, ...] = (None,)
+        if self._runs:
+            assert spec is not None
+            parts = spec.parts
+        if len(parts) == 1:
+            streams: list[Iterable[tuple[Any, ...]]] = [self._held(batch)]
+            streams += [read_run(r.path, r.chunks[0], d) for r, d in self._runs]
+            alerts, runner = part_alerts(self._engine, None, streams, self.baseline, self.groups)
+            self.runner = runner
+            return merge_parts([alerts]), runner.implausible
+        # Parts of the rules (none with a baseline or suppression: RunSpec of one part then).
+        assert spec is not None and self.baseline is None and self.groups is None
+        if run_parts is not None and self.candidates >= SPLIT_MIN:
+            path = f"{spec.directory}/held.run"
+            held: Source = (path, write_run(path, self._held(batch)), [], True)
+            jobs = [
+                (names, [(r.path, r.chunks[i], d, False) for r, d in self._runs] + [held])
+                for i, names in enumerate(parts)
+            ]
+            results = run_parts(jobs)
+            found = [[Alert(*fields) for fields in alerts] for alerts, _ in results]
+            notes = [note for _, part_notes in results for note in part_notes]
+            return merge_parts(found), lambda: notes
+        runners = []
+        iters = []
+        for i, names in enumerate(parts):
+            assert names is not None
+            streams = [only_rules(self._held(batch), names)]
+            streams += [read_run(r.path, r.chunks[i], d) for r, d in self._runs]
+            alerts, runner = part_alerts(self._engine, names, streams)
+            runners.append(runner)
+            iters.append(list(alerts))  # parts run one after the other
+        return merge_parts(iters), lambda: [n for r in runners for n in r.implausible()]
 
     def _close(self) -> None:
         self._released_log.close()

@@ -45,6 +45,7 @@ from ses_sigma.match.stateful import Payload
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 from ses_sigma.scan_gc import in_scan_gc
+from ses_sigma.scan_runs import RunCollector, RunSpec, TaskRuns
 
 __all__ = [
     "RANGE_BYTES",
@@ -156,6 +157,9 @@ class TaskResult:
     #: are indexes into ``rules`` or alert tuples, and that table of (id, name, title, level).
     wire: bytes | None = None
     rules: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: The task's stateful candidates as sorted runs on disk (batch mode, ``scan_runs``), or
+    #: None; the match rows hold them too.
+    runs: TaskRuns | None = None
 
     def rows(self) -> list[Any]:
         """The match rows: ``matches``, or those ``to_wire`` encoded (alerts in wire form:
@@ -248,9 +252,12 @@ def run_task(
     pf: Prefilter | None,
     stdin: BinaryIO | None = None,
     suppress: bool = False,
+    runs: RunSpec | None = None,
 ) -> TaskResult:
     """Read and match one task (in a worker process, or in the parent with one worker;
-    standard input, ``stdin`` or ``sys.stdin.buffer``, always in the parent).
+    standard input, ``stdin`` or ``sys.stdin.buffer``, always in the parent). With ``runs``
+    (when it says so: ``RunSpec.wanted``), the task's stateful candidates are also written
+    sorted to a run file (``TaskResult.runs``, ``scan_runs``).
 
     The cyclic garbage collector is paused while a byte range is read (bounded by the range
     size; as it was after): the read and match path makes no reference cycle, and the
@@ -258,10 +265,11 @@ def run_task(
     them, and the whole heap, again and again (0.08 s of the 0.74 s CPU of a 1-worker scan
     of the 1 M bench file, measured with gc.callbacks). Other tasks (whole files, standard
     input: not bounded) run with the collector as it is."""
+    collector = RunCollector(runs) if runs is not None and runs.wanted() else None
     if not task.is_range:
-        return _run_task(engine, task, pf, stdin, suppress)
+        return _run_task(engine, task, pf, stdin, suppress, collector)
     with collector_paused():
-        return _run_task(engine, task, pf, stdin, suppress)
+        return _run_task(engine, task, pf, stdin, suppress, collector)
 
 
 @contextmanager
@@ -293,6 +301,7 @@ def _run_task(
     pf: Prefilter | None,
     stdin: BinaryIO | None,
     suppress: bool,
+    collector: RunCollector | None = None,
 ) -> TaskResult:
     result = TaskResult(task)
     stats = result.stats
@@ -320,10 +329,17 @@ def _run_task(
             stats.reject(rec.origin, "nested too deeply for the matcher: not matched", RECORD)
             continue
         if alerts or stateful:
-            payload = pack_payload(project(rec, stateful, suppress, origins)) if stateful else None
+            payload = None
+            if stateful:
+                projected = project(rec, stateful, suppress, origins)
+                payload = pack_payload(projected)
+                if collector is not None:
+                    collector.add(rec.time, rec.event_id, len(matches), projected, payload)
             sup = [g for _, g in groups] if groups is not None else None
             key = record_key(rec.event_id, rec.time)
             matches.append((key, rec.time, rec.event_id, alerts, payload, sup))
+    if collector is not None:
+        result.runs = collector.write(task.index)
     return result
 
 
