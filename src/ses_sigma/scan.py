@@ -350,7 +350,8 @@ def scan_with_engine(
         del seen
         run = RunStats(records=stats.records_read, candidates=stream.candidates)
         run.first_time = stats.first_time
-        run.implausible.extend(stream.finish(work.spec, work.run_parts))
+        stream.use_workers(work.spec, work.run_parts)
+        run.implausible.extend(stream.finish())
     result.late = stream.late
     if stream.late.withdrawn:
         result.alert_count -= len(stream.late.withdrawn)

@@ -210,6 +210,8 @@ class StatefulStream:
         # Batch mode: the tasks' sorted runs written by the workers (scan_runs), each with the
         # match rows the parent dropped as duplicates.
         self._runs: list[tuple[TaskRuns, list[int]]] = []
+        self._spec: RunSpec | None = None
+        self._run_parts: PartRunner | None = None
         #: Largest reorder buffer held (records).
         self.peak_buffer = 0
 
@@ -282,14 +284,16 @@ class StatefulStream:
             self._streamed.append(alert_tuple(alert))
             self._emit(alert)
 
-    def finish(
-        self, spec: RunSpec | None = None, run_parts: PartRunner | None = None
-    ) -> list[tuple[str, str, str]]:
+    def use_workers(self, spec: RunSpec, run_parts: PartRunner | None = None) -> None:
+        """Before ``finish``: ``spec``, the parts and directory of the workers' runs (batch
+        mode, ``add_run``); ``run_parts`` runs the parts of the exact run in other processes
+        (``scan_exact``; used for a big exact run, without baseline or suppression)."""
+        self._spec = spec
+        self._run_parts = run_parts
+
+    def finish(self) -> list[tuple[str, str, str]]:
         """End of input: release the buffer, end the streamed run and, if records were late,
-        run the exact one. Returns the first-seen implausible-time notes of the final run.
-        ``spec``: the parts and directory of the workers' runs (batch mode, ``add_run``);
-        ``run_parts``: runs the parts in other processes (``scan_exact``), for a big exact
-        run without baseline or suppression."""
+        run the exact one. Returns the first-seen implausible-time notes of the final run."""
         batch = self.late.batch_from is not None
         if not batch:
             self.peak_buffer = max(self.peak_buffer, len(self._heap))
@@ -307,7 +311,7 @@ class StatefulStream:
             return self.runner.implausible()
         self.baseline = self._baseline_source()
         self.groups = [] if self._suppress else None
-        exact, notes = self._exact(batch, spec, run_parts)
+        exact, notes = self._exact(batch, self._spec, self._run_parts)
         if not self._streamed.count:  # nothing streamed: every exact alert is new
             for alert in _in_time_order(exact):
                 self.late.added += 1
