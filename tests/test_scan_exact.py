@@ -103,7 +103,9 @@ def test_collector_sorts_stably_cuts_by_part_and_drops_rows(tmp_path: Path) -> N
     collector = RunCollector(RunSpec(str(tmp_path), parts))
     items = _POOL[:300] + _POOL[:5]  # the same keys twice: read order kept
     for row, (t, e, p) in enumerate(items):
-        collector.add(t, e, row, p, pack_payload(p))
+        collector.add((t, e, row, pack_payload(p)))
+        assert collector.names is not None
+        collector.names([item[0] for item in p])
     runs = collector.write(7)
     assert runs is not None and runs.records == len(items) and len(runs.chunks) == 2
     for i, names in enumerate(parts):

@@ -96,6 +96,10 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Batch mode's exact run split by parts of the stateful rules over the workers (else one
+#: worker runs it whole).
+SPLIT_RULES = True
+
 # Set in the parent before the worker pool forks, inherited by the workers.
 _WORKER: tuple[Engine, Prefilter | None, bool, RunSpec | None] | None = None
 
@@ -161,7 +165,7 @@ class _Work:
         if self._size:
             self._ctx = multiprocessing.get_context("fork")
             flag = self._ctx.RawValue("b", 1)  # workers run ahead: runs until told otherwise
-        parts = plan_parts(engine, 1 if one_part else max(1, self._size))
+        parts = plan_parts(engine, 1 if one_part or not SPLIT_RULES else max(1, self._size))
         self.spec = RunSpec(directory, parts, flag)
 
     def __enter__(self) -> _Work:
@@ -205,7 +209,7 @@ class _Work:
     def run_parts(self) -> PartRunner | None:
         """Runs exact-run parts on the workers (None without workers)."""
         pool = self._pool
-        if pool is None or len(self.spec.parts) < 2:
+        if pool is None:
             return None
         return lambda jobs: pool.map(_worker_part, jobs, chunksize=1)
 

@@ -342,25 +342,29 @@ class StatefulStream:
         if self._runs:
             assert spec is not None
             parts = spec.parts
+        one = self.baseline is not None or self.groups is not None
+        if run_parts is not None and not one and self._runs and self.candidates >= SPLIT_MIN:
+            # In the workers' processes (this one is then idle), one part each.
+            assert spec is not None
+            path = f"{spec.directory}/held.run"
+            held: Source = (path, write_run(path, self._held(batch)), [], True)
+            jobs = [
+                (names, [(r.path, r.chunks[i], d, False) for r, d in self._runs] + [held])
+                for i, names in enumerate(spec.parts)
+            ]
+            results = run_parts(jobs)
+            found = [[Alert(*fields) for fields in alerts] for alerts, _ in results]
+            notes = [note for _, part_notes in results for note in part_notes]
+            return merge_parts(found), lambda: notes
         if len(parts) == 1:
             streams: list[Iterable[tuple[Any, ...]]] = [self._held(batch)]
             streams += [read_run(r.path, r.chunks[0], d) for r, d in self._runs]
             alerts, runner = part_alerts(self._engine, None, streams, self.baseline, self.groups)
             self.runner = runner
             return merge_parts([alerts]), runner.implausible
-        # Parts of the rules (none with a baseline or suppression: RunSpec of one part then).
-        assert spec is not None and self.baseline is None and self.groups is None
-        if run_parts is not None and self.candidates >= SPLIT_MIN:
-            path = f"{spec.directory}/held.run"
-            held: Source = (path, write_run(path, self._held(batch)), [], True)
-            jobs = [
-                (names, [(r.path, r.chunks[i], d, False) for r, d in self._runs] + [held])
-                for i, names in enumerate(parts)
-            ]
-            results = run_parts(jobs)
-            found = [[Alert(*fields) for fields in alerts] for alerts, _ in results]
-            notes = [note for _, part_notes in results for note in part_notes]
-            return merge_parts(found), lambda: notes
+        # Parts of the rules, one after the other (none with a baseline or suppression: their
+        # RunSpec has one part).
+        assert not one
         runners = []
         iters = []
         for i, names in enumerate(parts):

@@ -314,6 +314,8 @@ def _run_task(
     origins = not task.is_range
     match_record = engine.match_record
     project = engine.project
+    collect = collector.add if collector is not None else None
+    collect_names = collector.names if collector is not None else None
     while True:
         try:
             rec = next(records)
@@ -331,10 +333,11 @@ def _run_task(
         if alerts or stateful:
             payload = None
             if stateful:
-                projected = project(rec, stateful, suppress, origins)
-                payload = pack_payload(projected)
-                if collector is not None:
-                    collector.add(rec.time, rec.event_id, len(matches), projected, payload)
+                payload = pack_payload(project(rec, stateful, suppress, origins))
+                if collect is not None:
+                    collect((rec.time, rec.event_id, len(matches), payload))
+                    if collect_names is not None:
+                        collect_names(stateful)
             sup = [g for _, g in groups] if groups is not None else None
             key = record_key(rec.event_id, rec.time)
             matches.append((key, rec.time, rec.event_id, alerts, payload, sup))
