@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ses_sigma import scan as scan_module
-from ses_sigma import scan_stream
+from ses_sigma import scan_exact, scan_stream
 from ses_sigma.alerts import Alert
 from ses_sigma.bench_data import generate_records
 from ses_sigma.logs import ReadStats, read_records
@@ -182,6 +182,7 @@ def spied(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(scan_module._Work, "run_parts", property(counted))
     monkeypatch.setattr(scan_stream, "SPLIT_MIN", 0)
     monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 20)
+    monkeypatch.setattr(scan_exact, "MAX_OPEN", 3)  # runs merged by levels first
     return counts
 
 
@@ -209,13 +210,19 @@ def _data(tmp_path: Path, ordered: bool) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("ordered", [False, True])
+@pytest.mark.parametrize(("ordered", "split"), [(False, False), (False, True), (True, True)])
 def test_scan_with_runs_and_split_exact_run(
-    tmp_path: Path, spied: dict[str, int], ordered: bool
+    tmp_path: Path,
+    spied: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    ordered: bool,
+    split: bool,
 ) -> None:
     """Workers 1, 2, 3, pre-filter on and off, shuffled and time-ordered input with true and
-    forged copies across tasks and far-future times: the alerts of ``Engine.run``; on shuffled
-    input the workers' runs are taken and, with workers, the exact run is split."""
+    forged copies across tasks and far-future times, the exact run in one part or split by
+    rules: the alerts of ``Engine.run``; on shuffled input the workers' runs are taken and,
+    with workers, the exact run is made by them."""
+    monkeypatch.setattr(scan_module, "SPLIT_RULES", split)
     folder = _data(tmp_path, ordered)
     want = _reference([folder])
     assert len(want) > 100

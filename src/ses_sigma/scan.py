@@ -98,7 +98,7 @@ def default_workers() -> int:
 
 #: Batch mode's exact run split by parts of the stateful rules over the workers (else one
 #: worker runs it whole).
-SPLIT_RULES = True
+SPLIT_RULES = False
 
 # Set in the parent before the worker pool forks, inherited by the workers.
 _WORKER: tuple[Engine, Prefilter | None, bool, RunSpec | None] | None = None

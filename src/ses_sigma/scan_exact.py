@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -23,13 +24,14 @@ from ses_sigma.alerts import Alert
 from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.stateful import StatefulRunner
-from ses_sigma.scan_runs import read_run
+from ses_sigma.scan_runs import read_run, write_run
 from ses_sigma.scan_tasks import alert_tuple, unpack_payload
 
 __all__ = [
     "Source",
     "merge_parts",
     "only_rules",
+    "open_runs",
     "part_alerts",
     "part_alerts_from_files",
 ]
@@ -85,14 +87,42 @@ def part_alerts(
     return alerts(), runner
 
 
+#: Runs read at once by a merge (one chunk of each in memory); more are merged into files
+#: first, this many at a time, so the exact run's memory does not grow with the input.
+MAX_OPEN = 32
+
+
+def open_runs(
+    runs: Sequence[tuple[str, list[tuple[int, int]], list[int]]], directory: str
+) -> list[Iterator[tuple[Any, ...]]]:
+    """Streams of ``runs`` (file path, chunks, dropped rows; in task order), at most
+    ``MAX_OPEN`` of them: beyond that, consecutive runs are first merged into new files in
+    ``directory`` (equal keys stay in task order)."""
+    level = 0
+    while len(runs) > MAX_OPEN:
+        merged = []
+        for start in range(0, len(runs), MAX_OPEN):
+            group = runs[start : start + MAX_OPEN]
+            path = os.path.join(directory, f"merged-{os.getpid()}-{level}-{start}.run")
+            items = heapq.merge(*(read_run(*run) for run in group), key=_key)
+            merged.append((path, write_run(path, items), []))
+        runs = merged
+        level += 1
+    return [read_run(*run) for run in runs]
+
+
 def part_alerts_from_files(
     engine: Engine, names: Sequence[str], sources: Sequence[Source]
 ) -> PartResult:
     """``part_alerts`` for one part, in a worker process, from run files (``Source``)."""
-    streams: list[Iterable[tuple[Any, ...]]] = []
-    for path, chunks, dropped, whole in sources:
-        stream = read_run(path, chunks, dropped)
-        streams.append(only_rules(stream, names) if whole else stream)
+    streams: list[Iterable[tuple[Any, ...]]] = [
+        only_rules(read_run(path, chunks, dropped), names)
+        for path, chunks, dropped, whole in sources
+        if whole
+    ]
+    runs = [(path, chunks, dropped) for path, chunks, dropped, whole in sources if not whole]
+    if runs:
+        streams += open_runs(runs, os.path.dirname(runs[0][0]))
     alerts, runner = part_alerts(engine, names, streams)
     found = [alert_tuple(a) for a in alerts]
     return found, runner.implausible()

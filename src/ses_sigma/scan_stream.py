@@ -45,8 +45,8 @@ from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.first_seen import FUTURE_SLACK
 from ses_sigma.match.stateful import StatefulRunner
-from ses_sigma.scan_exact import Source, merge_parts, only_rules, part_alerts
-from ses_sigma.scan_runs import RunSpec, TaskRuns, read_run, write_run
+from ses_sigma.scan_exact import Source, merge_parts, only_rules, open_runs, part_alerts
+from ses_sigma.scan_runs import RunSpec, TaskRuns, write_run
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
 from ses_sigma.scan_tasks import PackedPayload, alert_tuple, unpack_payload
 
@@ -334,6 +334,13 @@ class StatefulStream:
             runs.append(self._future.sorted())  # never released: the exact run takes them
         return heapq.merge(*runs, key=_item_key)
 
+    def _open(self, part: int) -> list[Iterator[tuple[Any, ...]]]:
+        """The workers' runs of one part, as streams (``scan_exact.open_runs``)."""
+        if not self._runs or self._spec is None:
+            return []
+        runs = [(r.path, r.chunks[part], d) for r, d in self._runs]
+        return open_runs(runs, self._spec.directory)
+
     def _exact(
         self, batch: bool, spec: RunSpec | None, run_parts: PartRunner | None
     ) -> tuple[Iterator[Alert], Callable[[], list[tuple[str, str, str]]]]:
@@ -358,7 +365,7 @@ class StatefulStream:
             return merge_parts(found), lambda: notes
         if len(parts) == 1:
             streams: list[Iterable[tuple[Any, ...]]] = [self._held(batch)]
-            streams += [read_run(r.path, r.chunks[0], d) for r, d in self._runs]
+            streams += self._open(0)
             alerts, runner = part_alerts(self._engine, None, streams, self.baseline, self.groups)
             self.runner = runner
             return merge_parts([alerts]), runner.implausible
@@ -370,7 +377,7 @@ class StatefulStream:
         for i, names in enumerate(parts):
             assert names is not None
             streams = [only_rules(self._held(batch), names)]
-            streams += [read_run(r.path, r.chunks[i], d) for r, d in self._runs]
+            streams += self._open(i)
             alerts, runner = part_alerts(self._engine, names, streams)
             runners.append(runner)
             iters.append(list(alerts))  # parts run one after the other
