@@ -13,7 +13,10 @@ takes the results in task order, whatever the number of workers:
 * matches that feed stateful rules go, as small payloads, through a reorder buffer to the
   correlation and first-seen engines in (eventTime, eventID) order, whose alerts stream out as
   they become final; records that arrive too late for it make an exact run at the end
-  (``scan_stream``). The alerts are the same for any workers and input order.
+  (``scan_stream``). In batch mode (unordered input) the workers write each task's candidates
+  as sorted runs (``scan_runs``), the parent keeps only which rows it dropped, and one of the
+  workers makes the exact run before the pool closes (``scan_exact``). The alerts are the same
+  for any workers and input order.
 """
 
 from __future__ import annotations

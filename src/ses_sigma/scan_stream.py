@@ -22,7 +22,10 @@ candidates so far, the stream stops: the reorder buffer goes to the late spill, 
 every later candidate; nothing more reaches the streamed run, and the stateful engines run once,
 at the end (the exact run, as above). The alerts streamed before the switch are diffed as
 always (final, or withdrawn), and the final alerts are the same as without the switch.
-Time-ordered input (late records rare) never switches.
+Time-ordered input (late records rare) never switches. From the switch on, a task whose worker
+wrote its candidates as sorted runs (``scan_runs``) is taken whole (``add_run``: the file, and
+the rows the parent dropped as duplicates), and the exact run reads those runs
+(``scan_exact``), in a worker process when ``use_workers`` gave one.
 
 Duplicates (CloudTrail delivers at least once) are dropped before any of this by ``SeenKeys``:
 64-bit digests of (eventID, eventTime), 8 bytes each in a sorted array.
