@@ -67,7 +67,8 @@ DEFAULT_REORDER_WINDOW = 900.0
 #: Batch mode (module docstring): late candidates needed, and their share of the candidates.
 BATCH_MIN_LATE = 1000
 BATCH_LATE_SHARE = 0.1
-#: Candidates from which the exact run of batch mode is split over the workers' processes.
+#: Candidates from which batch mode's exact run is made in the workers' processes (fewer: in
+#: this one; a part's process costs a round trip and a file of the candidates held here).
 SPLIT_MIN = 4096
 
 #: Runs the parts of an exact run in other processes: per part, (base rule names, sources);
