@@ -243,12 +243,14 @@ def test_scan_with_runs_and_split_exact_run(
         assert canon(list(shown.elements())) == want
         assert got.duplicates > 0
         took = spied.get("runs", 0) - before.get("runs", 0)
-        split = spied.get("split", 0) - before.get("split", 0)
+        made = spied.get("split", 0) - before.get("split", 0)
+        # No pool where forking is unsafe (other threads: a JVM under pytest-xdist): in here.
+        pooled = workers > 1 and not scan_module._other_threads()
         if ordered:
-            assert got.late.batch_from is None and took == 0 and split == 0
+            assert got.late.batch_from is None and took == 0 and made == 0
         else:
             assert got.late.batch_from is not None and took > 0
-            assert split == (1 if workers > 1 else 0)
+            assert made == (1 if pooled else 0)
 
 
 def test_state_and_suppression_stay_in_one_runner(tmp_path: Path, spied: dict[str, int]) -> None:
