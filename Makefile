@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test fuzz demo convert docs bench eval lint check format format-rules report clean
 
-$(STAMP): pyproject.toml constraints.txt setup.py $(wildcard src/ses_sigma/prefilter/*.[ch])
+$(STAMP): pyproject.toml constraints.txt setup.py $(wildcard src/ses_sigma/prefilter/*.[ch] src/ses_sigma/rowkeys/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,spark,lucene,bench]'

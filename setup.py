@@ -5,7 +5,8 @@
 through ``importlib.resources``; and the data directories of ``ses-sigma init``'s templates.
 Also the C kernel of the raw-bytes pre-filter (``ses_sigma.prefilter._rawscan``, plain C99
 against the Python headers; no -march flag, so the build is the same on every x86-64 host:
-SSE2 is part of the baseline). Everything else is in pyproject.toml.
+SSE2 is part of the baseline), and the scan's per-row helpers (``ses_sigma.rowkeys._rowkeys``).
+Everything else is in pyproject.toml.
 """
 
 from pathlib import Path
@@ -43,8 +44,16 @@ RAWSCAN = Extension(
     extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )
 
+#: The scan's per-row helpers (``ses_sigma.rowkeys._rowkeys``: keyed record digest, uint64
+#: set), plain C99 as the kernel above.
+ROWKEYS = Extension(
+    "ses_sigma.rowkeys._rowkeys",
+    sources=["src/ses_sigma/rowkeys/_rowkeys.c"],
+    extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+)
+
 setup(
     packages=sorted({*PACKAGES, *BUNDLED, *TEMPLATES}),
     package_dir={"": "src", **BUNDLED},
-    ext_modules=[RAWSCAN],
+    ext_modules=[RAWSCAN, ROWKEYS],
 )

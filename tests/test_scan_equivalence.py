@@ -27,6 +27,7 @@ from ses_sigma.harness import load_fixtures
 from ses_sigma.logs import ReadStats, read_records
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
+from ses_sigma.records import Record
 from ses_sigma.scan import scan_with_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -384,3 +385,39 @@ def test_late_record_makes_the_exact_run_and_says_so(engine: Engine, tmp_path: P
     assert got.late.records == 0 and not got.late.withdrawn
     assert [x.event_ids for x in got.alerts if x.rule_name == rule] == [("c-late", "d-1")]
     assert rule in events
+
+
+def test_forged_duplicates_across_tasks_first_in_task_order_wins(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A record that repeats another's eventID and eventTime with other content, in another
+    task (file), is a duplicate: the copy first in task order counts, whatever the workers,
+    the pre-filter and whether alerts are kept (the parent counts them per task when a task
+    has no duplicate, per row when it has)."""
+    when = "2026-01-02T03:04:05Z"
+    first = _ses("DeleteIdentity", when, "forged-1")
+    forged = _ses("CreateEmailIdentity", when, "forged-1")  # same eventID and eventTime
+    alone = {
+        name: engine.run([Record.from_dict(rec)]) for name, rec in [("a", first), ("b", forged)]
+    }
+    assert alone["a"] and alone["b"] and canon(alone["a"]) != canon(alone["b"])
+    filler = generate_records(600, seed=4, ses_share=0.3)
+    a = _write_lines(tmp_path / "a.jsonl", [*filler[:300], first])
+    b = _write_lines(tmp_path / "b.jsonl", [forged, *filler[300:]])
+    for paths in ([a, b], [b, a]):
+        want = reference(engine, paths)  # the first copy in read order
+        winner = alone["a"] if paths[0] == a else alone["b"]
+        assert set(canon(winner)) <= set(want)
+        for workers, prefilter in [*CONFIGS, (3, True)]:
+            kept = scan_with_engine(engine, paths, workers=workers, prefilter=prefilter)
+            assert canon(kept.alerts) == want, (paths, workers, prefilter)
+            assert kept.duplicates == 1
+            counted = scan_with_engine(
+                engine,
+                paths,
+                workers=workers,
+                prefilter=prefilter,
+                keep_alerts=False,
+            )
+            assert counted.alert_count == kept.alert_count == len(want)
+            assert (counted.matched, counted.duplicates) == (kept.matched, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,20 @@ import pytest
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
+from ses_sigma.rowkeys import SortedKeySet
 from ses_sigma.scan import scan_with_engine
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
 from ses_sigma.scan_stream import SeenKeys
 
 
-def test_seen_keys_is_a_set() -> None:
+@pytest.mark.parametrize(
+    "make",
+    [SeenKeys, lambda: SortedKeySet(recent=50)],  # the latter: many moves into the sorted array
+    ids=["SeenKeys", "SortedKeySet"],
+)
+def test_seen_keys_is_a_set(make: Callable[[], Any]) -> None:
     rng = random.Random(4)
-    seen = SeenKeys(recent=50)  # many moves into the sorted array
+    seen = make()
     reference: set[int] = set()
     pool: list[int] = []
     for _ in range(5000):

@@ -14,7 +14,8 @@ import pytest
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
-from ses_sigma.scan_tasks import Task, collector_paused, record_key, run_task
+from ses_sigma.rowkeys import record_key
+from ses_sigma.scan_tasks import Task, collector_paused, run_task
 
 
 def _file(tmp_path: Path) -> Path:
@@ -36,13 +37,13 @@ def test_the_collector_is_paused_for_a_range_and_restored(tmp_path: Path, enable
     path = _file(tmp_path)
     size = path.stat().st_size
     seen: list[bool] = []
-    real = engine.match_record
+    real = engine.match_rules
 
     def spy(*args: object) -> list[str]:
         seen.append(gc.isenabled())
         return real(*args)  # type: ignore[arg-type]
 
-    engine.match_record = spy  # type: ignore[method-assign]
+    engine.match_rules = spy  # type: ignore[method-assign]
     was = gc.isenabled()
     try:
         if not enabled:
@@ -53,12 +54,12 @@ def test_the_collector_is_paused_for_a_range_and_restored(tmp_path: Path, enable
         seen.clear()
         whole = run_task(engine, Task(0, str(path), size), engine.prefilter())
         assert seen and all(s == enabled for s in seen)  # a whole file: as it was
-        assert [m[2] for m in ranged.matches] == [m[2] for m in whole.matches] == ["e1", "e2"]
+        assert ranged.event_ids == whole.event_ids == ["e1", "e2"]
 
         def boom(*args: object) -> list[str]:
             raise ValueError("boom")
 
-        engine.match_record = boom  # type: ignore[method-assign]
+        engine.match_rules = boom  # type: ignore[method-assign]
         with pytest.raises(ValueError, match="boom"):
             run_task(engine, Task(0, str(path), size, 0, size), engine.prefilter())
         assert gc.isenabled() == enabled
@@ -113,7 +114,7 @@ def test_record_key_tells_records_apart() -> None:
 def test_record_key_is_keyed_per_process() -> None:
     """Another process digests the same record differently (a secret key per process), so
     nobody can forge a record that collides with another one."""
-    code = "from ses_sigma.scan_tasks import record_key; print(record_key('id-1', 2.0))"
+    code = "from ses_sigma.rowkeys import record_key; print(record_key('id-1', 2.0))"
     other = {
         int(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True).stdout)
         for _ in range(2)

@@ -1,27 +1,26 @@
 """How a worker's matches travel (``scan_tasks.to_wire`` / ``from_wire``) and the scan's garbage
-collector settings (``scan_gc``): the wire form gives back exactly what ``run_task`` made."""
+collector settings (``scan_gc``): the wire form gives back exactly what ``run_task`` made, and
+rule indexes give back exactly the alerts ``Engine.match_record`` makes."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import pickle
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ses_sigma.alerts import Alert
-from ses_sigma.logs import ReadStats
+from ses_sigma.logs import ReadStats, read_records
+from ses_sigma.match.engine import Engine
+from ses_sigma.pack import load_pack
+from ses_sigma.records import Record, RecordError
 from ses_sigma.scan_gc import YOUNG_THRESHOLD, in_scan_gc, scan_gc
-from ses_sigma.scan_tasks import (
-    Task,
-    TaskResult,
-    alerts_of,
-    from_wire,
-    pack_payload,
-    to_wire,
-    unpack_payload,
-)
+from ses_sigma.scan_tasks import Task, TaskResult, pack_payload, unpack_payload
+from ses_sigma.scan_wire import alerts_of, from_wire, to_wire
 
 # Hostile text: lone surrogates, NUL, non-ASCII; times: -0.0, huge, negative.
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
@@ -51,48 +50,37 @@ class Opaque:
 
 
 @st.composite
-def matches(draw: Any) -> tuple[Any, ...]:
+def matches(draw: Any, suppress: bool) -> tuple[Any, ...]:
     ts = draw(TIMES)
     event_id = draw(TEXT)
-    alerts = []
-    for _ in range(draw(st.integers(0, 3))):
-        rule_id, name, title, level = draw(st.sampled_from(RULES))
-        if draw(st.booleans()):  # as single_alert_maker makes it (the same time object)
-            alerts.append(Alert(rule_id, name, title, level, ts, (event_id,)))
-        else:
-            alerts.append(
-                Alert(
-                    rule_id,
-                    name,
-                    title,
-                    level,
-                    draw(TIMES),
-                    tuple(draw(st.lists(TEXT, max_size=2))),
-                    tuple((draw(TEXT), draw(VALUES)) for _ in range(draw(st.integers(0, 2)))),
-                    draw(st.none() | st.integers(0, 3)),
-                )
-            )
+    found = draw(st.lists(st.integers(0, len(RULES) - 1), max_size=3))
     payload = draw(st.none() | VALUES.map(lambda v: (("rule_one", None, None, (v,)),)))
-    sup = draw(st.none() | st.lists(VALUES | st.builds(Opaque, st.integers()), max_size=3))
-    key = draw(st.integers(0, 2**64 - 1))
-    return (key, ts, event_id, alerts, payload, sup)
+    payload = pack_payload(payload) if payload is not None and draw(st.booleans()) else payload
+    values = VALUES | st.builds(Opaque, st.integers())
+    sup = draw(st.lists(values, min_size=len(found), max_size=len(found))) if suppress else None
+    return (ts, event_id, found, payload, sup)
 
 
-@settings(max_examples=60)
-@given(rows=st.lists(matches(), max_size=6))
+@settings(max_examples=80)
+@given(rows=st.booleans().flatmap(lambda sup: st.lists(matches(sup), max_size=6)))
 def test_wire_round_trip_is_exact(rows: list[Any]) -> None:
-    result = TaskResult(Task(0, "f.jsonl", 10), list(rows), ReadStats(), 3)
+    result = TaskResult(Task(0, "f.jsonl", 10), ReadStats(), 3)
+    result.keys.extend(range(len(rows)))
+    result.times, result.event_ids, result.found, result.payloads, groups = (
+        [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], [], []]
+    )
+    result.groups = groups if rows and rows[0][4] is not None else None
+    assert result.rows() == rows
     sent = pickle.loads(pickle.dumps(to_wire(result)))  # as multiprocessing sends it
-    opaque = any(r[5] and any(isinstance(v, Opaque) for v in r[5]) for r in rows)
-    assert (sent.wire is None) == opaque  # pickled rows only when marshal cannot write them
-    got = from_wire(sent).matches
+    opaque = any(r[4] and any(isinstance(v, Opaque) for v in r[4]) for r in rows)
+    assert (sent.wire is None) == opaque  # pickled columns only when marshal cannot write them
+    assert list(sent.keys) == list(range(len(rows)))
+    got = from_wire(sent).rows()
     assert len(got) == len(rows)
-    for (k1, t1, e1, a1, p1, s1), (k2, t2, e2, a2, p2, s2) in zip(rows, got, strict=True):
-        assert (k1, e1, p1, s1) == (k2, e2, p2, s2)
-        assert repr(t1) == repr(t2)
-        assert [type(a) for a in a2] == [Alert] * len(a1)
-        assert [repr(a) for a in a1] == [repr(a) for a in a2]
-        assert a1 == a2
+    for (t1, e1, f1, p1, s1), (t2, e2, f2, p2, s2) in zip(rows, got, strict=True):
+        assert (e1, f1, p1, s1) == (e2, f2, p2, s2)
+        assert repr((t1, p1)) == repr((t2, p2))  # -0.0, True vs 1 kept
+        assert alerts_of(f1, t1, e1, RULES) == alerts_of(f2, t2, e2, RULES)
 
 
 @settings(max_examples=60)
@@ -110,20 +98,38 @@ def test_a_payload_marshal_cannot_write_travels_as_it_is() -> None:
     assert unpack_payload(payload) is payload
 
 
-def test_single_event_alerts_travel_as_rule_indexes() -> None:
-    ts, event_id = 1767383144.0, "e\udc80"
-    alert = Alert(*RULES[0], ts, (event_id,))
-    other = Alert(*RULES[1], ts + 1, (event_id,))
-    result = to_wire(TaskResult(Task(0, "f", 1), [(7, ts, event_id, [alert, other], None, None)]))
-    [(_, _, _, found, _, _)] = result.rows()
-    assert found[0] == 0 and result.rules == [RULES[0]]  # the template: an index
-    assert type(found[1]) is tuple  # a different time: the whole alert
-    assert alerts_of(found, ts, event_id, result.rules) == [alert, other]
-    # An alert equal to the template but for the sign of a zero time is sent whole.
-    signed = Alert(*RULES[0], 0.0, ("x",))
-    result = to_wire(TaskResult(Task(0, "f", 1), [(7, -0.0, "x", [signed], None, None)]))
-    [got] = from_wire(result).matches[0][3]
-    assert repr(got.time) == "0.0"
+def _records(engine: Engine) -> list[Record]:
+    """Every fixture event and every bundled example record."""
+    from ses_sigma.harness import load_fixtures
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    out = list(read_records([examples], ReadStats()))
+    for case in load_fixtures(rule_names=engine.rule_names):
+        for event in case.events:
+            with contextlib.suppress(RecordError):  # a fixture of a bad eventTime
+                out.append(Record.from_dict(event))
+    return out
+
+
+def test_rule_indexes_make_the_alerts_of_match_record() -> None:
+    """``Engine.match_rules`` + ``alerts_of`` give exactly ``Engine.match_record``'s alerts
+    (same fields, same types), suppression groups and stateful rule names, on every fixture
+    event and example record."""
+    engine = Engine(load_pack())
+    fired = 0
+    for rec in _records(engine):
+        alerts: list[Alert] = []
+        groups: list[tuple[Alert, Any]] = []
+        names = engine.match_record(rec, alerts, groups)
+        found: list[int] = []
+        sup: list[Any] = []
+        assert engine.match_rules(rec, found, sup) == names
+        made = alerts_of(found, rec.time, rec.event_id, engine.alert_rules)
+        assert [repr(a) for a in made] == [repr(a) for a in alerts]
+        assert [type(a.time) for a in made] == [type(a.time) for a in alerts]
+        assert made == alerts and sup == [g for _, g in groups]
+        fired += bool(alerts)
+    assert fired > 50  # not vacuous
 
 
 def test_scan_gc_restores_the_collector() -> None:
@@ -160,10 +166,6 @@ def test_in_scan_gc_follows_nested_blocks() -> None:
 def test_counted_alerts_are_the_kept_ones() -> None:
     """Without a consumer (keep_alerts False, no on_alert) the parent counts a worker's alerts
     without rebuilding them: the same count as the alerts it keeps, at 1 and 2 workers."""
-    from pathlib import Path
-
-    from ses_sigma.match.engine import Engine
-    from ses_sigma.pack import load_pack
     from ses_sigma.scan import scan_with_engine
 
     examples = Path(__file__).resolve().parents[1] / "examples"
@@ -173,3 +175,18 @@ def test_counted_alerts_are_the_kept_ones() -> None:
     for workers in (1, 2):
         counted = scan_with_engine(engine, [examples], workers=workers, keep_alerts=False)
         assert counted.alerts == [] and counted.alert_count == 66
+
+
+def test_bench_rows_checks_what_it_times(tmp_path: Path, capsys: Any) -> None:
+    """``python -m ses_sigma.bench_rows`` runs on a small file, its checks passing."""
+    import orjson
+
+    from ses_sigma.bench_data import generate_records
+    from ses_sigma.bench_rows import main
+
+    path = tmp_path / "small.jsonl"
+    records = generate_records(3000, seed=2, ses_share=0.5)
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    assert main([str(path), "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "matched records" in out and "KeySet.add_many" in out and "former wire" in out

@@ -11,7 +11,7 @@ from sigma.rule import SigmaRuleBase
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record, format_time
 
-__all__ = ["Alert", "make_alert", "single_alert_maker"]
+__all__ = ["Alert", "alert_of_rule", "alert_rule", "make_alert", "single_alert_maker"]
 
 
 @dataclass(frozen=True, slots=True, init=False)  # __init__: _fast_init, below
@@ -136,13 +136,37 @@ def _fast_init() -> Callable[..., None]:
 Alert.__init__ = _fast_init()  # type: ignore[method-assign]
 
 
+def alert_rule(rule: SigmaRuleBase) -> tuple[str, str, str, str]:
+    """The rule's part of its alerts, as ``make_alert`` writes it: (rule_id, rule_name,
+    title, level)."""
+    return (
+        str(rule.id) if rule.id else "",
+        rule_key(rule),
+        rule.title,
+        rule.level.name.lower() if rule.level else "",
+    )
+
+
+def alert_of_rule(rule: tuple[str, str, str, str], time: float, event_id: str) -> Alert:
+    """The single-event alert of ``rule`` (``alert_rule``) made by the record of ``time`` and
+    ``event_id``: what ``single_alert_maker(rule)(record)`` makes."""
+    alert = _new(Alert)
+    s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _SET_FIELDS
+    s_id(alert, rule[0])
+    s_name(alert, rule[1])
+    s_title(alert, rule[2])
+    s_level(alert, rule[3])
+    s_time(alert, time)
+    s_events(alert, (event_id,))
+    s_group(alert, ())
+    s_suppressed(alert, None)
+    return alert
+
+
 def single_alert_maker(rule: SigmaRuleBase) -> Callable[[Record], Alert]:
     """``make_alert(rule, [record])`` as a function of the record, the rule's part (id, name,
     title, level) computed once."""
-    rule_id = str(rule.id) if rule.id else ""
-    rule_name = rule_key(rule)
-    title = rule.title
-    level = rule.level.name.lower() if rule.level else ""
+    rule_id, rule_name, title, level = alert_rule(rule)
     s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _SET_FIELDS
 
     def alert_of(record: Record) -> Alert:

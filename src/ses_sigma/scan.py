@@ -8,7 +8,8 @@ takes the results in task order, whatever the number of workers:
 
 * each matched record is taken once per (eventID, eventTime): CloudTrail delivers at least
   once and exports overlap, so a copy met again is counted as a duplicate and dropped
-  (``scan_stream.SeenKeys``, 64-bit digests computed by the workers);
+  (``scan_stream.SeenKeys``: keyed 64-bit digests computed by the workers, added a task at a
+  time to a C hash set);
 * single-event alerts go to ``on_alert`` as their task completes (streaming);
 * matches that feed stateful rules go, as small payloads, through a reorder buffer to the
   correlation and first-seen engines in (eventTime, eventID) order, whose alerts stream out as
@@ -54,12 +55,11 @@ from ses_sigma.scan_tasks import (
     STDIN,
     Task,
     TaskResult,
-    alerts_of,
     collector_paused,
     plan_tasks,
     run_task,
-    to_wire,
 )
+from ses_sigma.scan_wire import alerts_of, to_wire
 
 __all__ = ["STDIN", "ScanResult", "default_workers", "scan", "scan_with_engine"]
 
@@ -188,7 +188,7 @@ class _Work:
     def results(self) -> Iterator[TaskResult]:
         """Task results in task order (standard input always read by this process, where it
         stands in the order); a worker's result holds its matches in wire form
-        (``scan_tasks.to_wire``)."""
+        (``scan_wire.to_wire``)."""
         engine, pf, stdin, suppress, spec = (
             self._engine,
             self._pf,
@@ -215,6 +215,10 @@ class _Work:
         if pool is None:
             return None
         return lambda jobs: pool.map(_worker_part, jobs, chunksize=1)
+
+
+#: A duplicate's flag in ``KeySet.add_many``'s answer.
+_NONE_SEEN = b"\x00"
 
 
 def _shift(origin: str, path: str, offset: int) -> str:
@@ -303,10 +307,11 @@ def scan_with_engine(
     )
     tasks = plan_tasks(paths, stats, range_bytes, workers)
     total = sum(t.size for t in tasks)
-    add_seen = seen.add
+    add_seen = seen.add_many
     add_stateful = stream.add
-    # Alerts are rebuilt from a worker's wire form only when something takes them.
+    # Alerts are built (from rule indexes) only when something takes them.
     consumed = keep_alerts or on_alert is not None or groups is not None
+    alert_rules = engine.alert_rules
     one_part = state is not None or suppress
     with (
         tempfile.TemporaryDirectory(prefix="ses-sigma-scan-") as directory,
@@ -323,33 +328,59 @@ def scan_with_engine(
                     for r in part.stats.rejections
                 ]
             stats.merge(part.stats)
-            rules = part.rules
+            times, event_ids, payloads, sups = part.columns()
+            fresh = add_seen(part.keys)  # per match: 1 new, 0 a copy of a record already matched
+            if len(fresh) != len(times):
+                raise RuntimeError(
+                    f"task {task.index}: {len(fresh)} digests for {len(times)} matches"
+                )
             # Batch mode: the task's candidates are taken as the sorted runs its worker wrote
             # (scan_runs), but for the rows dropped here as duplicates.
             runs = part.runs if stream.batch else None
             if part.runs is not None and runs is None:
                 os.unlink(part.runs.path)  # streaming: taken from the rows
-            dropped: list[int] = []
-            for row, (key, ts, event_id, found, payload, sup) in enumerate(part.rows()):
-                if not add_seen(key):
-                    result.duplicates += 1
-                    if runs is not None and payload is not None:
-                        dropped.append(row)
-                    continue
-                result.matched += 1
-                if found:
-                    if consumed:
-                        found = alerts_of(found, ts, event_id, rules)
-                        for alert in found:
-                            emit(alert)
-                        if sup is not None and groups is not None:
-                            groups.extend(zip(found, sup, strict=True))
-                    else:
-                        result.alert_count += len(found)
-                if payload is not None and runs is None:
-                    add_stateful(ts, event_id, payload)
             if runs is not None:
+                dropped = []
+                if _NONE_SEEN in fresh:
+                    dropped = [
+                        row
+                        for row, (new, payload) in enumerate(zip(fresh, payloads, strict=True))
+                        if not new and payload is not None
+                    ]
                 stream.add_run(runs, dropped)
+            if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
+                result.matched += len(times)
+                result.alert_count += part.alerts
+                if runs is None:
+                    for ts, event_id, payload in zip(times, event_ids, payloads, strict=True):
+                        if payload is not None:
+                            add_stateful(ts, event_id, payload)
+            else:
+                rows = zip(
+                    fresh,
+                    times,
+                    event_ids,
+                    part.found_lists(),
+                    payloads,
+                    sups if sups is not None else [None] * len(times),
+                    strict=True,
+                )
+                for new, ts, event_id, found, payload, sup in rows:
+                    if not new:
+                        result.duplicates += 1
+                        continue
+                    result.matched += 1
+                    if found:
+                        if consumed:
+                            made = alerts_of(found, ts, event_id, alert_rules)
+                            for alert in made:
+                                emit(alert)
+                            if sup is not None and groups is not None:
+                                groups.extend(zip(made, sup, strict=True))
+                        else:
+                            result.alert_count += len(found)
+                    if payload is not None and runs is None:
+                        add_stateful(ts, event_id, payload)
             flag.value = stream.batch  # runs from the workers while in batch mode
             done += task.size
             if on_progress is not None:

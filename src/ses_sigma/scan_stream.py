@@ -28,7 +28,7 @@ the rows the parent dropped as duplicates), and the exact run reads those runs
 (``scan_exact``), in a worker process when ``use_workers`` gave one.
 
 Duplicates (CloudTrail delivers at least once) are dropped before any of this by ``SeenKeys``:
-64-bit digests of (eventID, eventTime), 8 bytes each in a sorted array.
+keyed 64-bit digests of (eventID, eventTime) in a C hash set (``rowkeys``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import operator
-from array import array
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -48,6 +46,7 @@ from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.first_seen import FUTURE_SLACK
 from ses_sigma.match.stateful import StatefulRunner
+from ses_sigma.rowkeys import KeySet
 from ses_sigma.scan_exact import Source, merge_parts, only_rules, open_runs, part_alerts
 from ses_sigma.scan_runs import RunSpec, TaskRuns, write_run
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
@@ -79,49 +78,9 @@ PartRunner = Callable[
 ]
 
 
-class SeenKeys:
-    """A set of 64-bit record digests: recent ones in a set, older ones in a sorted array
-    (8 bytes each), so the set of a large scan stays small."""
-
-    def __init__(self, recent: int = 1 << 15):
-        """``recent``: digests kept in the set before they move to the array."""
-        self._recent: set[int] = set()
-        self._limit = recent
-        self._sorted = array("Q")
-
-    def add(self, digest: int) -> bool:
-        """Add ``digest``; False when it was already there."""
-        if digest in self._recent:
-            return False
-        old = self._sorted
-        if old:
-            i = bisect_left(old, digest)
-            if i < len(old) and old[i] == digest:
-                return False
-        self._recent.add(digest)
-        if len(self._recent) >= self._limit:
-            self._merge()
-        return True
-
-    def _merge(self) -> None:
-        """Move the recent digests into the sorted array, a slice at a time (few int objects
-        alive at once: the peak memory stays that of the array)."""
-        recent = sorted(self._recent)
-        self._recent = set()
-        old = self._sorted
-        merged = array("Q")
-        start = 0
-        step = self._limit
-        for i in range(0, len(old), step):
-            part = old[i : i + step]
-            end = bisect_left(recent, part[-1], start)
-            merged.extend(sorted(itertools.chain(part, recent[start:end])))
-            start = end
-        merged.extend(recent[start:])
-        self._sorted = merged
-
-    def __len__(self) -> int:
-        return len(self._recent) + len(self._sorted)
+#: The set of matched records' digests (``rowkeys.KeySet``: a C open-addressing table of
+#: uint64, 10.7 to 21.3 bytes a record; ``rowkeys.SortedKeySet`` without the extension).
+SeenKeys = KeySet
 
 
 @dataclass

@@ -2,15 +2,19 @@
 and what one worker does with one of them.
 
 A task reads its records (pre-filtered or not), matches them with the compiled engine and
-returns, per matched record, a small tuple (``Match``): a digest of its (eventID, eventTime),
-its single-event alerts and what it brings to the stateful rules (``Engine.project``: value
-tuples, never the record). The parent (``scan``) merges the results in task order, so the
-outcome does not depend on the number of workers. A worker process sends its matches as one
-``marshal`` blob (``to_wire``): a single-event alert made from its record alone (the rule's
-id, name, title and level, the record's time and eventID) travels as the index of its rule in a
-small table, any other alert as a plain tuple; the parent unmarshals the blob (several times
-faster than unpickling the same rows, and the rows are smaller) and rebuilds Alerts only when
-something consumes them (``alerts_of``). In-process nothing is encoded.
+returns its matched records column by column (``TaskResult``): a digest of each one's
+(eventID, eventTime) in one ``array('Q')`` (``rowkeys.record_key``; the parent adds a task's digests
+to its set of seen records in one call, ``rowkeys.KeySet.add_many``), eventTimes, eventIDs,
+single-event alerts as indexes into ``Engine.alert_rules`` (``Engine.match_rules``: an alert
+of a single-event rule is the rule's part and the record's time and eventID, so no Alert is
+built where the record is matched), what each brings to the stateful rules
+(``Engine.project``: value tuples, never the record) and, when suppressing, the alerts'
+suppression groups. The parent (``scan``) merges the results in task order, so the outcome
+does not depend on the number of workers, and builds Alerts only when something consumes
+them (``scan_wire.alerts_of``). A worker process sends the columns as two ``marshal`` blobs
+(``scan_wire.to_wire``): the alerts' rule indexes apart, as a parent that only counts alerts never
+reads them (a list per record: most of the cost of reading the rows back, measured).
+In-process nothing is encoded.
 
 Tasks are planned in event-time order where the file names say it (CloudTrail's
 ``<account>_CloudTrail_<region>_YYYYMMDDTHHMMZ_<id>.json.gz``: S3's layout walks region by
@@ -22,14 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
 import marshal
 import math
 import operator
 import os
 import re
-import struct
 import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,24 +47,22 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.match.stateful import Payload
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
+from ses_sigma.rowkeys import DIGEST_KEY, RECORD_DIGEST
 from ses_sigma.scan_gc import in_scan_gc
 from ses_sigma.scan_runs import RunCollector, RunSpec, TaskRuns
 
 __all__ = [
+    "ALERT_FIELDS",
     "RANGE_BYTES",
     "STDIN",
     "Match",
     "Task",
     "TaskResult",
     "alert_tuple",
-    "alerts_of",
     "collector_paused",
-    "from_wire",
     "pack_payload",
     "plan_tasks",
-    "record_key",
     "run_task",
-    "to_wire",
     "unpack_payload",
 ]
 
@@ -93,22 +94,16 @@ class Task:
 #: payload itself when marshal cannot write it.
 PackedPayload = bytes | Payload
 
-#: A matched record: digest of (eventID, eventTime) (``record_key``), eventTime, eventID, its
-#: single-event alerts, its packed stateful payload (None when it feeds no stateful rule) and,
-#: when suppressing, the suppression group of each alert (else None).
-Match = tuple[int, float, str, list[Alert], PackedPayload | None, list[Any] | None]
+#: A matched record (``TaskResult.rows``): eventTime, eventID, its single-event alerts
+#: (indexes into ``Engine.alert_rules``: ``scan_wire.alerts_of`` makes the Alerts), its
+#: packed stateful payload (None when it feeds no stateful rule) and, when suppressing, the
+#: suppression group of each alert (else None).
+Match = tuple[float, str, list[int], PackedPayload | None, list[Any] | None]
 
-_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
+#: An Alert's fields, in order.
+ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(Alert))
 #: An Alert's fields as a plain tuple (``Alert(*fields)`` makes it again).
-alert_tuple = operator.attrgetter(*_ALERT_FIELDS)
-
-
-_PACK_TIME = struct.Struct("<d").pack
-_BLAKE2B = hashlib.blake2b
-#: The digest's secret key, drawn once per process (worker processes are forked: they share
-#: it). Eventual collisions are not chosen: with a known key, whoever writes log records could
-#: make two of them collide in about 2**32 tries and have the second dropped as a duplicate.
-_DIGEST_KEY = os.urandom(16)
+alert_tuple = operator.attrgetter(*ALERT_FIELDS)
 
 
 _DUMPS = marshal.dumps
@@ -134,37 +129,55 @@ def unpack_payload(packed: PackedPayload) -> Payload:
     return _LOADS(packed) if type(packed) is bytes else packed  # type: ignore[return-value]
 
 
-def record_key(event_id: str, ts: float) -> int:
-    """A 64-bit digest of (eventID, eventTime): the set of matched records stays small (8
-    bytes a record, ``scan_stream.SeenKeys``). Two different records share one with odds of
-    about n²/2⁶⁵ (1e-9 for 200,000 matched records), and nobody can aim for one: the digest is
-    keyed with a secret drawn per process (``_DIGEST_KEY``). The time goes in as its 8 IEEE
-    bytes (fixed length, so the pair is read back unambiguously; 0.5 instead of 0.7 us with its
-    repr, measured)."""
-    data = _PACK_TIME(ts) + event_id.encode("utf-8", "surrogatepass")  # lone surrogates too
-    return int.from_bytes(_BLAKE2B(data, digest_size=8, key=_DIGEST_KEY).digest(), "little")
+#: The columns of ``TaskResult.columns``: eventTimes, eventIDs, packed stateful payloads and
+#: suppression groups (None when not suppressing).
+Columns = tuple[list[float], list[str], list[PackedPayload | None], list[list[Any]] | None]
 
 
 @dataclass
 class TaskResult:
-    """What one task found: matched records in read order, read statistics, lines read."""
+    """What one task found: read statistics, lines read and its matched records in read
+    order, column by column (row i is item i of each; ``rows`` pairs them up)."""
 
     task: Task
-    matches: list[Any] = field(default_factory=list)  # Match, or its wire form
     stats: ReadStats = field(default_factory=ReadStats)
     lines: int = 0
-    #: Set by ``to_wire`` (then ``matches`` is empty): the marshal'ed match rows, whose alerts
-    #: are indexes into ``rules`` or alert tuples, and that table of (id, name, title, level).
+    #: ``record_key`` of each match (native uint64).
+    keys: array[int] = field(default_factory=lambda: array("Q"))
+    times: list[float] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    #: Each match's single-event alerts: indexes into ``Engine.alert_rules``.
+    found: list[list[int]] = field(default_factory=list)
+    payloads: list[PackedPayload | None] = field(default_factory=list)
+    #: When suppressing, each match's suppression group per alert (else None).
+    groups: list[list[Any]] | None = None
+    #: Single-event alerts in ``found`` (a parent that does not keep them counts them so).
+    alerts: int = 0
+    #: Set by ``to_wire`` (then the columns but ``keys`` are empty): the marshal'ed
+    #: (times, event_ids, payloads, groups), and ``found``.
     wire: bytes | None = None
-    rules: list[tuple[str, str, str, str]] = field(default_factory=list)
+    found_wire: bytes | None = None
     #: The task's stateful candidates as sorted runs on disk (batch mode, ``scan_runs``), or
-    #: None; the match rows hold them too.
+    #: None; the columns hold them too.
     runs: TaskRuns | None = None
 
-    def rows(self) -> list[Any]:
-        """The match rows: ``matches``, or those ``to_wire`` encoded (alerts in wire form:
-        ``alerts_of`` makes them Alerts again)."""
-        return marshal.loads(self.wire) if self.wire is not None else self.matches
+    def columns(self) -> Columns:
+        """(times, event_ids, payloads, groups), decoded if ``to_wire`` encoded them."""
+        if self.wire is not None:
+            return marshal.loads(self.wire)  # type: ignore[no-any-return]
+        return self.times, self.event_ids, self.payloads, self.groups
+
+    def found_lists(self) -> list[list[int]]:
+        """``found``, decoded if ``to_wire`` encoded it."""
+        if self.found_wire is not None:
+            return marshal.loads(self.found_wire)  # type: ignore[no-any-return]
+        return self.found
+
+    def rows(self) -> list[Match]:
+        """The matches as rows (``Match``)."""
+        times, event_ids, payloads, groups = self.columns()
+        sups = groups if groups is not None else [None] * len(times)
+        return list(zip(times, event_ids, self.found_lists(), payloads, sups, strict=True))
 
 
 def _is_jsonl_file(path: Path) -> bool:
@@ -308,135 +321,56 @@ def _run_task(
     if task.is_range and task.start == 0:
         stats.files += 1  # a split file is counted once, by its first range
     records = _records(task, stats, pf, stdin)
-    matches = result.matches
+    add_key = result.keys.append
+    add_time = result.times.append
+    add_id = result.event_ids.append
+    add_found = result.found.append
+    add_payload = result.payloads.append
+    if suppress:
+        result.groups = []
+        add_groups = result.groups.append
+    digest = RECORD_DIGEST
+    secret = DIGEST_KEY
+    alert_count = 0
     # Line numbers of a range are relative to it (the parent shifts rejections only): origins
     # of ranges stay out of the payloads, whose warnings then name the eventID.
     origins = not task.is_range
-    match_record = engine.match_record
+    match_rules = engine.match_rules
     project = engine.project
     collect = collector.add if collector is not None else None
     collect_names = collector.names if collector is not None else None
+    times = result.times
     while True:
         try:
             rec = next(records)
         except StopIteration as stop:
             result.lines = stop.value or 0
             break
-        alerts: list[Alert] = []
-        groups: list[tuple[Alert, Any]] | None = [] if suppress else None
+        found: list[int] = []
+        sup: list[Any] | None = [] if suppress else None
         try:
-            stateful = match_record(rec, alerts, groups)
+            stateful = match_rules(rec, found, sup)
         except RecursionError:
             stats.records -= 1
             stats.reject(rec.origin, "nested too deeply for the matcher: not matched", RECORD)
             continue
-        if alerts or stateful:
-            payload = None
-            if stateful:
-                payload = pack_payload(project(rec, stateful, suppress, origins))
-                if collect is not None:
-                    collect((rec.time, rec.event_id, len(matches), payload))
-                    if collect_names is not None:
-                        collect_names(stateful)
-            sup = [g for _, g in groups] if groups is not None else None
-            key = record_key(rec.event_id, rec.time)
-            matches.append((key, rec.time, rec.event_id, alerts, payload, sup))
+        if found or stateful:
+            payload = pack_payload(project(rec, stateful, suppress, origins)) if stateful else None
+            ts = rec.time
+            event_id = rec.event_id
+            if collect is not None and payload is not None:
+                collect((ts, event_id, len(times), payload))  # row: its index in the columns
+                if collect_names is not None:
+                    collect_names(stateful)
+            add_key(digest(event_id, ts, secret))  # rowkeys.record_key
+            add_time(ts)
+            add_id(event_id)
+            add_found(found)
+            add_payload(payload)
+            if sup is not None:
+                add_groups(sup)
+            alert_count += len(found)
+    result.alerts = alert_count
     if collector is not None:
         result.runs = collector.write(task.index)
-    return result
-
-
-_NEW = object.__new__
-# Alert is a frozen dataclass: its __init__ goes through object.__setattr__ per field; the slots'
-# member descriptors set them at half the cost (as alerts.single_alert_maker does).
-_SETTERS = tuple(getattr(Alert, name).__set__ for name in _ALERT_FIELDS)
-
-
-def _wire_alerts(
-    alerts: list[Alert], ts: float, event_id: str, table: dict[tuple[str, str, str, str], int]
-) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for a in alerts:
-        if (
-            a.time is ts
-            and a.group == ()
-            and a.suppressed is None
-            and len(a.event_ids) == 1
-            and a.event_ids[0] == event_id
-        ):
-            rule = (a.rule_id, a.rule_name, a.title, a.level)
-            index = table.get(rule)
-            if index is None:
-                index = table[rule] = len(table)
-            out.append(index)
-        else:
-            out.append(alert_tuple(a))
-    return tuple(out)
-
-
-def to_wire(result: TaskResult) -> TaskResult:
-    """The result with its matches in wire form, for a worker to send (in place; module
-    docstring). Rows ``marshal`` cannot write (a suppression group of an unusual type) are
-    sent as they are, with their alerts as plain tuples, pickled. The collector is paused
-    meanwhile (no cycle is made; in a forked worker a collection also walks, and so copies, the
-    heap inherited from the parent)."""
-    with collector_paused():
-        return _to_wire(result)
-
-
-def _to_wire(result: TaskResult) -> TaskResult:
-    table: dict[tuple[str, str, str, str], int] = {}
-    rows = [
-        (key, ts, event_id, _wire_alerts(alerts, ts, event_id, table) if alerts else (), p, sup)
-        for key, ts, event_id, alerts, p, sup in result.matches
-    ]
-    try:
-        result.wire = marshal.dumps(rows, 4)
-    except ValueError:  # unmarshallable object: pickle the rows instead
-        result.matches = [
-            (key, ts, event_id, [alert_tuple(a) for a in alerts], p, sup)
-            for key, ts, event_id, alerts, p, sup in result.matches
-        ]
-        return result
-    result.rules = list(table)
-    result.matches = []
-    return result
-
-
-def alerts_of(
-    found: Any, ts: float, event_id: str, rules: list[tuple[str, str, str, str]]
-) -> list[Alert]:
-    """The Alerts of one match row: ``found`` as ``run_task`` made it (Alerts, returned as they
-    are) or in wire form (rule indexes into ``rules`` and alert tuples, ``to_wire``)."""
-    if not found or (type(found) is list and type(found[0]) is Alert):
-        return found  # type: ignore[no-any-return]
-    out = []
-    s_id, s_name, s_title, s_level, s_time, s_events, s_group, s_suppressed = _SETTERS
-    for item in found:
-        if type(item) is int:
-            rule_id, rule_name, title, level = rules[item]
-            alert = _NEW(Alert)
-            s_id(alert, rule_id)
-            s_name(alert, rule_name)
-            s_title(alert, title)
-            s_level(alert, level)
-            s_time(alert, ts)
-            s_events(alert, (event_id,))
-            s_group(alert, ())
-            s_suppressed(alert, None)
-            out.append(alert)
-        else:
-            out.append(Alert(*item))
-    return out
-
-
-def from_wire(result: TaskResult) -> TaskResult:
-    """The result ``to_wire`` sent, with its matches as ``run_task`` made them (in place)."""
-    rules = result.rules
-    result.matches = [
-        (key, ts, event_id, alerts_of(found, ts, event_id, rules) if found else [], p, sup)
-        for key, ts, event_id, found, p, sup in result.rows()
-    ]
-    result.wire = None
-    result.rules = []
     return result

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import random
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ from ses_sigma.alerts import Alert, make_alert, single_alert_maker
 from ses_sigma.match import detection as detection_module
 from ses_sigma.match.codegen import Leaf, generate
 from ses_sigma.match.detection import compile_detection
-from ses_sigma.match.dispatch import Dispatch
+from ses_sigma.match.dispatch import RAW_LIMIT, Dispatch
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.fields import MULTI, field_getter, scalar_getter, walk
 from ses_sigma.pack import load_pack
@@ -213,6 +214,22 @@ DETECTIONS = [
     "condition: s and t or not t and userIdentity_x\n"
     "userIdentity_x:\n  userIdentity.type: IAMUser",
     "s:\n  eventSource: ses.amazonaws.com\ncondition: [s, f]\nf:\n  eventName: getaccount",
+    # Runs of items on one field share one read and lower() (codegen._group): lists, |all,
+    # cased and uncased mixed, dotted fields, other value types, nested filters, under NOT,
+    # and runs broken by an item of another kind or field.
+    "s:\n  userAgent|contains: [terraform, Pulumi, aws-cdk]\ncondition: s",
+    "s:\n  userAgent|contains|all: [aws, cli]\ncondition: s",
+    "f1:\n  - userAgent|startswith: Mozilla/\n  - userAgent: AWS Internal\n"
+    "f2:\n  userAgent|contains|cased: [Terraform/, pulumi]\n"
+    "s:\n  eventSource: ses.amazonaws.com\ncondition: s and not 1 of f*",
+    "s:\n  - userIdentity.invokedBy|endswith: .amazonaws.com\n"
+    "  - userIdentity.invokedBy: [AWS Internal, 5]\n  - userIdentity.invokedBy|re: '^x'\n"
+    "  - userIdentity.invokedBy: null\n  - userIdentity.invokedBy|contains: ses\n"
+    "condition: s",
+    "s:\n  requestParameters.enabled: [1, 'true', 'yes*']\ncondition: s",
+    "s:\n  a.b.c|startswith: [ak, AS]\n  a.b.c|endswith|cased: [X, y]\ncondition: s",
+    "s:\n  userAgent|contains: [a, b]\nt:\n  sourceIPAddress|startswith: '10.'\n"
+    "u:\n  userAgent|endswith: z\ncondition: s or t or u",
 ]
 COMPILED_SEMANTICS = [compile_detection(_rule(d)) for d in DETECTIONS]
 
@@ -276,6 +293,28 @@ def test_plans_are_bounded_by_the_pack_not_the_input() -> None:
         dispatch.plan({"eventSource": f"s{i}.amazonaws.com", "eventName": f"Call{i}"})
         dispatch.plan({"eventSource": "ses.amazonaws.com", "eventName": f"Call{i}"})
     assert dispatch.plan_count == 2  # (other, other) and (ses, other)
+
+
+def test_plans_remembered_as_written_are_bounded_and_right() -> None:
+    """The plans a dispatch remembers by the values as written (any letter case) are those
+    of the lowered values, and at most RAW_LIMIT pairs are remembered."""
+    dispatch = Dispatch([(c, c) for c in COMPILED], lambda c, pred: (c, pred))
+    fresh = Dispatch([(c, c) for c in COMPILED], lambda c, pred: (c, pred))
+    names = [*sorted({n for c in COMPILED for n in c.plain_values["eventName"]}), "other"]
+    rng = random.Random(3)
+    for _ in range(3):  # met again: from the remembered plans
+        for name in names:
+            for spelled in (name, name.upper(), "".join(rng.choice([c, c.upper()]) for c in name)):
+                for source in ("ses.amazonaws.com", "SES.amazonaws.com", "sts.amazonaws.com"):
+                    data = {"eventSource": source, "eventName": spelled}
+                    plan = dispatch.plan(data)
+                    lowered = {"eventSource": source.lower(), "eventName": name.lower()}
+                    assert plan is dispatch.plan(lowered)
+                    want = [(c.rule.name, p is None) for c, p in fresh.plan(lowered)]
+                    assert [(c.rule.name, p is None) for c, p in plan] == want
+    for i in range(RAW_LIMIT + 100):
+        dispatch.plan({"eventSource": "ses.amazonaws.com", "eventName": f"Call{i}"})
+    assert len(dispatch._raw) == RAW_LIMIT
 
 
 def test_specialisations_are_bounded_per_rule() -> None:

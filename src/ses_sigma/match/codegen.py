@@ -7,7 +7,9 @@ eventSource/eventName values already decided) becomes a single expression: ``and
 written in line: read the value at the path (``d.get(key)``, two levels of objects without a
 dotted key), test a ``str`` directly (``v.lower() == t``, ``t in v.lower()``,
 ``v.lower().startswith(t)``...), nothing means no match (or a match for ``null``), and any other
-shape calls the item's reference predicate. Items without a direct form (fieldref, exists,
+shape calls the item's reference predicate. Consecutive items of one ``and``/``or`` (nested
+ones spliced in) on one field share one read of the value and one ``lower()``, with the same
+tests and references in the same order. Items without a direct form (fieldref, exists,
 keywords...) call their compiled predicate.
 
 The generated source only ever holds names this module makes (``c0``, ``v3``...): every value
@@ -126,9 +128,10 @@ def _value(src: _Source, field: str) -> str:
     return f"{src.bind(scalar_getter(field))}(d)"
 
 
-def _str_test(src: _Source, leaf: Leaf, v: str) -> str:
-    """An expression testing the str ``v`` against ``leaf``."""
-    s = v if leaf.cased else f"{v}.lower()"
+def _str_test(src: _Source, leaf: Leaf, v: str, lowered: str | None = None) -> str:
+    """An expression testing the str ``v`` against ``leaf`` (``lowered``: a name holding
+    ``v.lower()``, else it is computed here)."""
+    s = v if leaf.cased else lowered or f"{v}.lower()"
     if leaf.kind == "eq":
         return f"{s} == {src.bind(leaf.text)}"
     if leaf.kind == "in":
@@ -155,6 +158,45 @@ def _leaf(src: _Source, leaf: Leaf) -> str:
     )
 
 
+#: Leaf kinds tested on a str value alone (``_str_test``): a run of them on one field shares
+#: one read of the value and one ``lower()`` (``_group``).
+_STR_KINDS = frozenset({"eq", "in", "contains", "startswith", "endswith", "str"})
+
+
+def _groupable(tree: Tree) -> str | None:
+    """The field of a leaf that ``_group`` can join (None: not one)."""
+    if isinstance(tree, Leaf) and tree.kind in _STR_KINDS and tree.field is not None:
+        return tree.field
+    return None
+
+
+def _group(src: _Source, op: str, leaves: list[Leaf]) -> str:
+    """``leaf1 op leaf2 op ...`` for consecutive leaves on one field, the value read once and
+    lowered once: a str is tested by every leaf's str test, a value that is neither a str nor
+    None by every leaf's reference (what each leaf alone does, in the same order, with the
+    same short-circuits), and nothing is no match."""
+    field = leaves[0].field
+    assert field is not None
+    v = src.var()
+    low = src.var() if any(not leaf.cased for leaf in leaves) else None
+    tests = f" {op} ".join(f"({_str_test(src, leaf, v, low)})" for leaf in leaves)
+    refs = f" {op} ".join(f"{src.bind(leaf.reference)}(d)" for leaf in leaves)
+    on_str = f"(({low} := {v}.lower()) is not None and ({tests}))" if low else f"({tests})"
+    value = _value(src, field)
+    return f"({on_str} if ({v} := {value}).__class__ is str else ({v} is not None and ({refs})))"
+
+
+def _flat(op: str, args: list[Tree]) -> list[Tree]:
+    """``args`` of an ``op`` node with nested ``op`` nodes spliced in (same order)."""
+    out: list[Tree] = []
+    for arg in args:
+        if isinstance(arg, tuple) and arg[0] == op:
+            out.extend(_flat(op, arg[1]))
+        else:
+            out.append(arg)
+    return out
+
+
 def field_or_keyword(leaf: Leaf) -> Predicate:
     """The compiled (fast) predicate of an item without a direct generated form."""
     if isinstance(leaf.node, ConditionFieldEqualsValueExpression):
@@ -170,7 +212,22 @@ def _expr(src: _Source, tree: Tree) -> str:
     op, args = tree
     if op == "not":
         return f"(not {_expr(src, args)})"
-    return "(" + f" {op} ".join(_expr(src, a) for a in args) + ")"
+    # Runs of leaves on one field (``userAgent|contains: [a, b, c]``, nested ORs of filters)
+    # share the read of the value and its lower(): the same answers in the same order.
+    parts: list[str] = []
+    items = _flat(op, args)
+    i = 0
+    while i < len(items):
+        field = _groupable(items[i])
+        j = i + 1
+        while field is not None and j < len(items) and _groupable(items[j]) == field:
+            j += 1
+        if j - i > 1:
+            parts.append(_group(src, op, items[i:j]))
+        else:
+            parts.append(_expr(src, items[i]))
+        i = j
+    return "(" + f" {op} ".join(parts) + ")"
 
 
 def generate(tree: Tree, reference: Predicate) -> Predicate | None:

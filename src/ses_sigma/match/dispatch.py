@@ -25,6 +25,9 @@ S = TypeVar("S")
 
 _SOURCE = "eventSource"
 _NAME = "eventName"
+#: Distinct (eventSource, eventName) pairs, as written, whose plan is remembered (``plan``):
+#: bounded, as the values are the input's.
+RAW_LIMIT = 4096
 
 
 class Dispatch(Generic[T, S]):
@@ -43,6 +46,9 @@ class Dispatch(Generic[T, S]):
         self._sources = frozenset().union(*(c.plain_values[_SOURCE] for c, _ in rules))
         self._names = frozenset().union(*(c.plain_values[_NAME] for c, _ in rules))
         self._plans: dict[tuple[str | None, str | None], tuple[S, ...]] = {}
+        #: Plans by the values as written (before lower() and the OTHER mapping), at most
+        #: RAW_LIMIT of them: a pair already met costs one dict lookup.
+        self._raw: dict[tuple[str, str], tuple[S, ...]] = {}
         self._specialised: dict[tuple[int, str | None, str | None], Predicate | bool] = {}
         #: Records whose eventSource or eventName is not a str: every rule, whole predicate.
         self.generic: tuple[S, ...] = tuple(step(item, c.predicate) for c, item in rules)
@@ -53,15 +59,20 @@ class Dispatch(Generic[T, S]):
         name = data.get(_NAME)
         if src.__class__ is not str or name.__class__ is not str:
             return self.generic
-        src = src.lower()
-        name = name.lower()
+        found = self._raw.get((src, name))
+        if found is not None:
+            return found
+        lower_src = src.lower()
+        lower_name = name.lower()
         key = (
-            src if src in self._sources else OTHER,
-            name if name in self._names else OTHER,
+            lower_src if lower_src in self._sources else OTHER,
+            lower_name if lower_name in self._names else OTHER,
         )
         found = self._plans.get(key)
         if found is None:
             found = self._plans[key] = self._build(key)
+        if len(self._raw) < RAW_LIMIT:
+            self._raw[(src, name)] = found
         return found
 
     @property

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRuleBase
 
-from ses_sigma.alerts import Alert, single_alert_maker
+from ses_sigma.alerts import Alert, alert_rule, single_alert_maker
 from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, Predicate, compile_detection
@@ -36,7 +36,7 @@ from ses_sigma.pack import Pack, rule_key
 from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 
-__all__ = ["Engine", "RuleCompileError", "RunStats"]
+__all__ = ["AlertRule", "Engine", "RuleCompileError", "RunStats"]
 
 
 @dataclass
@@ -58,8 +58,12 @@ class _Single:
 
 #: One rule's step in a dispatch plan: its predicate (None: always true for the plan's
 #: records), its alert maker (None: no alert of its own), its name when it feeds a stateful
-#: rule (else None), and its name.
-_Step = tuple[Predicate | None, Callable[[Record], Alert] | None, str | None, str]
+#: rule (else None), its name, and the index of its alert in ``Engine.alert_rules`` (None:
+#: no alert of its own).
+_Step = tuple[Predicate | None, Callable[[Record], Alert] | None, str | None, str, int | None]
+
+#: A single-event alert's rule part: (rule_id, rule_name, title, level).
+AlertRule = tuple[str, str, str, str]
 
 
 @dataclass
@@ -150,19 +154,27 @@ class Engine:
             if not skip_unsupported:
                 raise RuleCompileError("\n".join(errors))
             self.skipped = errors
+        #: The rule part of each single-event rule's alerts, in rule order: what
+        #: ``match_rules`` gives indexes into (fixed here, so forked workers share it).
+        self.alert_rules: list[AlertRule] = []
+        self._alert_index: dict[str, int] = {}
+        for single in self._singles.values():
+            if single.alerts:
+                self._alert_index[single.name] = len(self.alert_rules)
+                self.alert_rules.append(alert_rule(single.compiled.rule))
         self._dispatch = Dispatch(
             [(s.compiled, s) for s in self._singles.values()], self._plan_entry
         )
         self.stats = RunStats()
         self._projector_cache: Projector | None = None
 
-    @staticmethod
-    def _plan_entry(single: _Single, pred: Predicate | None) -> _Step:
+    def _plan_entry(self, single: _Single, pred: Predicate | None) -> _Step:
         return (
             pred,
             single.alert_of if single.alerts else None,
             single.name if single.stateful else None,
             single.name,
+            self._alert_index.get(single.name),
         )
 
     def run(
@@ -229,7 +241,7 @@ class Engine:
         """
         stateful: list[str] = []
         data = rec.data
-        for pred, alert_of, feeds, name in self._dispatch.plan(data):
+        for pred, alert_of, feeds, name, _ in self._dispatch.plan(data):
             if pred is not None and not pred(data):
                 continue
             if alert_of is not None:
@@ -237,6 +249,26 @@ class Engine:
                 alerts.append(alert)
                 if groups is not None:
                     groups.append((alert, self._group(name, rec)))
+            if feeds is not None:
+                stateful.append(feeds)
+        return stateful
+
+    def match_rules(
+        self, rec: Record, found: list[int], groups: list[GroupValues | None] | None = None
+    ) -> list[str]:
+        """``match_record`` without building Alerts (the scan's form): appends to ``found``
+        the index in ``alert_rules`` of each single-event alert (``alerts.alert_of_rule``
+        makes the Alert ``match_record`` would have: the rule's part, the record's eventTime
+        and eventID) and, with ``groups``, its suppression group; returns the same names."""
+        stateful: list[str] = []
+        data = rec.data
+        for pred, _, feeds, name, index in self._dispatch.plan(data):
+            if pred is not None and not pred(data):
+                continue
+            if index is not None:
+                found.append(index)
+                if groups is not None:
+                    groups.append(self._group(name, rec))
             if feeds is not None:
                 stateful.append(feeds)
         return stateful
