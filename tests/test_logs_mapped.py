@@ -116,3 +116,62 @@ def test_a_mapping_refused_part_way_hands_over_to_the_buffered_path(
     assert lines_read == 901
     assert [o for o, _ in rejections] == [f"{path}:11:1", f"{path}:401:37", f"{path}:901:35"]
     assert len(recs) == 300  # i % 3 == 0: the SES records (none of them replaced)
+
+
+def read_whole(path: Path, pf: Prefilter, mapped: bool) -> tuple:
+    """read_file (a large plain file: through the mapping) or read_stream over the same
+    file (the buffered path): records, rejections, statistics."""
+    from ses_sigma.logs import read_file, read_stream
+
+    stats = ReadStats()
+    if mapped:
+        recs = list(read_file(path, stats, pf))
+    else:
+        recs = list(read_stream(path.open("rb"), str(path), stats, pf))
+    rejections = [(r.origin, r.message, r.kind) for r in stats.rejections]
+    got = [(r.event_id, r.origin, r.time) for r in recs]
+    return got, rejections, (stats.files, stats.records, stats.prefiltered, stats.bytes_read)
+
+
+@pytest.mark.parametrize("kernel", ["c", "python"])
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_large_plain_file_read_whole_is_mapped_with_the_buffered_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str, bom: bytes, newline: bytes
+) -> None:
+    monkeypatch.setattr(mapped_module, "WINDOW_BYTES", 1 << 16)
+    monkeypatch.setattr(mapped_module, "MAP_MIN_BYTES", 1 << 17)
+    lines = [line(i, "s3.amazonaws.com" if i % 3 else "ses.amazonaws.com") for i in range(3000)]
+    lines[1] = b"\n"  # a blank line among those peeked at
+    lines[500] = b'{"eventSource":"s3.amazonaws.com","eventID":"cut\n'  # malformed
+    lines[900] = b"not json at all\n"
+    lines[1400] = b'{"eventVersion":"1.09"}\n'  # no time, no id: rejected
+    body = b"".join(ln.replace(b"\n", newline) for ln in lines) + b'{"eventSource":"ses.am'
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(bom + body)
+    pf = Prefilter(PINS, kernel)
+    calls: list[int] = []
+    real = pf.candidates_fd
+
+    def spy(*args: object) -> object:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pf, "candidates_fd", spy)
+    want = read_whole(path, pf, mapped=False)
+    assert not calls  # read_stream: the buffered path
+    got = read_whole(path, pf, mapped=True)
+    assert calls  # read_file: the mapping
+    assert got == want
+    assert want[2][1] == 3000 - 4 and want[2][3] == len(bom + body)  # 1 blank, 3 bad
+    assert [o for o, _, _ in want[1]][-1] == f"{path}:3001:23"  # the cut last line
+
+
+def test_a_small_plain_file_read_whole_takes_the_buffered_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "small.jsonl"
+    path.write_bytes(b"".join(line(i) for i in range(100)))
+    pf = Prefilter(PINS, "c")
+    monkeypatch.setattr(pf, "candidates_fd", None)  # never called
+    assert len(read_whole(path, pf, mapped=True)[0]) == 100

@@ -265,3 +265,38 @@ def test_a_truncated_line_of_another_service_is_reported_by_the_scan(tmp_path: P
         origins = [r.origin for r in result.read.rejections]
         assert len(origins) == 1 and origins[0].startswith(f"{path}:2:"), (prefilter, origins)
         assert result.read.records_read == 2
+
+
+@pytest.mark.skipif(KERNEL != "c", reason="the C kernel is not built")
+def test_literal_found_at_every_offset_in_any_case() -> None:
+    # the kernel's literal search tries 16 starts at a time: every offset of a 16-byte step,
+    # and the last possible one, in upper, lower and mixed case, against the reference
+    pins = [Pin(frozenset({"sts.amazonaws.com"}), None, ("trufflehog",))]
+    kernels = [Prefilter(pins, "c"), Prefilter(pins, "python")]
+    lines = []
+    for offset in range(70):
+        for word in ("trufflehog", "TRUFFLEHOG", "TrUfFlEhOg", "truffleho", "tr"):
+            for tail in ("", "x" * 40):
+                text = "t" * offset + word + tail
+                lines.append(orjson.dumps({"eventSource": "sts.amazonaws.com", "u": text}))
+    buf = b"\n".join(lines)
+    got, want = (k.scan(buf) for k in kernels)
+    assert (got.lines, got.candidates) == (want.lines, want.candidates)
+    assert len(want.candidates) == 70 * 3 * 2
+
+
+@pytest.mark.skipif(KERNEL != "c", reason="the C kernel is not built")
+def test_split_records_at_every_block_edge() -> None:
+    # the kernel copies and searches 64 KiB blocks: cuts ending, starting and straddling
+    # there, back to back, near the end, and near misses, the same as the reference
+    cut = b'},{"eventVersion":'
+    kernels = [Prefilter([Pin(SES, None, ())], k) for k in ("c", "python")]
+    block = 64 << 10
+    for shift in range(-20, 21):
+        for tail in (b"", b"x", cut, cut[:-1], b'},{"eventVersio"' + cut):
+            data = b"x" * (block + shift) + cut + cut + b"y" * 7 + cut + b"z" + tail
+            data = b"ab" + data + data[: block // 3] + cut + b"]}"
+            got, want = (k.split_records(data, 2, len(data) - 2) for k in kernels)
+            assert got == want and len(got) == len(data) - 4
+    assert kernels[0].split_records(cut, 0, len(cut)) == b'}\n{"eventVersion":'
+    assert kernels[0].split_records(cut, 0, len(cut) - 1) == cut[:-1]

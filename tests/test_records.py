@@ -112,7 +112,21 @@ _CANONICAL = st.builds(
 @settings(max_examples=400, derandomize=True, deadline=None)
 @given(
     values=st.lists(
-        st.one_of(_CANONICAL, _CANONICALISH, st.text(max_size=22), st.none()), max_size=8
+        st.one_of(
+            _CANONICAL,
+            _CANONICALISH,
+            # one character more or less than the canonical form
+            _CANONICAL.flatmap(lambda t: st.sampled_from([t + "Z", t[:-1], t + "\n", t[1:]])),
+            st.text(max_size=22),
+            st.none(),
+            # not text: the fast path must not slice or hash them
+            st.integers(),
+            st.floats(allow_nan=False),
+            _CANONICAL.map(str.encode),
+            _CANONICAL.map(list),
+            st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        ),
+        max_size=8,
     )
 )
 def test_fast_path_equals_the_full_parser(values: list[object]) -> None:
@@ -121,6 +135,9 @@ def test_fast_path_equals_the_full_parser(values: list[object]) -> None:
     for value in values:
         if isinstance(value, str):  # its hour seen first, when it has one
             _outcome(parse_event_time, value[:14] + "00:00Z")
+        elif isinstance(value, bytes | list):  # the hour of their text seen first
+            text = value.decode() if isinstance(value, bytes) else "".join(value)
+            _outcome(parse_event_time, text[:14] + "00:00Z")
         assert _outcome(parse_event_time, value) == _outcome(records._parse_full, value)
 
 

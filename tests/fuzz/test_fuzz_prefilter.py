@@ -153,3 +153,37 @@ def test_any_bytes_any_range(data: bytes, draw: st.DataObject) -> None:
     assert (lambda s: (s.lines, s.candidates))(pf.scan(buf, start, end)) == want
     for simd in (1, 0):
         assert rawscan.scan(buf, start, end, pf._kernel_plan(), simd=simd) == want
+
+
+# The literal search (rawscan_plan.c ci_contains: no lower-cased copy, 16 starts at a time):
+# literals of 1 to 3 letters and punctuation, in any case, at any offset of lines of any
+# length, among near misses ("tr" without "uffle", the letters split by a quote).
+LITERAL_PINS = [
+    Pin(frozenset({"sts.amazonaws.com"}), None, ("trufflehog",)),
+    Pin(frozenset({"ses.amazonaws.com"}), None, ("a",)),
+    Pin(frozenset({"ses.amazonaws.com"}), None, ("k-1", "zq")),
+    Pin(frozenset({"iam.amazonaws.com"}), None, ("ses-smtp-user",)),
+]
+_PIECES = st.sampled_from(
+    ["tr", "TR", "tRuFfLeHoG", "trufflehog", "truffleho", "a", "A", "k-1", "K-1", "k-", "zq",
+     "ZQ", "z", "q", "ses-smtp-user", "SES-SMTP-USER", "ses-smtp-use", "x", " ", "-", "é"]
+)  # fmt: skip
+
+
+@given(
+    st.sampled_from(["sts.amazonaws.com", "ses.amazonaws.com", "iam.amazonaws.com"]),
+    st.lists(st.lists(_PIECES, max_size=40).map("".join), min_size=1, max_size=6),
+)
+def test_literal_search_any_case_any_offset(source: str, values: list[str]) -> None:
+    lines = [orjson.dumps({"eventSource": source, "eventName": "X", "p": v}) for v in values] + [
+        orjson.dumps({"p": v, "eventName": "X", "eventSource": source}) for v in values
+    ]
+    buf = b"\n".join(lines)
+    pfs = [Prefilter(LITERAL_PINS, "c"), Prefilter(LITERAL_PINS, "python")]
+    want = scan_reference(buf, 0, len(buf), pfs[1].plan)
+    for simd in (2, 1, 0):
+        assert rawscan.scan(buf, 0, len(buf), pfs[0]._kernel_plan(), simd=simd) == want
+    candidates = {i for i, _, _ in want[1]}
+    for i, text in enumerate(lines):
+        if satisfies(LITERAL_PINS, text):
+            assert i in candidates, text[:300]

@@ -11,6 +11,8 @@ kernel hands out (``Prefilter.candidates`` / ``candidates_fd``).
   mapping windows, small ``max_line``, hostile lines (malformed, blank, CRLF, NUL, invalid
   UTF-8, escaped lone surrogates, deep nesting, documents, bad times and ids) and a
   byte-order mark.
+* A whole file read through the mapping (``read_file``, ``mapped.read_lines_mapped``) gives
+  what ``read_stream`` (the buffered path) gives for it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_fuzz_prefilter import PF, PINS, hostile_line
 
-from ses_sigma.logs import ReadStats, read_range
+from ses_sigma.logs import ReadStats, read_file, read_range, read_stream
 from ses_sigma.logs import mapped as mapped_module
 from ses_sigma.logs.decode import record_from_line
 from ses_sigma.logs.sources import BOM, RangeChunks
@@ -193,3 +195,27 @@ def test_kernel_candidates_are_the_reference(lines: list[bytes], draw: st.DataOb
             assert PF["c"].candidates_fd(fd, start, end, final, depth, max_line) == want
             assert PF["python"].candidates_fd(fd, start, end, final, depth, max_line) == want
     assert os.path.exists(tempfile.gettempdir())
+
+
+def _whole(path: Path, pf: Prefilter, mapped: bool) -> tuple:
+    stats = ReadStats()
+    if mapped:  # read_file: a plain JSON Lines file of MAP_MIN_BYTES or more is mapped
+        records = list(read_file(path, stats, pf))
+    else:  # read_stream: always the buffered path
+        records = list(read_stream(path.open("rb"), str(path), stats, pf))
+    recs = [(repr(r.data), r.time, r.event_id, r.origin) for r in records]  # lone surrogates
+    counts = (stats.files, stats.records, stats.prefiltered, stats.bytes_read, stats.first_time)
+    return recs, [(r.origin, r.message, r.kind) for r in stats.rejections], counts
+
+
+@given(hostile_file(), st.integers(1, 5))
+def test_whole_files_read_through_the_mapping_as_the_buffered_path(
+    data: bytes, window: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mapped_module, "WINDOW_BYTES", window * 64)
+        mp.setattr(mapped_module, "MAP_MIN_BYTES", 0)
+        path = Path(tmp) / "t.jsonl"
+        path.write_bytes(data)
+        for pf in (Prefilter(SES_PINS, "c"), Prefilter(SES_PINS, "python")):
+            assert _whole(path, pf, mapped=True) == _whole(path, pf, mapped=False)

@@ -13,7 +13,9 @@ Gzip is recognised by its magic bytes, not by the ``.gz`` suffix (ISA-L decompre
 regular files are opened (FIFOs, devices and sockets are rejected, never read); a directory
 that cannot be read is a rejection. Lines are bounded (``MAX_LINE_BYTES``), records nested at
 most ``MAX_DEPTH`` levels. With a ``Prefilter``, JSON Lines are searched block by block on raw
-bytes and only the records that could match are decoded (``fast``).
+bytes and only the records that could match are decoded (``fast``); ranges of a file, and whole
+plain files of ``mapped.MAP_MIN_BYTES`` or more, are searched through a memory mapping
+(``mapped``).
 
 Nothing is dropped silently: every problem becomes a ``Rejection(origin, message, kind)`` in
 ``ReadStats`` (optionally passed to a callback as it happens) and reading goes on. Origins are
@@ -32,8 +34,9 @@ from typing import IO
 
 from ses_sigma.logs.decode import MAX_DEPTH, is_lines, read_document, read_lines
 from ses_sigma.logs.fast import document_raw, document_records_fast, read_lines_fast
-from ses_sigma.logs.mapped import read_range_mapped
-from ses_sigma.logs.sources import BOM, RangeChunks
+from ses_sigma.logs.heap import keep_heap
+from ses_sigma.logs.mapped import mapped_start, read_lines_mapped, read_range_mapped
+from ses_sigma.logs.sources import BOM, PlainChunks, RangeChunks
 from ses_sigma.logs.stats import FILE, RECORD, ReadStats, Rejection, Skipped
 from ses_sigma.logs.streams import (
     MAX_LINE_BYTES,
@@ -97,7 +100,7 @@ def read_file(
         stats.files += 1
         stats.reject(str(path), f"cannot read: {os_message(exc)}", FILE)
         return
-    yield from read_stream(fh, str(path), stats, prefilter)
+    yield from _read_stream(fh, str(path), stats, prefilter, from_start=True)
 
 
 def read_stream(
@@ -108,8 +111,21 @@ def read_stream(
 ) -> Iterator[Record]:
     """Yield the CloudTrail records of a binary stream (a file, a pipe, stdin) named ``name``
     in messages; the stream is closed at the end."""
+    yield from _read_stream(fh, name, stats, prefilter)
+
+
+def _read_stream(
+    fh: IO[bytes],
+    name: str,
+    stats: ReadStats | None,
+    prefilter: Prefilter | None,
+    from_start: bool = False,
+) -> Iterator[Record]:
+    """``read_stream``; ``from_start``: ``fh`` was opened here, at its first byte, so a large
+    plain JSON Lines file may be read through the mapping (``mapped.read_lines_mapped``)."""
     stats = stats if stats is not None else ReadStats()
     stats.files += 1
+    keep_heap()
     try:
         chunks = byte_chunks(fh)
     except OSError as exc:
@@ -119,11 +135,17 @@ def read_stream(
     yielded = 0
     with LineStream(chunks) as stream:
         peeked = stream.peek_nonblank(2)
+        start = None
         if not peeked:
             if stream.error is None:
                 stats.reject(name, "empty file: no JSON content", FILE)
         elif is_lines(peeked, name.lower().endswith(_LINES_SUFFIXES)):
-            if prefilter is not None:
+            if prefilter is not None and from_start and isinstance(chunks, PlainChunks):
+                start = mapped_start(fh, stream)
+            if start is not None:
+                assert prefilter is not None
+                records = read_lines_mapped(name, fh, stream, start, stats, prefilter)
+            elif prefilter is not None:
                 records = read_lines_fast(name, stream, stats, prefilter)
             else:
                 records = read_lines(name, stream, stats)
@@ -143,7 +165,8 @@ def read_stream(
             for rec in read_document(name, stream, stats, decode, raw):
                 yielded += 1
                 yield rec
-        stats.bytes_read += stream.bytes_read
+        if start is None:  # read_lines_mapped counted the bytes of the file itself
+            stats.bytes_read += stream.bytes_read
         if stream.error is not None:
             origin = f"{name}:{stream.cut_at}" if stream.cut_at else name
             stats.reject(origin, _stream_problem(stream, yielded), FILE)

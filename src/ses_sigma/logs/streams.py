@@ -83,6 +83,7 @@ class LineStream:
         self._scanned = 0  # bytes of _buf known to hold no newline
         self._eof = False
         self._peeked: list[tuple[int, bytes]] = []
+        self._bom = 0  # bytes of a byte-order mark dropped from the first line peeked at
         self._max = max_line
         # take_lines: the reusable block, its filled length and the end of the last handed out
         self._block: bytearray | None = None
@@ -187,6 +188,7 @@ class LineStream:
                 break
             if not self._peeked and line.startswith(BOM):
                 line = line[len(BOM) :]
+                self._bom = len(BOM)
             self._peeked.append((len(self._peeked) + 1, line))
             if line.strip():
                 found.append(line)
@@ -304,6 +306,16 @@ class LineStream:
     def pending_peeked(self) -> bool:
         """True while lines peeked at are still waiting to be returned by next_line."""
         return bool(self._peeked)
+
+    def peeked_bytes(self) -> int | None:
+        """The bytes the lines peeked at took in the stream (a byte-order mark included), when
+        all of them are whole lines still waiting for next_line; else None."""
+        if not self._peeked or self.lineno:
+            return None
+        lines = [line for _, line in self._peeked]
+        if any(line is self.TOO_LONG or not line.endswith(b"\n") for line in lines):
+            return None
+        return self._bom + sum(map(len, lines))
 
     def read_rest(self, limit: int) -> bytes | None:
         """Everything not yet returned, as one bytes object; None if it exceeds ``limit``."""

@@ -59,11 +59,6 @@ typedef struct {
 #define PLAN_CAPSULE "ses_sigma.rawscan.plan"
 
 typedef struct {
-    char *low; /* scratch: the ASCII-lower-cased line */
-    Py_ssize_t cap;
-} scratch_t;
-
-typedef struct {
     Py_ssize_t *v; /* triples: line index, start, end */
     Py_ssize_t n, cap;
 } found_t;
@@ -73,7 +68,6 @@ typedef struct {
     int pieces;
     const char *buf;
     found_t found;
-    scratch_t scr;
     Py_ssize_t lines;
     int nomem;
     Py_ssize_t max_line; /* > 0: lines at least this long are kept, as -(index + 1) */
@@ -98,11 +92,10 @@ PyObject *rawscan_candidates_fd(PyObject *self, PyObject *args);
 /* compile_plan(need_names, sources) -> capsule (rawscan_plan.c) */
 PyObject *rawscan_compile_plan(PyObject *self, PyObject *args);
 
-/* 1 when the line [ls, le) must be decoded, 0 when no pin can hold, -1 out of memory. src /
+/* 1 when the line [ls, le) must be decoded, 0 when no pin can hold. src /
  * name: the first "eventSource" / "eventName" key of the line (NULL if none), counts capped
  * at 2 (rawscan_plan.c). */
 int rawscan_decide(const plan_t *plan, int pieces, const char *ls, const char *le,
-                   int backslash, const char *src, int nsrc, const char *name, int nname,
-                   scratch_t *scr);
+                   int backslash, const char *src, int nsrc, const char *name, int nname);
 
 #endif

@@ -124,7 +124,6 @@ static void collect(const plan_t *plan, const char *base, Py_ssize_t start, Py_s
     st.keep = keep;
     st.keep_ctx = &k;
     rawscan_run(&st, lo, whole, 2);
-    free(st.scr.low);
     out->lines = st.lines;
     out->consumed = whole - lo;
     if (st.nomem) {

@@ -127,11 +127,61 @@ static int ascii_only(const char *p, Py_ssize_t n) {
     return acc < 0x80;
 }
 
-static void lower_copy(char *out, const char *p, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        out[i] = (char)(c | ((unsigned char)(c - 'A') < 26) << 5);
+static inline char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+
+/* 1 when the literal lit (ASCII-lower-cased) occurs in [h, h + n) compared as in the
+ * ASCII-lower-cased line: memmem(lower(line), lit) without the lower-cased copy. A candidate
+ * start is a byte equal to lit[0] or its upper case (and the next to lit[1] or its upper case),
+ * found 16 positions at a time; each is then compared byte by byte. */
+static inline int ci_rest(const char *h, const char *lit, Py_ssize_t m) {
+    for (Py_ssize_t k = 0; k < m; k++)
+        if (lower(h[k]) != lit[k])
+            return 0;
+    return 1;
+}
+
+static inline char upper_of(char l) {
+    return (l >= 'a' && l <= 'z') ? (char)(l - 32) : l;
+}
+
+static int ci_contains(const char *h, Py_ssize_t n, const char *lit, Py_ssize_t m) {
+    if (m == 0)
+        return 1;
+    if (m > n)
+        return 0;
+    for (Py_ssize_t k = 0; k < m; k++)
+        if (lit[k] >= 'A' && lit[k] <= 'Z')
+            return 0; /* lower() never gives an upper-case letter */
+    Py_ssize_t last = n - m, i = 0; /* starts 0..last */
+    char l0 = lit[0], u0 = upper_of(lit[0]);
+#if HAVE_SSE2
+    if (m >= 2) {
+        char l1 = lit[1], u1 = upper_of(lit[1]);
+        const __m128i a0 = _mm_set1_epi8(l0), b0 = _mm_set1_epi8(u0);
+        const __m128i a1 = _mm_set1_epi8(l1), b1 = _mm_set1_epi8(u1);
+        /* loads of [i, i + 17): i + 15 <= last = n - m <= n - 2 */
+        for (; i + 15 <= last; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(h + i));
+            __m128i w = _mm_loadu_si128((const __m128i *)(h + i + 1));
+            __m128i hit = _mm_and_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, a0), _mm_cmpeq_epi8(v, b0)),
+                _mm_or_si128(_mm_cmpeq_epi8(w, a1), _mm_cmpeq_epi8(w, b1)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+            while (mask) {
+                int k = __builtin_ctz(mask);
+                mask &= mask - 1;
+                if (ci_rest(h + i + k + 2, lit + 2, m - 2))
+                    return 1;
+            }
+        }
     }
+#endif
+    for (; i <= last; i++)
+        if ((h[i] == l0 || h[i] == u0) && ci_rest(h + i, lit, m))
+            return 1;
+    return 0;
 }
 
 static int in_set(const str_t *set, Py_ssize_t n, const char *low, Py_ssize_t len) {
@@ -139,10 +189,6 @@ static int in_set(const str_t *set, Py_ssize_t n, const char *low, Py_ssize_t le
         if (set[i].n == len && memcmp(set[i].s, low, (size_t)len) == 0)
             return 1;
     return 0;
-}
-
-static inline char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
 
@@ -204,10 +250,9 @@ static inline int object_shaped(const char *ls, const char *le) {
 }
 
 /* 1 when the line [ls, le) must be decoded. src/name: first occurrence of each key in the
- * line (NULL if none), counts capped at 2. -1 on memory exhaustion. */
+ * line (NULL if none), counts capped at 2. */
 int rawscan_decide(const plan_t *plan, int pieces, const char *ls, const char *le,
-                   int backslash, const char *src, int nsrc, const char *name, int nname,
-                   scratch_t *scr) {
+                   int backslash, const char *src, int nsrc, const char *name, int nname) {
     char sval[256], nval[256];
     Py_ssize_t slen, nlen = -1;
     if (backslash || nsrc != 1 || !object_shaped(ls, le))
@@ -230,7 +275,7 @@ int rawscan_decide(const plan_t *plan, int pieces, const char *ls, const char *l
     }
     if (!st->any_name && !in_set(st->names, st->nnames, nval, nlen))
         return 0;
-    int lowered = 0, ascii = -1;
+    int checked = 0, ascii = -1;
     Py_ssize_t len = le - ls;
     for (Py_ssize_t j = 0; j < st->nentries; j++) {
         const entry_t *en = &st->entries[j];
@@ -242,23 +287,13 @@ int rawscan_decide(const plan_t *plan, int pieces, const char *ls, const char *l
             ascii = ascii_only(ls, len);
         if (!ascii)
             return 1; /* a non-ASCII letter may lower-case to ASCII: the matcher decides */
-        if (!lowered) {
-            if (scr->cap < len) {
-                char *mem = realloc(scr->low, (size_t)(len > 0 ? len : 1));
-                if (mem == NULL)
-                    return -1;
-                scr->low = mem;
-                scr->cap = len;
-            }
-            lower_copy(scr->low, ls, len);
-            lowered = 1;
-        }
+        checked = 1;
         int all = 1;
         for (Py_ssize_t k = 0; k < en->nlits && all; k++)
-            all = memmem(scr->low, (size_t)len, en->lits[k].s, (size_t)en->lits[k].n) != NULL;
+            all = ci_contains(ls, len, en->lits[k].s, en->lits[k].n);
         if (all)
             return 1;
     }
     /* ruled out by a literal alone: a piece of a record must be a whole object */
-    return pieces && lowered ? !balanced(ls, le) : 0;
+    return pieces && checked ? !balanced(ls, le) : 0;
 }
