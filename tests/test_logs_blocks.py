@@ -108,3 +108,23 @@ def test_a_stream_of_one_unterminated_chunk_is_one_line_without_a_copy() -> None
     assert not stream.last_line_complete and stream.bytes_read == len(doc)
     two = LineStream(iter([doc, b"\n", b"{}"]))
     assert [two.next_line(), two.next_line(), two.next_line()] == [doc + b"\n", b"{}", None]
+
+
+def test_ranges_without_prefilter_read_only_their_lines(tmp_path: Path) -> None:
+    """The line-by-line path (no pre-filter) iterates a range's chunks: each range must yield
+    its own records only (it once read to the end of the file: 4x the records on 4 ranges)."""
+    from ses_sigma.logs import ReadStats, read_range
+
+    body = b'{"eventTime":"2025-01-01T00:00:00Z","eventID":"%d","eventSource":"s"}\n'
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b"".join(body % i for i in range(3000)))
+    size = path.stat().st_size
+    for step in (size // 4 + 1, 4097, 1 << 20):
+        ids: list[str] = []
+        read = 0
+        for start in range(0, size, step):
+            stats = ReadStats()
+            ids.extend(r.event_id for r in read_range(path, start, min(start + step, size), stats))
+            read += stats.records_read
+        assert ids == [str(i) for i in range(3000)], step
+        assert read == 3000

@@ -150,6 +150,11 @@ def test_workers_split_large_files_into_ranges(engine: Engine, tmp_path: Path) -
     assert canon(one.alerts) == canon(split.alerts)
     assert [r.origin.split(":")[:2] for r in split.read.rejections] == [[str(path), str(bad_line)]]
     assert (split.read.files, split.read.records_read) == (1, 3000)
+    # Without the pre-filter each range reads its own lines only (and reports the bad one once).
+    plain = scan_with_engine(engine, [path], workers=2, range_bytes=100_000, prefilter=False)
+    assert canon(plain.alerts) == canon(one.alerts)
+    assert (plain.read.files, plain.read.records_read, plain.duplicates) == (1, 3000, 0)
+    assert [r.origin.split(":")[:2] for r in plain.read.rejections] == [[str(path), str(bad_line)]]
 
 
 def test_standard_input_among_files_with_workers(engine: Engine, tmp_path: Path) -> None:

@@ -46,7 +46,16 @@ def collect(engine: Engine, path: Path, suppress: bool = False) -> Triples:
 
     StatefulStream.add = add  # type: ignore[method-assign]
     try:
-        scan_with_engine(engine, [path], workers=1, keep_alerts=False, suppress=suppress)
+        # An endless reorder window: no candidate is late, so none skips ``add`` (batch mode
+        # takes the workers' sorted runs instead, ``scan_runs``).
+        scan_with_engine(
+            engine,
+            [path],
+            workers=1,
+            keep_alerts=False,
+            suppress=suppress,
+            reorder_window=float("inf"),
+        )
     finally:
         StatefulStream.add = original  # type: ignore[method-assign]
     triples.sort(key=lambda t: (t[0], t[1]))

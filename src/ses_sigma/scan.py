@@ -14,7 +14,10 @@ takes the results in task order, whatever the number of workers:
 * matches that feed stateful rules go, as small payloads, through a reorder buffer to the
   correlation and first-seen engines in (eventTime, eventID) order, whose alerts stream out as
   they become final; records that arrive too late for it make an exact run at the end
-  (``scan_stream``). The alerts are the same for any workers and input order.
+  (``scan_stream``). In batch mode (unordered input) the workers write each task's candidates
+  as sorted runs (``scan_runs``), the parent keeps only which rows it dropped, and one of the
+  workers makes the exact run before the pool closes (``scan_exact``). The alerts are the same
+  for any workers and input order.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import ReadStats, Rejection
@@ -36,13 +40,22 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.prefilter import Prefilter
+from ses_sigma.scan_exact import PartResult, Source, part_alerts_from_files
 from ses_sigma.scan_gc import scan_gc
-from ses_sigma.scan_stream import DEFAULT_REORDER_WINDOW, LateReport, SeenKeys, StatefulStream
+from ses_sigma.scan_runs import RunSpec, plan_parts
+from ses_sigma.scan_stream import (
+    DEFAULT_REORDER_WINDOW,
+    LateReport,
+    PartRunner,
+    SeenKeys,
+    StatefulStream,
+)
 from ses_sigma.scan_tasks import (
     RANGE_BYTES,
     STDIN,
     Task,
     TaskResult,
+    collector_paused,
     plan_tasks,
     run_task,
 )
@@ -86,8 +99,12 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Batch mode's exact run split by parts of the stateful rules over the workers (else one
+#: worker runs it whole).
+SPLIT_RULES = False
+
 # Set in the parent before the worker pool forks, inherited by the workers.
-_WORKER: tuple[Engine, Prefilter | None, bool] | None = None
+_WORKER: tuple[Engine, Prefilter | None, bool, RunSpec | None] | None = None
 
 
 def _other_threads() -> bool:
@@ -102,42 +119,102 @@ def _other_threads() -> bool:
 
 def _worker_task(task: Task) -> TaskResult:
     assert _WORKER is not None
-    engine, pf, suppress = _WORKER
-    return to_wire(run_task(engine, task, pf, None, suppress))
+    engine, pf, suppress, runs = _WORKER
+    return to_wire(run_task(engine, task, pf, None, suppress, runs))
 
 
-def _results(
-    engine: Engine,
-    tasks: list[Task],
-    pf: Prefilter | None,
-    workers: int,
-    stdin: BinaryIO | None,
-    suppress: bool,
-) -> Iterator[TaskResult]:
-    """Task results in task order, computed by ``workers`` processes (standard input is
-    always read by this process, where it stands in the order); a worker's result holds its
-    matches in wire form (``scan_wire.to_wire``)."""
-    files = [t for t in tasks if t.path != STDIN]
-    # Forking a process that runs other threads can deadlock the child on a lock one of them
-    # held (seen under pytest-xdist, with a JVM started in-process by JPype for the Lucene
-    # proofs: its native threads are not Python threads): then the tasks run here, one by one.
-    if workers <= 1 or len(files) <= 1 or _other_threads():
-        for task in tasks:
-            yield run_task(engine, task, pf, stdin, suppress)
-        return
-    global _WORKER
-    _WORKER = (engine, pf, suppress)
-    ctx = multiprocessing.get_context("fork")
-    try:
-        with ctx.Pool(min(workers, len(files))) as pool:
-            done = pool.imap(_worker_task, files, chunksize=1)
-            for task in tasks:
-                if task.path == STDIN:
-                    yield run_task(engine, task, pf, stdin, suppress)
-                else:
-                    yield next(done)  # in wire form (to_wire): alerts rebuilt where used
-    finally:
+def _worker_part(job: tuple[tuple[str, ...], list[Source]]) -> PartResult:
+    assert _WORKER is not None
+    with collector_paused():  # no cycles; a collection would walk the inherited heap
+        return part_alerts_from_files(_WORKER[0], *job)
+
+
+class _Flag:
+    """A flag for tasks run in this process (the pool's is a shared byte)."""
+
+    value = 0
+
+
+class _Work:
+    """The scan's worker processes (none with one worker): task results in task order
+    (``results``), then, before they end, the parts of a batch-mode exact run (``run_parts``).
+    ``spec`` says where the workers write their tasks' sorted runs, in how many parts."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        tasks: list[Task],
+        pf: Prefilter | None,
+        workers: int,
+        stdin: BinaryIO | None,
+        suppress: bool,
+        directory: str,
+        one_part: bool,
+    ):
+        """``one_part``: the exact run must stay in one runner (a baseline, suppression)."""
+        self._engine = engine
+        self._tasks = tasks
+        self._pf = pf
+        self._stdin = stdin
+        self._suppress = suppress
+        files = [t for t in tasks if t.path != STDIN]
+        # Forking a process that runs other threads can deadlock the child on a lock one of
+        # them held (seen under pytest-xdist, with a JVM started in-process by JPype for the
+        # Lucene proofs: its native threads are not Python threads): then the tasks run here.
+        self._size = 0 if workers <= 1 or len(files) <= 1 or _other_threads() else workers
+        self._size = min(self._size, len(files))
+        self._pool: Any = None
+        flag: Any = _Flag()
+        if self._size:
+            self._ctx = multiprocessing.get_context("fork")
+            flag = self._ctx.RawValue("b", 1)  # workers run ahead: runs until told otherwise
+        parts = plan_parts(engine, 1 if one_part or not SPLIT_RULES else max(1, self._size))
+        self.spec = RunSpec(directory, parts, flag)
+
+    def __enter__(self) -> _Work:
+        if self._size:
+            global _WORKER
+            _WORKER = (self._engine, self._pf, self._suppress, self.spec)
+            self._pool = self._ctx.Pool(self._size)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _WORKER
+        if self._pool is not None:
+            self._pool.__exit__(*exc)
+            self._pool = None
         _WORKER = None
+
+    def results(self) -> Iterator[TaskResult]:
+        """Task results in task order (standard input always read by this process, where it
+        stands in the order); a worker's result holds its matches in wire form
+        (``scan_wire.to_wire``)."""
+        engine, pf, stdin, suppress, spec = (
+            self._engine,
+            self._pf,
+            self._stdin,
+            self._suppress,
+            self.spec,
+        )
+        if self._pool is None:
+            for task in self._tasks:
+                yield run_task(engine, task, pf, stdin, suppress, spec)
+            return
+        files = [t for t in self._tasks if t.path != STDIN]
+        done = self._pool.imap(_worker_task, files, chunksize=1)
+        for task in self._tasks:
+            if task.path == STDIN:
+                yield run_task(engine, task, pf, stdin, suppress, spec)
+            else:
+                yield next(done)  # in wire form (to_wire): alerts rebuilt where used
+
+    @property
+    def run_parts(self) -> PartRunner | None:
+        """Runs exact-run parts on the workers (None without workers)."""
+        pool = self._pool
+        if pool is None:
+            return None
+        return lambda jobs: pool.map(_worker_part, jobs, chunksize=1)
 
 
 #: A duplicate's flag in ``KeySet.add_many``'s answer.
@@ -235,59 +312,84 @@ def scan_with_engine(
     # Alerts are built (from rule indexes) only when something takes them.
     consumed = keep_alerts or on_alert is not None or groups is not None
     alert_rules = engine.alert_rules
-    for part in _results(engine, tasks, pf, workers, stdin, suppress):
-        task = part.task
-        offset = line_offsets.get(task.path, 0) if task.is_range else 0
-        if task.is_range:
-            line_offsets[task.path] = offset + part.lines
-            part.stats.rejections = [
-                Rejection(_shift(r.origin, task.path, offset), r.message, r.kind)
-                for r in part.stats.rejections
-            ]
-        stats.merge(part.stats)
-        times, event_ids, payloads, sups = part.columns()
-        fresh = add_seen(part.keys)  # per match: 1 new, 0 a copy of a record already matched
-        if len(fresh) != len(times):
-            raise RuntimeError(f"task {task.index}: {len(fresh)} digests for {len(times)} matches")
-        if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
-            result.matched += len(times)
-            result.alert_count += part.alerts
-            for ts, event_id, payload in zip(times, event_ids, payloads, strict=True):
-                if payload is not None:
-                    add_stateful(ts, event_id, payload)
-        else:
-            rows = zip(
-                fresh,
-                times,
-                event_ids,
-                part.found_lists(),
-                payloads,
-                sups if sups is not None else [None] * len(times),
-                strict=True,
-            )
-            for new, ts, event_id, found, payload, sup in rows:
-                if not new:
-                    result.duplicates += 1
-                    continue
-                result.matched += 1
-                if found:
-                    if consumed:
-                        made = alerts_of(found, ts, event_id, alert_rules)
-                        for alert in made:
-                            emit(alert)
-                        if sup is not None and groups is not None:
-                            groups.extend(zip(made, sup, strict=True))
-                    else:
-                        result.alert_count += len(found)
-                if payload is not None:
-                    add_stateful(ts, event_id, payload)
-        done += task.size
-        if on_progress is not None:
-            on_progress(done, total)
-    del seen
-    run = RunStats(records=stats.records_read, candidates=stream.candidates)
-    run.first_time = stats.first_time
-    run.implausible.extend(stream.finish())
+    one_part = state is not None or suppress
+    with (
+        tempfile.TemporaryDirectory(prefix="ses-sigma-scan-") as directory,
+        _Work(engine, tasks, pf, workers, stdin, suppress, directory, one_part) as work,
+    ):
+        flag = work.spec.flag
+        for part in work.results():
+            task = part.task
+            offset = line_offsets.get(task.path, 0) if task.is_range else 0
+            if task.is_range:
+                line_offsets[task.path] = offset + part.lines
+                part.stats.rejections = [
+                    Rejection(_shift(r.origin, task.path, offset), r.message, r.kind)
+                    for r in part.stats.rejections
+                ]
+            stats.merge(part.stats)
+            times, event_ids, payloads, sups = part.columns()
+            fresh = add_seen(part.keys)  # per match: 1 new, 0 a copy of a record already matched
+            if len(fresh) != len(times):
+                raise RuntimeError(
+                    f"task {task.index}: {len(fresh)} digests for {len(times)} matches"
+                )
+            # Batch mode: the task's candidates are taken as the sorted runs its worker wrote
+            # (scan_runs), but for the rows dropped here as duplicates.
+            runs = part.runs if stream.batch else None
+            if part.runs is not None and runs is None:
+                os.unlink(part.runs.path)  # streaming: taken from the rows
+            if runs is not None:
+                dropped = []
+                if _NONE_SEEN in fresh:
+                    dropped = [
+                        row
+                        for row, (new, payload) in enumerate(zip(fresh, payloads, strict=True))
+                        if not new and payload is not None
+                    ]
+                stream.add_run(runs, dropped)
+            if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
+                result.matched += len(times)
+                result.alert_count += part.alerts
+                if runs is None:
+                    for ts, event_id, payload in zip(times, event_ids, payloads, strict=True):
+                        if payload is not None:
+                            add_stateful(ts, event_id, payload)
+            else:
+                rows = zip(
+                    fresh,
+                    times,
+                    event_ids,
+                    part.found_lists(),
+                    payloads,
+                    sups if sups is not None else [None] * len(times),
+                    strict=True,
+                )
+                for new, ts, event_id, found, payload, sup in rows:
+                    if not new:
+                        result.duplicates += 1
+                        continue
+                    result.matched += 1
+                    if found:
+                        if consumed:
+                            made = alerts_of(found, ts, event_id, alert_rules)
+                            for alert in made:
+                                emit(alert)
+                            if sup is not None and groups is not None:
+                                groups.extend(zip(made, sup, strict=True))
+                        else:
+                            result.alert_count += len(found)
+                    if payload is not None and runs is None:
+                        add_stateful(ts, event_id, payload)
+            flag.value = stream.batch  # runs from the workers while in batch mode
+            done += task.size
+            if on_progress is not None:
+                on_progress(done, total)
+        del seen
+        run = RunStats(records=stats.records_read, candidates=stream.candidates)
+        run.first_time = stats.first_time
+        stream.use_workers(work.spec, work.run_parts)
+        run.implausible.extend(stream.finish())
     result.late = stream.late
     if stream.late.withdrawn:
         result.alert_count -= len(stream.late.withdrawn)

@@ -22,7 +22,10 @@ candidates so far, the stream stops: the reorder buffer goes to the late spill, 
 every later candidate; nothing more reaches the streamed run, and the stateful engines run once,
 at the end (the exact run, as above). The alerts streamed before the switch are diffed as
 always (final, or withdrawn), and the final alerts are the same as without the switch.
-Time-ordered input (late records rare) never switches.
+Time-ordered input (late records rare) never switches. From the switch on, a task whose worker
+wrote its candidates as sorted runs (``scan_runs``) is taken whole (``add_run``: the file, and
+the rows the parent dropped as duplicates), and the exact run reads those runs
+(``scan_exact``), in a worker process when ``use_workers`` gave one.
 
 Duplicates (CloudTrail delivers at least once) are dropped before any of this by ``SeenKeys``:
 keyed 64-bit digests of (eventID, eventTime) in a C hash set (``rowkeys``).
@@ -44,6 +47,8 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.match.first_seen import FUTURE_SLACK
 from ses_sigma.match.stateful import StatefulRunner
 from ses_sigma.rowkeys import KeySet
+from ses_sigma.scan_exact import Source, merge_parts, only_rules, open_runs, part_alerts
+from ses_sigma.scan_runs import RunSpec, TaskRuns, write_run
 from ses_sigma.scan_spill import ChunkLog, SortedSpill
 from ses_sigma.scan_tasks import PackedPayload, alert_tuple, unpack_payload
 
@@ -61,6 +66,16 @@ DEFAULT_REORDER_WINDOW = 900.0
 #: Batch mode (module docstring): late candidates needed, and their share of the candidates.
 BATCH_MIN_LATE = 1000
 BATCH_LATE_SHARE = 0.1
+#: Candidates from which batch mode's exact run is made in the workers' processes (fewer: in
+#: this one; a part's process costs a round trip and a file of the candidates held here).
+SPLIT_MIN = 4096
+
+#: Runs the parts of an exact run in other processes: per part, (base rule names, sources);
+#: per part, its alerts as tuples in time order and its first-seen notes.
+PartRunner = Callable[
+    [list[tuple[tuple[str, ...], list[Source]]]],
+    list[tuple[list[tuple[Any, ...]], list[tuple[str, str, str]]]],
+]
 
 
 #: The set of matched records' digests (``rowkeys.KeySet``: a C open-addressing table of
@@ -155,6 +170,11 @@ class StatefulStream:
         self._latest_plausible = now + FUTURE_SLACK
         self.late = LateReport()
         self.candidates = 0
+        # Batch mode: the tasks' sorted runs written by the workers (scan_runs), each with the
+        # match rows the parent dropped as duplicates.
+        self._runs: list[tuple[TaskRuns, list[int]]] = []
+        self._spec: RunSpec | None = None
+        self._run_parts: PartRunner | None = None
         #: Largest reorder buffer held (records).
         self.peak_buffer = 0
 
@@ -195,6 +215,20 @@ class StatefulStream:
             while heap and heap[0][0] < watermark:
                 self._release(heapq.heappop(heap))
 
+    @property
+    def batch(self) -> bool:
+        """True once in batch mode (module docstring)."""
+        return self.late.batch_from is not None
+
+    def add_run(self, runs: TaskRuns, dropped: list[int]) -> None:
+        """Batch mode: a task's candidates at once, as the sorted runs its worker wrote, but
+        those of the match rows ``dropped`` (duplicates); the same as ``add`` for each."""
+        assert self.late.batch_from is not None
+        count = runs.records - len(dropped)
+        self.candidates += count
+        self.late.deferred += count
+        self._runs.append((runs, dropped))
+
     def _to_batch(self) -> None:
         """Stop streaming (batch mode, module docstring): the buffer joins the late spill."""
         late = self.late
@@ -212,6 +246,13 @@ class StatefulStream:
         for alert in self.runner.feed(time, event_id, unpack_payload(payload)):
             self._streamed.append(alert_tuple(alert))
             self._emit(alert)
+
+    def use_workers(self, spec: RunSpec, run_parts: PartRunner | None = None) -> None:
+        """Before ``finish``: ``spec``, the parts and directory of the workers' runs (batch
+        mode, ``add_run``); ``run_parts`` runs the parts of the exact run in other processes
+        (``scan_exact``; used for a big exact run, without baseline or suppression)."""
+        self._spec = spec
+        self._run_parts = run_parts
 
     def finish(self) -> list[tuple[str, str, str]]:
         """End of input: release the buffer, end the streamed run and, if records were late,
@@ -233,36 +274,77 @@ class StatefulStream:
             return self.runner.implausible()
         self.baseline = self._baseline_source()
         self.groups = [] if self._suppress else None
-        exact_runner = self._engine.stateful_runner(self.baseline, self.groups)
-        runs = [self._released_log.read(), self._late.sorted()]
-        if batch:
-            runs.append(self._future.sorted())  # never released: the exact run takes them
-        merged = heapq.merge(*runs, key=_item_key)
-
-        def exact() -> Iterator[Alert]:
-            feed = exact_runner.feed
-            unpack = unpack_payload
-            for time, event_id, payload in merged:
-                found = feed(time, event_id, unpack(payload))
-                if found:
-                    yield from found
-            yield from exact_runner.finish()
-
+        exact, notes = self._exact(batch, self._spec, self._run_parts)
         if not self._streamed.count:  # nothing streamed: every exact alert is new
-            for alert in _in_time_order(exact()):
+            for alert in _in_time_order(exact):
                 self.late.added += 1
                 self._emit(alert)
         else:
             streamed = (Alert(*fields) for fields in self._streamed.read())
-            for only_exact, alert in _diff(streamed, exact()):
+            for only_exact, alert in _diff(streamed, exact):
                 if only_exact:
                     self.late.added += 1
                     self._emit(alert)
                 else:
                     self.late.withdrawn.append(alert)
-        self.runner = exact_runner
         self._close()
-        return exact_runner.implausible()
+        return notes()
+
+    def _held(self, batch: bool) -> Iterator[tuple[Any, ...]]:
+        """The candidates this process holds, merged in (eventTime, eventID) order."""
+        runs = [self._released_log.read(), self._late.sorted()]
+        if batch:
+            runs.append(self._future.sorted())  # never released: the exact run takes them
+        return heapq.merge(*runs, key=_item_key)
+
+    def _open(self, part: int) -> list[Iterator[tuple[Any, ...]]]:
+        """The workers' runs of one part, as streams (``scan_exact.open_runs``)."""
+        if not self._runs or self._spec is None:
+            return []
+        runs = [(r.path, r.chunks[part], d) for r, d in self._runs]
+        return open_runs(runs, self._spec.directory)
+
+    def _exact(
+        self, batch: bool, spec: RunSpec | None, run_parts: PartRunner | None
+    ) -> tuple[Iterator[Alert], Callable[[], list[tuple[str, str, str]]]]:
+        """The exact run's alerts in time order, and its first-seen notes (once read)."""
+        parts: tuple[tuple[str, ...] | None, ...] = (None,)
+        if self._runs:
+            assert spec is not None
+            parts = spec.parts
+        one = self.baseline is not None or self.groups is not None
+        if run_parts is not None and not one and self._runs and self.candidates >= SPLIT_MIN:
+            # In the workers' processes (this one is then idle), one part each.
+            assert spec is not None
+            path = f"{spec.directory}/held.run"
+            held: Source = (path, write_run(path, self._held(batch)), [], True)
+            jobs = [
+                (names, [(r.path, r.chunks[i], d, False) for r, d in self._runs] + [held])
+                for i, names in enumerate(spec.parts)
+            ]
+            results = run_parts(jobs)
+            found = [[Alert(*fields) for fields in alerts] for alerts, _ in results]
+            notes = [note for _, part_notes in results for note in part_notes]
+            return merge_parts(found), lambda: notes
+        if len(parts) == 1:
+            streams: list[Iterable[tuple[Any, ...]]] = [self._held(batch)]
+            streams += self._open(0)
+            alerts, runner = part_alerts(self._engine, None, streams, self.baseline, self.groups)
+            self.runner = runner
+            return merge_parts([alerts]), runner.implausible
+        # Parts of the rules, one after the other (none with a baseline or suppression: their
+        # RunSpec has one part).
+        assert not one
+        runners = []
+        iters = []
+        for i, names in enumerate(parts):
+            assert names is not None
+            streams = [only_rules(self._held(batch), names)]
+            streams += self._open(i)
+            alerts, runner = part_alerts(self._engine, names, streams)
+            runners.append(runner)
+            iters.append(list(alerts))  # parts run one after the other
+        return merge_parts(iters), lambda: [n for r in runners for n in r.implausible()]
 
     def _close(self) -> None:
         self._released_log.close()

@@ -50,6 +50,7 @@ from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 from ses_sigma.rowkeys import DIGEST_KEY, RECORD_DIGEST
 from ses_sigma.scan_gc import in_scan_gc
+from ses_sigma.scan_runs import RunCollector, RunSpec, TaskRuns
 
 __all__ = [
     "ALERT_FIELDS",
@@ -150,6 +151,9 @@ class TaskResult:
     #: (times, event_ids, payloads, groups), and ``found``.
     wire: bytes | None = None
     found_wire: bytes | None = None
+    #: The task's stateful candidates as sorted runs on disk (batch mode, ``scan_runs``), or
+    #: None; the columns hold them too.
+    runs: TaskRuns | None = None
 
     def columns(self) -> Columns:
         """(times, event_ids, payloads, groups), decoded if ``to_wire`` encoded them."""
@@ -255,9 +259,12 @@ def run_task(
     pf: Prefilter | None,
     stdin: BinaryIO | None = None,
     suppress: bool = False,
+    runs: RunSpec | None = None,
 ) -> TaskResult:
     """Read and match one task (in a worker process, or in the parent with one worker;
-    standard input, ``stdin`` or ``sys.stdin.buffer``, always in the parent).
+    standard input, ``stdin`` or ``sys.stdin.buffer``, always in the parent). With ``runs``
+    (when it says so: ``RunSpec.wanted``), the task's stateful candidates are also written
+    sorted to a run file (``TaskResult.runs``, ``scan_runs``).
 
     The cyclic garbage collector is paused while a byte range is read (bounded by the range
     size; as it was after): the read and match path makes no reference cycle, and the
@@ -265,10 +272,11 @@ def run_task(
     them, and the whole heap, again and again (0.08 s of the 0.74 s CPU of a 1-worker scan
     of the 1 M bench file, measured with gc.callbacks). Other tasks (whole files, standard
     input: not bounded) run with the collector as it is."""
+    collector = RunCollector(runs) if runs is not None and runs.wanted() else None
     if not task.is_range:
-        return _run_task(engine, task, pf, stdin, suppress)
+        return _run_task(engine, task, pf, stdin, suppress, collector)
     with collector_paused():
-        return _run_task(engine, task, pf, stdin, suppress)
+        return _run_task(engine, task, pf, stdin, suppress, collector)
 
 
 @contextmanager
@@ -300,6 +308,7 @@ def _run_task(
     pf: Prefilter | None,
     stdin: BinaryIO | None,
     suppress: bool,
+    collector: RunCollector | None = None,
 ) -> TaskResult:
     result = TaskResult(task)
     stats = result.stats
@@ -322,6 +331,9 @@ def _run_task(
     origins = not task.is_range
     match_rules = engine.match_rules
     project = engine.project_packed
+    collect = collector.add if collector is not None else None
+    collect_names = collector.names if collector is not None else None
+    times = result.times
     while True:
         try:
             rec = next(records)
@@ -340,6 +352,10 @@ def _run_task(
             payload = project(rec, stateful, suppress, origins) if stateful else None
             ts = rec.time
             event_id = rec.event_id
+            if collect is not None and payload is not None:
+                collect((ts, event_id, len(times), payload))  # row: its index in the columns
+                if collect_names is not None:
+                    collect_names(stateful)
             add_key(digest(event_id, ts, secret))  # rowkeys.record_key
             add_time(ts)
             add_id(event_id)
@@ -349,4 +365,6 @@ def _run_task(
                 add_groups(sup)
             alert_count += len(found)
     result.alerts = alert_count
+    if collector is not None:
+        result.runs = collector.write(task.index)
     return result

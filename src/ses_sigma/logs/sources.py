@@ -73,6 +73,16 @@ class RangeChunks(PlainChunks):
         self._last = b"\n"  # the last byte handed out
         self._done = False
 
+    def __next__(self) -> bytes:
+        # PlainChunks.__next__ reads to the end of the file: the line-by-line path (no
+        # pre-filter) iterates chunks, so a range must bound them as readinto does.
+        buf = bytearray(CHUNK)
+        n = self.readinto(memoryview(buf))
+        if n == 0:
+            raise StopIteration
+        del buf[n:]
+        return bytes(buf)
+
     def readinto(self, view: memoryview) -> int:
         """Fill the start of ``view``; 0 at the end of the range."""
         if self._head:

@@ -12,7 +12,7 @@ delivers them out of order, within a file and across files.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
@@ -327,13 +327,22 @@ class Engine:
         baseline: Baseline | None = None,
         groups: list[tuple[Alert, GroupValues | None]] | None = None,
         reference: bool = False,
+        rules: Collection[str] | None = None,
     ) -> StatefulRunner:
         """Fresh stateful engines (first-seen ones from ``baseline``, updated in place) taking
         ``project`` payloads in (eventTime, eventID) order; with ``groups``, every alert is
         also recorded there with its suppression group. ``reference``: the engines as first
-        written (``match.feed_reference``), which the fast ones are tested against."""
+        written (``match.feed_reference``), which the fast ones are tested against.
+        ``rules``: only the engines of these base rules (whole ``stateful_components``: a
+        correlation over a rule left out would miss its events), fed only their payload items
+        (``scan_exact``)."""
         first_seen_class = ReferenceFirstSeen if reference else FirstSeenEngine
         correlation_class = ReferenceCorrelation if reference else CorrelationEngine
+        singles = {
+            name: s
+            for name, s in self._singles.items()
+            if s.stateful and (rules is None or name in rules)
+        }
         first_seen = {
             name: first_seen_class(
                 s.compiled.rule,
@@ -341,17 +350,46 @@ class Engine:
                 state=baseline.state_for(name, s.first_seen) if baseline is not None else None,
                 clock=self._clock,
             )
-            for name, s in self._singles.items()
+            for name, s in singles.items()
             if s.first_seen is not None
         }
-        correlations = {rule_key(c): correlation_class(c) for c in self._correlations}
-        feeds = {
-            name: [correlations[c] for c in s.feeds]
-            for name, s in self._singles.items()
-            if s.stateful
+        wanted = {c for s in singles.values() for c in s.feeds}
+        correlations = {
+            rule_key(c): correlation_class(c) for c in self._correlations if rule_key(c) in wanted
         }
+        feeds = {name: [correlations[c] for c in s.feeds] for name, s in singles.items()}
         runner_class = ReferenceRunner if reference else StatefulRunner
         return runner_class(first_seen, feeds, groups)
+
+    def stateful_components(self) -> list[tuple[list[str], int]]:
+        """The stateful rules split into independent parts: per part, its base rules (sorted)
+        and its engines (first-seen rules and correlations). A correlation joins the base rules
+        it reads; nothing else links two parts (a correlation's base is a single-event rule,
+        suppression is applied per alert at the end), so each part can run alone."""
+        parent: dict[str, str] = {}
+
+        def root(name: str) -> str:
+            while parent[name] != name:
+                parent[name] = parent[parent[name]]
+                name = parent[name]
+            return name
+
+        stateful = [s for s in self._singles.values() if s.stateful]
+        for s in stateful:
+            parent[s.name] = s.name
+        by_corr: dict[str, str] = {}
+        for s in stateful:
+            for corr in s.feeds:
+                other = by_corr.setdefault(corr, s.name)
+                parent[root(s.name)] = root(other)
+        parts: dict[str, tuple[list[str], set[str]]] = {}
+        for s in stateful:
+            names, engines = parts.setdefault(root(s.name), ([], set()))
+            names.append(s.name)
+            engines.update(s.feeds)
+            if s.first_seen is not None:
+                engines.add(s.name)
+        return sorted((sorted(names), len(engines)) for names, engines in parts.values())
 
     def touch_baseline(self, baseline: Baseline) -> None:
         """Make every first-seen rule known to ``baseline``, even when it matched nothing."""

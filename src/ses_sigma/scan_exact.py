@@ -1,0 +1,138 @@
+"""The exact stateful run of batch mode, one part of the stateful rules at a time, in parallel.
+
+The parts (``scan_runs.plan_parts``) share no engine: a correlation and its base rules are in
+one part, a first-seen rule is its own base rule, suppression is applied to all alerts at the
+end and the first-seen baseline keeps one state per rule. So each part's engines can be fed
+alone, with the part's payload items of the merged, de-duplicated candidates in
+(eventTime, eventID) order, and give the alerts they would give in one runner. ``part_alerts``
+runs one part; ``part_alerts_from_files`` does it in a scan worker from the run files
+(``scan_runs``), returning plain tuples; ``merge_parts`` puts the parts' alert lists back in
+one time-ordered stream (within a second, in ``Alert.sort_key`` order, the same for any
+number of parts).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import operator
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from ses_sigma.alerts import Alert
+from ses_sigma.match.baseline import Baseline
+from ses_sigma.match.engine import Engine
+from ses_sigma.match.stateful import StatefulRunner
+from ses_sigma.scan_runs import read_run, write_run
+from ses_sigma.scan_tasks import alert_tuple, unpack_payload
+
+__all__ = [
+    "Source",
+    "merge_parts",
+    "only_rules",
+    "open_runs",
+    "part_alerts",
+    "part_alerts_from_files",
+]
+
+#: A run for a part's process: file path, the part's chunks, the match rows dropped as
+#: duplicates, and whether its payloads hold every rule (then cut to the part's).
+Source = tuple[str, list[tuple[int, int]], list[int], bool]
+
+#: Alert tuples (``scan_tasks.alert_tuple``) in time order, and the first-seen notes.
+PartResult = tuple[list[tuple[Any, ...]], list[tuple[str, str, str]]]
+
+_key = operator.itemgetter(0, 1)
+_time = operator.attrgetter("time")
+
+
+def only_rules(items: Iterable[tuple[Any, ...]], names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """Items ``(eventTime, eventID, ..., payload)`` with their payloads cut to the items of
+    the rules ``names`` (those left empty are left out)."""
+    wanted = frozenset(names)
+    for item in items:
+        payload = unpack_payload(item[-1])
+        kept = tuple(p for p in payload if p[0] in wanted)
+        if kept:
+            yield (item[0], item[1], kept)
+
+
+def part_alerts(
+    engine: Engine,
+    names: Sequence[str] | None,
+    streams: Sequence[Iterable[tuple[Any, ...]]],
+    baseline: Baseline | None = None,
+    groups: list[tuple[Alert, Any]] | None = None,
+) -> tuple[Iterator[Alert], StatefulRunner]:
+    """Feed fresh engines of the base rules ``names`` (None: all) with the items of
+    ``streams`` (each sorted by (eventTime, eventID); the last field of an item is its payload,
+    packed or not, holding only those rules). Returns their alerts in time order, made as the
+    iterator is read, and the runner (its first-seen notes, once the iterator is done)."""
+    runner = engine.stateful_runner(baseline, groups, rules=names)
+    wanted = frozenset(names) if names is not None else None
+
+    def alerts() -> Iterator[Alert]:
+        feed = runner.feed
+        unpack = unpack_payload
+        for item in heapq.merge(*streams, key=_key):
+            payload = unpack(item[-1])
+            if len(item) == 5 and wanted is not None:  # rules of other parts too (scan_runs)
+                payload = tuple(p for p in payload if p[0] in wanted)
+            found = feed(item[0], item[1], payload)
+            if found:
+                yield from found
+        yield from runner.finish()
+
+    return alerts(), runner
+
+
+#: Runs read at once by a merge (one chunk of each in memory); more are merged into files
+#: first, this many at a time, so the exact run's memory does not grow with the input.
+MAX_OPEN = 32
+
+
+def open_runs(
+    runs: Sequence[tuple[str, list[tuple[int, int]], list[int]]], directory: str
+) -> list[Iterator[tuple[Any, ...]]]:
+    """Streams of ``runs`` (file path, chunks, dropped rows; in task order), at most
+    ``MAX_OPEN`` of them: beyond that, consecutive runs are first merged into new files in
+    ``directory`` (equal keys stay in task order)."""
+    level = 0
+    while len(runs) > MAX_OPEN:
+        merged = []
+        for start in range(0, len(runs), MAX_OPEN):
+            group = runs[start : start + MAX_OPEN]
+            path = os.path.join(directory, f"merged-{os.getpid()}-{level}-{start}.run")
+            items = heapq.merge(*(read_run(*run) for run in group), key=_key)
+            merged.append((path, write_run(path, items), []))
+        runs = merged
+        level += 1
+    return [read_run(*run) for run in runs]
+
+
+def part_alerts_from_files(
+    engine: Engine, names: Sequence[str], sources: Sequence[Source]
+) -> PartResult:
+    """``part_alerts`` for one part, in a worker process, from run files (``Source``)."""
+    streams: list[Iterable[tuple[Any, ...]]] = [
+        only_rules(read_run(path, chunks, dropped), names)
+        for path, chunks, dropped, whole in sources
+        if whole
+    ]
+    runs = [(path, chunks, dropped) for path, chunks, dropped, whole in sources if not whole]
+    if runs:
+        streams += open_runs(runs, os.path.dirname(runs[0][0]))
+    alerts, runner = part_alerts(engine, names, streams)
+    found = [alert_tuple(a) for a in alerts]
+    return found, runner.implausible()
+
+
+def merge_parts(parts: Iterable[Iterable[Alert]]) -> Iterator[Alert]:
+    """The parts' alerts (each in time order) in one time-ordered stream; alerts of one time
+    in ``Alert.sort_key`` order."""
+    for _, same in itertools.groupby(heapq.merge(*parts, key=_time), key=_time):
+        batch = list(same)
+        if len(batch) > 1:
+            batch.sort(key=operator.attrgetter("sort_key"))
+        yield from batch
