@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from ses_sigma.alerts import Alert
+from ses_sigma.bench_cpu import best_cpu
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.stateful import Payload
 from ses_sigma.pack import load_pack
@@ -90,15 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     triples = collect(engine, args.file, args.suppress)
     gc.collect()
     gc.freeze()
-    best = None
-    out: tuple[list[Alert], list[tuple[Alert, Any]] | None] = ([], None)
-    for _ in range(max(1, args.repeat)):
-        out = ([], None)
-        cpu = time.process_time()
-        out = feed_all(engine, triples, args.suppress, args.reference)
-        cpu = time.process_time() - cpu
-        best = cpu if best is None else min(best, cpu)
-    assert best is not None
+    best, out = best_cpu(
+        args.repeat, lambda: feed_all(engine, triples, args.suppress, args.reference)
+    )
     ref = feed_all(engine, triples, args.suppress, True)
     same = out == ref
     if args.suppress and same:

@@ -14,10 +14,10 @@ import argparse
 import cProfile
 import pstats
 import sys
-import time
 from pathlib import Path
 
 from ses_sigma.alerts import Alert
+from ses_sigma.bench_cpu import best_cpu
 from ses_sigma.logs.decode import record_from_line
 from ses_sigma.logs.stats import ReadStats
 from ses_sigma.match.engine import Engine
@@ -54,12 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         prof = cProfile.Profile()
         prof.runcall(match_lines, engine, str(args.file), lines)
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-    best = None
-    for _ in range(max(1, args.repeat)):
-        cpu = time.process_time()
-        found = match_lines(engine, str(args.file), lines)
-        cpu = time.process_time() - cpu
-        best = cpu if best is None else min(best, cpu)
+    best, found = best_cpu(args.repeat, lambda: match_lines(engine, str(args.file), lines))
     records, alerts, stateful = found
     per = best / records * 1e6 if records else 0.0
     print(

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ses_sigma.alerts import Alert
+from ses_sigma.bench_cpu import best_cpu
 from ses_sigma.logs import read_file
 from ses_sigma.logs.stats import ReadStats
 from ses_sigma.match.engine import Engine
@@ -68,20 +67,6 @@ def pack_all(engine: Engine, pairs: Pairs, suppress: bool, reference: bool) -> l
     return [project(rec, names, suppress, True) for rec, names in pairs]
 
 
-def _best(run: Callable[[], list], repeat: int) -> tuple[float, list]:
-    """The best CPU time of ``repeat`` calls of ``run``, and the results of the last."""
-    best = None
-    out: list = []
-    for _ in range(max(1, repeat)):
-        out = []
-        cpu = time.process_time()
-        out = run()
-        cpu = time.process_time() - cpu
-        best = cpu if best is None else min(best, cpu)
-    assert best is not None
-    return best, out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m ses_sigma.bench_project")
@@ -97,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     ref = args.reference
-    packed_cpu, packed = _best(lambda: pack_all(engine, pairs, args.suppress, ref), args.repeat)
-    cpu, payloads = _best(lambda: project_all(engine, pairs, args.suppress, ref), args.repeat)
+    packed_cpu, packed = best_cpu(args.repeat, lambda: pack_all(engine, pairs, args.suppress, ref))
+    cpu, payloads = best_cpu(args.repeat, lambda: project_all(engine, pairs, args.suppress, ref))
     projector = engine._projector()
     fast = sum(1 for rec, names in pairs if projector.fast_path_taken(rec, names))
     template = sum(1 for rec, names in pairs if projector.packed_path_taken(rec, names))

@@ -24,12 +24,10 @@ import argparse
 import copy
 import marshal
 import sys
-import time
 from array import array
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from ses_sigma.bench_cpu import best_cpu
 from ses_sigma.logs.stats import ReadStats
 from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
@@ -45,17 +43,6 @@ from ses_sigma.scan_tasks import TaskResult, plan_tasks, run_task
 from ses_sigma.scan_wire import from_wire, to_wire
 
 __all__ = ["main"]
-
-
-def _best(repeat: int, step: Callable[[], Any]) -> tuple[float, Any]:
-    best = None
-    for _ in range(max(1, repeat)):
-        cpu = time.process_time()
-        out = step()
-        cpu = time.process_time() - cpu
-        best = cpu if best is None else min(best, cpu)
-    assert best is not None
-    return best, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     for e, t in pairs[:: max(1, n // 100)]:
         if DIGEST(e, t, DIGEST_KEY) != digest_reference(e, t, DIGEST_KEY):
             raise AssertionError(f"C digest differs from the reference on {e!r}, {t!r}")
-    c_time, c_keys = _best(args.repeat, lambda: [DIGEST(e, t, DIGEST_KEY) for e, t in pairs])
-    b_time, b_keys = _best(
+    c_time, c_keys = best_cpu(args.repeat, lambda: [DIGEST(e, t, DIGEST_KEY) for e, t in pairs])
+    b_time, b_keys = best_cpu(
         args.repeat, lambda: [blake2b_digest(e, t, DIGEST_KEY) for e, t in pairs]
     )
     if len(set(c_keys)) != len(set(b_keys)):
@@ -103,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         seen = SortedKeySet()
         return [bytes(seen.add(k) for k in keys) for keys in tasks]
 
-    k_time, k_flags = _best(args.repeat, bulk)
-    s_time, s_flags = _best(args.repeat, one_by_one)
+    k_time, k_flags = best_cpu(args.repeat, bulk)
+    s_time, s_flags = best_cpu(args.repeat, one_by_one)
     if k_flags != s_flags:
         raise AssertionError("KeySet and SortedKeySet disagree")
     print(f"dedupe: KeySet.add_many {us(k_time)}, SortedKeySet.add {us(s_time)} a record")
@@ -116,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         copies[:] = made
         return made
 
-    w_time, sent = _best(args.repeat, encode)
-    r_time, _ = _best(args.repeat, lambda: [r.columns() for r in sent])
+    w_time, sent = best_cpu(args.repeat, encode)
+    r_time, _ = best_cpu(args.repeat, lambda: [r.columns() for r in sent])
     for original, back in zip(results, sent, strict=True):
         if from_wire(copy.copy(back)).rows() != original.rows():
             raise AssertionError(f"task {original.task.index}: the wire changed the rows")
@@ -130,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         [(k, t, e, tuple(f), p, g) for k, (t, e, f, p, g) in zip(r.keys, r.rows(), strict=True)]
         for r in results
     ]
-    d_time, blobs = _best(args.repeat, lambda: [marshal.dumps(x, 4) for x in rows])
-    l_time, _ = _best(args.repeat, lambda: [marshal.loads(b) for b in blobs])
+    d_time, blobs = best_cpu(args.repeat, lambda: [marshal.dumps(x, 4) for x in rows])
+    l_time, _ = best_cpu(args.repeat, lambda: [marshal.loads(b) for b in blobs])
     print(f"former wire (rows as tuples): dumps {us(d_time)}, loads {us(l_time)} a record")
     return 0
 
