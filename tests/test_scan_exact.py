@@ -23,8 +23,8 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
 from ses_sigma.records import Record
 from ses_sigma.scan import scan_with_engine
-from ses_sigma.scan_exact import merge_parts, part_alerts
-from ses_sigma.scan_runs import RunCollector, RunSpec, plan_parts, read_run
+from ses_sigma.scan_exact import cut_payload, merge_parts, part_alerts
+from ses_sigma.scan_runs import RunCollector, RunSpec, _route, plan_parts, read_run
 from ses_sigma.scan_tasks import alert_tuple, pack_payload
 
 ENGINE = Engine(load_pack())
@@ -58,14 +58,25 @@ def test_parts_are_whole_components_balanced_over_the_workers() -> None:
             assert sum(1 for p in parts if set(members) & set(p)) == 1
 
 
-def _split_run(items: list[tuple[float, str, Any]], count: int) -> tuple[list[Alert], Any]:
-    """The exact run in ``count`` parts (as the pool runs it), alerts merged."""
+def _split_run(
+    items: list[tuple[float, str, Any]], count: int, by_name: bool = False
+) -> tuple[list[Alert], Any]:
+    """The exact run in ``count`` parts (as the pool runs it), alerts merged; payloads cut
+    as the workers mark them (``scan_runs._route``), or all by name."""
     ordered = sorted(items, key=lambda i: (i[0], i[1]))
     found = []
     notes = []
-    for names in plan_parts(ENGINE, count):
+    parts = plan_parts(ENGINE, count)
+    part_of = {n: i for i, names in enumerate(parts) for n in names}
+    for i, names in enumerate(parts):
         stream = [  # whole payloads, marked: cut to the part's rules where read
-            (t, e, 0, True, pack_payload(p))
+            (
+                t,
+                e,
+                0,
+                True if by_name else dict(_route([x[0] for x in p], part_of))[i],
+                pack_payload(p),
+            )
             for t, e, p in ordered
             if any(item[0] in names for item in p)
         ]
@@ -79,15 +90,16 @@ def _split_run(items: list[tuple[float, str, Any]], count: int) -> tuple[list[Al
 @given(
     st.lists(st.integers(0, len(_POOL) - 1), min_size=1, max_size=400),
     st.integers(1, 4),
+    st.booleans(),
 )
-def test_split_run_gives_what_one_runner_gives(picks: list[int], count: int) -> None:
+def test_split_run_gives_what_one_runner_gives(picks: list[int], count: int, by_name: bool) -> None:
     """Any candidates, any number of parts: the merged alerts of the parts are, time by time,
     those of one runner over every rule (in the same order: ``merge_parts``)."""
     items = [_POOL[i] for i in dict.fromkeys(picks)]  # each (eventTime, eventID) once
     ordered = sorted(items, key=lambda i: (i[0], i[1]))
     one, runner = part_alerts(ENGINE, None, [ordered])
     want = list(merge_parts([one]))
-    got, notes = _split_run(items, count)
+    got, notes = _split_run(items, count, by_name)
     assert [alert_tuple(a) for a in got] == [alert_tuple(a) for a in want]
     assert sorted(notes) == sorted(runner.implausible())
 
@@ -122,9 +134,34 @@ def test_collector_sorts_stably_cuts_by_part_and_drops_rows(tmp_path: Path) -> N
             whole = all(item[0] in names for item in payload)
             assert len(g) == (4 if whole else 5)  # marked when other parts' rules are in it
             assert g[-1] == pack_payload(payload)
+            if not whole:  # the mark cuts the payload to the part's items, in their order
+                mine = tuple(item for item in payload if item[0] in names)
+                assert cut_payload(payload, g[3], frozenset(names)) == mine
         dropped = [row for _, _, row in want[::3]]
         kept = list(read_run(runs.path, runs.chunks[i], dropped))
         assert [k[2] for k in kept] == [row for _, _, row in want if row not in set(dropped)]
+
+
+def test_route_cuts_a_payload_to_each_part_by_slice_or_by_name() -> None:
+    """A payload has one item per rule in sorted name order (the slice's premise); a part
+    whose rules are not together is cut by name; a payload of another length is refused."""
+    parts = (("a", "c"), ("b", "d"))
+    part_of = {n: i for i, p in enumerate(parts) for n in p}
+    payload = tuple((n, None, None, ()) for n in "abcd")
+    route = _route(["d", "a", "b", "c", "a"], part_of)
+    assert route == [(0, True), (1, True)]
+    for part, cut in route:
+        want = tuple(p for p in payload if p[0] in parts[part])
+        assert cut_payload(payload, cut, frozenset(parts[part])) == want
+    route = _route(["c", "d"], part_of)
+    assert route == [(0, (0, 1, 2)), (1, (1, 2, 2))]
+    two = payload[2:]
+    assert cut_payload(two, route[0][1], frozenset(parts[0])) == (two[0],)
+    with pytest.raises(RuntimeError, match="3 items, not 2"):
+        cut_payload(payload[1:], route[0][1], frozenset(parts[0]))
+    for _, _, p in _POOL[:500]:  # the pack's payloads: sorted, one item per rule
+        names = [item[0] for item in p]
+        assert names == sorted(set(names))
 
 
 def _forged(rec: dict[str, Any], n: int) -> dict[str, Any]:

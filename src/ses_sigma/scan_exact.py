@@ -23,12 +23,13 @@ from typing import Any
 from ses_sigma.alerts import Alert
 from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine
-from ses_sigma.match.stateful import StatefulRunner
+from ses_sigma.match.stateful import Payload, StatefulRunner
 from ses_sigma.scan_runs import read_run, write_run
 from ses_sigma.scan_tasks import alert_tuple, unpack_payload
 
 __all__ = [
     "Source",
+    "cut_payload",
     "merge_parts",
     "only_rules",
     "open_runs",
@@ -58,6 +59,18 @@ def only_rules(items: Iterable[tuple[Any, ...]], names: Sequence[str]) -> Iterat
             yield (item[0], item[1], kept)
 
 
+def cut_payload(payload: Payload, cut: Any, wanted: frozenset[str]) -> Payload:
+    """The items of ``payload`` for the rules ``wanted``: ``payload[start:stop]`` when ``cut``
+    is ``(start, stop, items)`` (``scan_runs``: the part's items together; ``items`` is
+    checked), else (True) those whose rule is wanted."""
+    if cut is True:
+        return tuple(p for p in payload if p[0] in wanted)
+    start, stop, count = cut
+    if len(payload) != count:
+        raise RuntimeError(f"a run item's payload has {len(payload)} items, not {count}")
+    return payload[start:stop]
+
+
 def part_alerts(
     engine: Engine,
     names: Sequence[str] | None,
@@ -78,7 +91,7 @@ def part_alerts(
         for item in heapq.merge(*streams, key=_key):
             payload = unpack(item[-1])
             if len(item) == 5 and wanted is not None:  # rules of other parts too (scan_runs)
-                payload = tuple(p for p in payload if p[0] in wanted)
+                payload = cut_payload(payload, item[3], wanted)
             found = feed(item[0], item[1], payload)
             if found:
                 yield from found
