@@ -159,6 +159,8 @@ def test_route_cuts_a_payload_to_each_part_by_slice_or_by_name() -> None:
     assert cut_payload(two, route[0][1], frozenset(parts[0])) == (two[0],)
     with pytest.raises(RuntimeError, match="3 items, not 2"):
         cut_payload(payload[1:], route[0][1], frozenset(parts[0]))
+    with pytest.raises(RuntimeError, match="rules of another part"):
+        cut_payload(payload[1:3], route[0][1], frozenset(parts[0]))
     for _, _, p in _POOL[:500]:  # the pack's payloads: sorted, one item per rule
         names = [item[0] for item in p]
         assert names == sorted(set(names))

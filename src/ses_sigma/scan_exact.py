@@ -61,13 +61,15 @@ def only_rules(items: Iterable[tuple[Any, ...]], names: Sequence[str]) -> Iterat
 
 def cut_payload(payload: Payload, cut: Any, wanted: frozenset[str]) -> Payload:
     """The items of ``payload`` for the rules ``wanted``: ``payload[start:stop]`` when ``cut``
-    is ``(start, stop, items)`` (``scan_runs``: the part's items together; ``items`` is
-    checked), else (True) those whose rule is wanted."""
+    is ``(start, stop, items)`` (``scan_runs``: the part's items together; ``items`` and the
+    rules at both ends are checked), else (True) those whose rule is wanted."""
     if cut is True:
         return tuple(p for p in payload if p[0] in wanted)
     start, stop, count = cut
     if len(payload) != count:
         raise RuntimeError(f"a run item's payload has {len(payload)} items, not {count}")
+    if payload[start][0] not in wanted or payload[stop - 1][0] not in wanted:
+        raise RuntimeError(f"a run item's payload cut {cut} holds rules of another part")
     return payload[start:stop]
 
 
