@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ses_sigma import scan as scan_module
-from ses_sigma import scan_exact, scan_stream
+from ses_sigma import scan_exact, scan_pool, scan_stream
 from ses_sigma.alerts import Alert
 from ses_sigma.bench_data import generate_records
 from ses_sigma.logs import ReadStats, read_records
@@ -205,7 +204,7 @@ def spied(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         add_run(self, *args)
 
     monkeypatch.setattr(scan_stream.StatefulStream, "add_run", counted_add_run)
-    run_parts = scan_module._Work.run_parts
+    run_parts = scan_pool.Work.run_parts
 
     def counted(self: Any) -> Any:
         inner = run_parts.fget(self)  # type: ignore[attr-defined]
@@ -218,7 +217,7 @@ def spied(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
         return run
 
-    monkeypatch.setattr(scan_module._Work, "run_parts", property(counted))
+    monkeypatch.setattr(scan_pool.Work, "run_parts", property(counted))
     monkeypatch.setattr(scan_stream, "SPLIT_MIN", 0)
     monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 20)
     monkeypatch.setattr(scan_exact, "MAX_OPEN", 3)  # runs merged by levels first
@@ -261,7 +260,7 @@ def test_scan_with_runs_and_split_exact_run(
     forged copies across tasks and far-future times, the exact run in one part or split by
     rules: the alerts of ``Engine.run``; on shuffled input the workers' runs are taken and,
     with workers, the exact run is made by them."""
-    monkeypatch.setattr(scan_module, "SPLIT_RULES", split)
+    monkeypatch.setattr(scan_pool, "SPLIT_RULES", split)
     folder = _data(tmp_path, ordered)
     want = _reference([folder])
     assert len(want) > 100
@@ -284,7 +283,7 @@ def test_scan_with_runs_and_split_exact_run(
         took = spied.get("runs", 0) - before.get("runs", 0)
         made = spied.get("split", 0) - before.get("split", 0)
         # No pool where forking is unsafe (other threads: a JVM under pytest-xdist): in here.
-        pooled = workers > 1 and not scan_module._other_threads()
+        pooled = workers > 1 and not scan_pool.other_threads()
         if ordered:
             assert got.late.batch_from is None and took == 0 and made == 0
         else:

@@ -22,16 +22,13 @@ takes the results in task order, whatever the number of workers:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
 import tempfile
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ses_sigma.alerts import Alert
 from ses_sigma.logs import ReadStats, Rejection
@@ -39,27 +36,20 @@ from ses_sigma.match.baseline import Baseline
 from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
-from ses_sigma.prefilter import Prefilter
-from ses_sigma.scan_exact import PartResult, Source, part_alerts_from_files
 from ses_sigma.scan_gc import scan_gc
-from ses_sigma.scan_runs import RunSpec, plan_parts
+from ses_sigma.scan_pool import Work
 from ses_sigma.scan_stream import (
     DEFAULT_REORDER_WINDOW,
     LateReport,
-    PartRunner,
     SeenKeys,
     StatefulStream,
 )
 from ses_sigma.scan_tasks import (
     RANGE_BYTES,
     STDIN,
-    Task,
-    TaskResult,
-    collector_paused,
     plan_tasks,
-    run_task,
 )
-from ses_sigma.scan_wire import alerts_of, to_wire
+from ses_sigma.scan_wire import alerts_of
 
 __all__ = ["STDIN", "ScanResult", "default_workers", "scan", "scan_with_engine"]
 
@@ -97,125 +87,6 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-#: Batch mode's exact run split by parts of the stateful rules over the workers (else one
-#: worker runs it whole). On: on the 1 M-record bench file (2 workers), the last run's two
-#: parts take 0.13-0.16 s instead of 0.19-0.22 s whole, for ~0.14 s more CPU (docs/DESIGN.md).
-SPLIT_RULES = True
-
-# Set in the parent before the worker pool forks, inherited by the workers.
-_WORKER: tuple[Engine, Prefilter | None, bool, RunSpec | None] | None = None
-
-
-def _other_threads() -> bool:
-    """True when this process runs threads a forked child could deadlock on: Python threads
-    besides this one, or a JVM started in-process by JPype (its threads are native, which
-    ``threading`` does not see). pytest-xdist's own I/O thread is native too and harmless."""
-    if threading.active_count() > 1:
-        return True
-    jpype = sys.modules.get("jpype")
-    return bool(jpype is not None and jpype.isJVMStarted())
-
-
-def _worker_task(task: Task) -> TaskResult:
-    assert _WORKER is not None
-    engine, pf, suppress, runs = _WORKER
-    return to_wire(run_task(engine, task, pf, None, suppress, runs))
-
-
-def _worker_part(job: tuple[tuple[str, ...], list[Source]]) -> PartResult:
-    assert _WORKER is not None
-    with collector_paused():  # no cycles; a collection would walk the inherited heap
-        return part_alerts_from_files(_WORKER[0], *job)
-
-
-class _Flag:
-    """A flag for tasks run in this process (the pool's is a shared byte)."""
-
-    value = 0
-
-
-class _Work:
-    """The scan's worker processes (none with one worker): task results in task order
-    (``results``), then, before they end, the parts of a batch-mode exact run (``run_parts``).
-    ``spec`` says where the workers write their tasks' sorted runs, in how many parts."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        tasks: list[Task],
-        pf: Prefilter | None,
-        workers: int,
-        stdin: BinaryIO | None,
-        suppress: bool,
-        directory: str,
-        one_part: bool,
-    ):
-        """``one_part``: the exact run must stay in one runner (a baseline, suppression)."""
-        self._engine = engine
-        self._tasks = tasks
-        self._pf = pf
-        self._stdin = stdin
-        self._suppress = suppress
-        files = [t for t in tasks if t.path != STDIN]
-        # Forking a process that runs other threads can deadlock the child on a lock one of
-        # them held (seen under pytest-xdist, with a JVM started in-process by JPype for the
-        # Lucene proofs: its native threads are not Python threads): then the tasks run here.
-        self._size = 0 if workers <= 1 or len(files) <= 1 or _other_threads() else workers
-        self._size = min(self._size, len(files))
-        self._pool: Any = None
-        flag: Any = _Flag()
-        if self._size:
-            self._ctx = multiprocessing.get_context("fork")
-            flag = self._ctx.RawValue("b", 1)  # workers run ahead: runs until told otherwise
-        parts = plan_parts(engine, 1 if one_part or not SPLIT_RULES else max(1, self._size))
-        self.spec = RunSpec(directory, parts, flag)
-
-    def __enter__(self) -> _Work:
-        if self._size:
-            global _WORKER
-            _WORKER = (self._engine, self._pf, self._suppress, self.spec)
-            self._pool = self._ctx.Pool(self._size)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        global _WORKER
-        if self._pool is not None:
-            self._pool.__exit__(*exc)
-            self._pool = None
-        _WORKER = None
-
-    def results(self) -> Iterator[TaskResult]:
-        """Task results in task order (standard input always read by this process, where it
-        stands in the order); a worker's result holds its matches in wire form
-        (``scan_wire.to_wire``)."""
-        engine, pf, stdin, suppress, spec = (
-            self._engine,
-            self._pf,
-            self._stdin,
-            self._suppress,
-            self.spec,
-        )
-        if self._pool is None:
-            for task in self._tasks:
-                yield run_task(engine, task, pf, stdin, suppress, spec)
-            return
-        files = [t for t in self._tasks if t.path != STDIN]
-        done = self._pool.imap(_worker_task, files, chunksize=1)
-        for task in self._tasks:
-            if task.path == STDIN:
-                yield run_task(engine, task, pf, stdin, suppress, spec)
-            else:
-                yield next(done)  # in wire form (to_wire): alerts rebuilt where used
-
-    @property
-    def run_parts(self) -> PartRunner | None:
-        """Runs exact-run parts on the workers (None without workers)."""
-        pool = self._pool
-        if pool is None:
-            return None
-        return lambda jobs: pool.map(_worker_part, jobs, chunksize=1)
 
 
 #: A duplicate's flag in ``KeySet.add_many``'s answer.
@@ -316,7 +187,7 @@ def scan_with_engine(
     one_part = state is not None or suppress
     with (
         tempfile.TemporaryDirectory(prefix="ses-sigma-scan-") as directory,
-        _Work(engine, tasks, pf, workers, stdin, suppress, directory, one_part) as work,
+        Work(engine, tasks, pf, workers, stdin, suppress, directory, one_part) as work,
     ):
         flag = work.spec.flag
         for part in work.results():

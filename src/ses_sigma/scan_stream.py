@@ -26,7 +26,7 @@ Time-ordered input (late records rare) never switches. From the switch on, a tas
 wrote its candidates as sorted runs (``scan_runs``) is taken whole (``add_run``: the file, and
 the rows the parent dropped as duplicates), and the exact run reads those runs
 (``scan_exact``), in a worker process when ``use_workers`` gave one: with two or more workers,
-split by independent parts of the stateful rules, a part per worker (``scan.SPLIT_RULES``, on).
+split by independent parts of the stateful rules, a part per worker (``scan_pool.SPLIT_RULES``, on).
 
 Duplicates (CloudTrail delivers at least once) are dropped before any of this by ``SeenKeys``:
 keyed 64-bit digests of (eventID, eventTime) in a C hash set (``rowkeys``).
