@@ -217,19 +217,14 @@ class CorrelationEngine:
             # before it. It completes nothing (there are two steps or more), so the alerts
             # are the same, and so is the sequence of evaluations. Later steps are held until
             # the time passes.
-            immediate = step == 0 and len(self._plan.steps) > 1
-            process_ordered = self._process_ordered
+            if step == 0 and len(self._plan.steps) > 1:
+                return self._first_step_feeder()
 
             def feed_ordered(event: Event, found: CorrInput | None) -> Sequence[Alert]:
                 if found is not None:
-                    if immediate:
-                        if event != self._first_done:  # a repeat counts once
-                            self._first_done = event
-                            process_ordered(0, rule_name, event, found)
-                    else:
-                        if not self._held:
-                            self.held_time = event[0]
-                        self._held.append((step, event, rule_name, found))
+                    if not self._held:
+                        self.held_time = event[0]
+                    self._held.append((step, event, rule_name, found))
                 return _NONE
 
             return feed_ordered
@@ -245,6 +240,40 @@ class CorrelationEngine:
             return process(step, rule_name, event, found)
 
         return feed_counted
+
+    def _first_step_feeder(self) -> Callable[[Event, CorrInput | None], Sequence[Alert]]:
+        """The feeder of step 0 of a temporal_ordered correlation of two steps or more (see
+        ``feeder``): ``_process_ordered(0, ...)`` of each event as it comes, inline (it
+        completes nothing), a repeat of the last event skipped (it counts once)."""
+        states = self._groups
+        span = self._plan.span
+        steps = len(self._plan.steps)
+
+        def feed_first(event: Event, found: CorrInput | None) -> Sequence[Alert]:
+            if found is None or event == self._first_done:
+                return _NONE
+            self._first_done = event
+            now = event[0]
+            if now > self._now:
+                self._now = now
+                if now - self._oldest > span:  # see _process
+                    self._expire(now)
+            for key in found[1]:
+                state = states.pop(key, None)  # put back last: see _process
+                if state is None:
+                    state = OrderedState(key, steps)
+                state.last = now
+                if now - state.oldest > span:  # OrderedState.add of a first step, inline
+                    state.expire(now, span)
+                chains = state.chains
+                state.prev[0] = chains[0]
+                chains[0] = (event,)
+                if now < state.oldest:
+                    state.oldest = now
+                states[key] = state
+            return _NONE
+
+        return feed_first
 
     def advance(self, now: float) -> list[Alert]:
         """Time has reached ``now`` (every event before it was fed): evaluate the held events

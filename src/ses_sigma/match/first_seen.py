@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import time as _time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,9 @@ _KEYS = ("fields", "learning_period", "forget_after")
 EARLIEST_PLAUSIBLE = parse_event_time("2013-11-01T00:00:00Z")
 #: How far after the wall clock an eventTime may be (clock skew), in seconds.
 FUTURE_SLACK = 86400.0
+
+_INF = float("inf")
+_NONE: tuple[Alert, ...] = ()  # the alerts of a feed that makes none (shared)
 
 
 #: What one match brings to a first-seen rule (``FirstSeenEngine.project``): the keys of its
@@ -206,13 +209,11 @@ class FirstSeenEngine:
         self.note_after = (
             self._latest_plausible - FUTURE_SLACK if note_after is None else note_after
         )
-        #: (key, last sighting, the ``seen`` map) of the first tuple kept by the last walk
-        #: over ``state.seen`` (``feed_event``); None: walk next time.
-        self._first: tuple[GroupKey, float, Any] | None = None
         self._forget = spec.forget_after
         self._learning_period = spec.learning_period
         #: Matches that took no part because of an implausible eventTime.
         self.implausible: list[Record] = []
+        self._feed = self._make_feeder()
 
     @property
     def data_start(self) -> float | None:
@@ -244,52 +245,88 @@ class FirstSeenEngine:
 
     def feed_event(self, event: tuple[float, str], found: FirstSeenInput) -> list[Alert]:
         """``feed`` with the match already projected; ``event`` is its (eventTime, eventID)."""
-        now, event_id = event
-        if now < self._now:
-            raise ValueError(f"{rule_key(self.rule)}: record {event_id} fed out of order")
-        groups, raw_time, origin = found
-        if not EARLIEST_PLAUSIBLE <= now <= self._latest_plausible:
-            note = {"eventTime": raw_time} if raw_time is not None else {}
-            self.implausible.append(Record(note, now, event_id, origin))
-            return []
-        self._now = now
-        state = self.state
-        if state.learning_start is None:
-            state.learning_start = now
-        seen = state.seen
+        if event[0] < self._now:
+            raise ValueError(f"{rule_key(self.rule)}: record {event[1]} fed out of order")
+        return list(self._feed(event, found))
+
+    def feeder(self) -> Callable[[tuple[float, str], FirstSeenInput], Sequence[Alert]]:
+        """``feed_event`` as ``StatefulRunner`` calls it: the caller feeds in (eventTime,
+        eventID) order, so the order is not checked. The alerts come as a sequence, empty ones
+        shared: do not change it. One function per engine (its state is the engine's)."""
+        return self._feed
+
+    def _make_feeder(self) -> Callable[[tuple[float, str], FirstSeenInput], Sequence[Alert]]:
+        """The engine's feeding (``feeder``), its settings bound once. Per match, the work that
+        depends on the time alone (plausibility, learning start and period, the walk that
+        forgets old tuples) is done once per eventTime (the plausibility test and the learning
+        period), and once learning is over it stays over (times only grow); the walk is
+        skipped while the first tuple it kept is unchanged and still known. Each tuple is
+        still looked up and refreshed exactly."""
         forget = self._forget
-        # The walk below starts at the least recently seen tuple and stops at the first one
-        # still known; while that first tuple is unchanged (``_first``: its key and sighting)
-        # and still known, the walk would stop at once, so it is skipped.
-        first = self._first
-        if first is None or not now - first[1] <= forget or first[2] is not seen:
-            first = None
-            gone: list[GroupKey] = []
-            for key, last in seen.items():
-                if now - last <= forget:
-                    first = (key, last, seen)
-                    break
-                gone.append(key)
-            for key in gone:
-                del seen[key]  # not seen for longer than forget_after: forgotten
-            self._first = first
-        learning = now - state.learning_start < self._learning_period  # exact, see within()
-        alerts: list[Alert] = []
-        for key in groups:
-            # Taken out and put back last (most recently seen): one lookup less than get,
-            # set and move_to_end.
-            last = seen.pop(key, None)
-            if last is None:
-                seen[key] = now
-                if not learning:
-                    alerts.append(self._alert(now, event_id, key))
-                continue
-            if first is not None and key == first[0]:
-                self._first = first = None  # the first tuple moves: walk next time
-            seen[key] = now if now > last else last  # max(last, now)
-            if not learning and not now - last <= forget:  # not within(last, now, forget)
-                alerts.append(self._alert(now, event_id, key))
-        return alerts
+        period = self._learning_period
+        latest_plausible = self._latest_plausible
+        implausible = self.implausible
+        alert = self._alert
+        # As of the last plausible match: its time, whether learning, the ``seen`` map the
+        # walk ran over, and (key, last sighting) of the first tuple it kept (None: walk next
+        # time).
+        last_now = -_INF
+        learning = True
+        walked: Any = None
+        first: tuple[GroupKey, float] | None = None
+
+        def feed(event: tuple[float, str], found: FirstSeenInput) -> Sequence[Alert]:
+            nonlocal last_now, learning, walked, first
+            now = event[0]
+            seen = self.state.seen
+            if now != last_now or seen is not walked:
+                if not EARLIEST_PLAUSIBLE <= now <= latest_plausible:
+                    raw_time = found[1]
+                    note = {"eventTime": raw_time} if raw_time is not None else {}
+                    implausible.append(Record(note, now, event[1], found[2]))
+                    return _NONE
+                last_now = self._now = now
+                state = self.state
+                if learning:
+                    if state.learning_start is None:
+                        state.learning_start = now
+                    learning = now - state.learning_start < period  # exact, see within()
+            # The walk starts at the least recently seen tuple and stops at the first one
+            # still known; while that first tuple is unchanged and still known, it would stop
+            # at once, so it is skipped.
+            if first is None or seen is not walked or not now - first[1] <= forget:
+                first = None
+                gone: list[GroupKey] = []
+                for key, last in seen.items():
+                    if now - last <= forget:
+                        first = (key, last)
+                        break
+                    gone.append(key)
+                for key in gone:
+                    del seen[key]  # not seen for longer than forget_after: forgotten
+                walked = seen
+            alerts: list[Alert] | None = None
+            for key in found[0]:
+                # Taken out and put back last (most recently seen): one lookup less than get,
+                # set and move_to_end.
+                last = seen.pop(key, None)
+                if last is None:
+                    seen[key] = now
+                    if not learning:
+                        if alerts is None:
+                            alerts = []
+                        alerts.append(alert(now, event[1], key))
+                    continue
+                if first is not None and key == first[0]:
+                    first = None  # the first tuple moves: walk next time
+                seen[key] = now if now > last else last  # max(last, now)
+                if not learning and not now - last <= forget:  # not within(last, now, forget)
+                    if alerts is None:
+                        alerts = []
+                    alerts.append(alert(now, event[1], key))
+            return _NONE if alerts is None else alerts
+
+        return feed
 
     def _alert(self, now: float, event_id: str, key: GroupKey) -> Alert:
         rule = self.rule

@@ -189,7 +189,7 @@ class StatefulRunner:
         for name, engines in self.feeds.items():
             feeders = tuple(e.feeder(name) for e in engines)
             self._routes[name] = (
-                self.first_seen[name].feed_event if name in self.first_seen else None,
+                self.first_seen[name].feeder() if name in self.first_seen else None,
                 feeders[0] if len(feeders) == 1 else None,
                 feeders,
             )
