@@ -246,6 +246,7 @@ class CorrelationEngine:
         ``feeder``): ``_process_ordered(0, ...)`` of each event as it comes, inline (it
         completes nothing), a repeat of the last event skipped (it counts once)."""
         states = self._groups
+        move_to_end = states.move_to_end
         span = self._plan.span
         steps = len(self._plan.steps)
 
@@ -259,9 +260,11 @@ class CorrelationEngine:
                 if now - self._oldest > span:  # see _process
                     self._expire(now)
             for key in found[1]:
-                state = states.pop(key, None)  # put back last: see _process
+                state = states.get(key)
                 if state is None:
-                    state = OrderedState(key, steps)
+                    state = states[key] = OrderedState(key, steps)
+                else:
+                    move_to_end(key)  # the most recently touched last: see _process
                 state.last = now
                 if now - state.oldest > span:  # OrderedState.add of a first step, inline
                     state.expire(now, span)
@@ -270,7 +273,6 @@ class CorrelationEngine:
                 chains[0] = (event,)
                 if now < state.oldest:
                     state.oldest = now
-                states[key] = state
             return _NONE
 
         return feed_first
@@ -324,14 +326,17 @@ class CorrelationEngine:
                 if key in current:
                     continue  # the same event again: it counts once
                 current.add(key)
-            state = states.pop(key, None)  # put back last: moved to the end, one lookup less
+            # The most recently touched group last: get and move_to_end (an OrderedDict pop
+            # and set free and make a node: slower).
+            state = states.get(key)
             if state is None:
-                state = self._new_state(key)
+                state = states[key] = self._new_state(key)
+            else:
+                states.move_to_end(key)
             state.last = now
             done = state.add(step, rule_name, event, values, plan)
-            if done is None:
-                states[key] = state
-            else:  # one alert per burst: the group starts over
+            if done is not None:  # one alert per burst: the group starts over
+                del states[key]
                 alerts.append(self._alert(done, key))
         return alerts
 
@@ -350,11 +355,13 @@ class CorrelationEngine:
         span = plan.span
         steps = len(plan.steps)
         for key in found[1]:
-            state = states.pop(key, None)  # put back last: see _process
+            state = states.get(key)
             if state is None:
                 if step:  # no chain to extend: the reference made an empty state, which a
                     continue  # later step-0 event finds just as it would a fresh one
-                state = OrderedState(key, steps)
+                state = states[key] = OrderedState(key, steps)
+            else:
+                states.move_to_end(key)  # the most recently touched last: see _process
             state.last = now
             if not step and steps > 1:  # OrderedState.add of a first step, inline
                 if now - state.oldest > span:
@@ -363,12 +370,10 @@ class CorrelationEngine:
                 state.chains[0] = (event,)
                 if now < state.oldest:
                     state.oldest = now
-                states[key] = state
                 continue
             done = state.add(step, rule_name, event, (), plan)
-            if done is None:
-                states[key] = state
-            else:  # one alert per burst: the group starts over
+            if done is not None:  # one alert per burst: the group starts over
+                del states[key]
                 alerts.append(self._alert(done, key))
         return alerts
 
@@ -409,15 +414,15 @@ class CorrelationEngine:
         from the least recently touched group; ``_oldest`` becomes the first one kept)."""
         groups = self._groups
         span = self._plan.span
-        gone: list[GroupKey] = []
+        gone = 0
         oldest = _INF
-        for key, state in groups.items():
+        for state in groups.values():
             if now - state.last <= span:
                 oldest = state.last
                 break
-            gone.append(key)
-        for key in gone:
-            del groups[key]
+            gone += 1
+        for _ in range(gone):  # the first ones: popitem needs no hash of the key (del does)
+            groups.popitem(last=False)
         # No group left: any group made from now on has its latest event at ``now`` or later.
         self._oldest = oldest if groups else now
 

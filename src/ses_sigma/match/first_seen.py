@@ -273,10 +273,11 @@ class FirstSeenEngine:
         last_now = -_INF
         learning = True
         walked: Any = None
+        move_to_end: Any = None  # walked.move_to_end
         first: tuple[GroupKey, float] | None = None
 
         def feed(event: tuple[float, str], found: FirstSeenInput) -> Sequence[Alert]:
-            nonlocal last_now, learning, walked, first
+            nonlocal last_now, learning, walked, move_to_end, first
             now = event[0]
             seen = self.state.seen
             if now != last_now or seen is not walked:
@@ -295,6 +296,7 @@ class FirstSeenEngine:
             # still known; while that first tuple is unchanged and still known, it would stop
             # at once, so it is skipped.
             if first is None or seen is not walked or not now - first[1] <= forget:
+                move_to_end = seen.move_to_end
                 first = None
                 gone: list[GroupKey] = []
                 for key, last in seen.items():
@@ -307,9 +309,9 @@ class FirstSeenEngine:
                 walked = seen
             alerts: list[Alert] | None = None
             for key in found[0]:
-                # Taken out and put back last (most recently seen): one lookup less than get,
-                # set and move_to_end.
-                last = seen.pop(key, None)
+                # get, move_to_end and (when the time grows) set: cheaper than pop and set
+                # (an OrderedDict pop frees its node, a set makes a new one).
+                last = seen.get(key)
                 if last is None:
                     seen[key] = now
                     if not learning:
@@ -319,7 +321,9 @@ class FirstSeenEngine:
                     continue
                 if first is not None and key == first[0]:
                     first = None  # the first tuple moves: walk next time
-                seen[key] = now if now > last else last  # max(last, now)
+                move_to_end(key)  # most recently seen last
+                if now > last:
+                    seen[key] = now  # max(last, now)
                 if not learning and not now - last <= forget:  # not within(last, now, forget)
                     if alerts is None:
                         alerts = []
