@@ -270,7 +270,6 @@ class ReferenceRunner(StatefulRunner):
                     if groups is not None:
                         groups.extend((a, None) for a in found)
         event = (time, event_id)
-        self.fed += 1
         for name, fs_input, sup_group, corr_inputs in payload:
             if fs_input is not None:
                 found = self.first_seen[name].feed_event(event, fs_input)
