@@ -229,6 +229,8 @@ class CorrelationEngine:
 
             return feed_ordered
 
+        if self._counting:
+            return self._count_feeder()
         process = self._process
 
         def feed_counted(event: Event, found: CorrInput | None) -> Sequence[Alert]:
@@ -240,6 +242,68 @@ class CorrelationEngine:
             return process(step, rule_name, event, found)
 
         return feed_counted
+
+    def _count_feeder(self) -> Callable[[Event, CorrInput | None], Sequence[Alert]]:
+        """The feeder of an event_count / value_count correlation (see ``feeder``):
+        ``_process`` and ``CountState.add`` inline (the same steps)."""
+        states = self._groups
+        move_to_end = states.move_to_end
+        plan = self._plan
+        span = plan.span
+        threshold = plan.threshold
+        by_values = bool(plan.values)
+        alert = self._alert
+
+        def feed_count(event: Event, found: CorrInput | None) -> Sequence[Alert]:
+            if event != self._current:
+                self._current = event
+                current = self._current_groups = set()
+            else:
+                current = self._current_groups
+            if found is None:
+                return _NONE
+            now = event[0]
+            if now > self._now:
+                self._now = now
+                if now - self._oldest > span:  # see _process
+                    self._expire(now)
+            values, keys = found
+            alerts: list[Alert] | None = None
+            for key in keys:
+                if key in current:
+                    continue  # the same event again: it counts once
+                current.add(key)
+                state = states.get(key)
+                if state is None:
+                    state = states[key] = CountState(key)
+                else:
+                    move_to_end(key)  # the most recently touched last: see _process
+                state.last = now
+                # CountState.add, inline
+                events = state.events
+                counts = state.values
+                while events and now - events[0][0][0] > span:
+                    for v in events.popleft()[1]:
+                        n = counts[v] - 1
+                        if n:
+                            counts[v] = n
+                        else:
+                            del counts[v]
+                events.append((event, values))
+                if by_values:
+                    for v in values:
+                        counts[v] = counts.get(v, 0) + 1
+                    if len(counts) < threshold:
+                        continue
+                elif len(events) < threshold:
+                    continue
+                del states[key]  # one alert per burst: the group starts over
+                if alerts is None:
+                    alerts = []
+                alerts.append(alert([e for e, _ in events], key))
+            return _NONE if alerts is None else alerts
+
+        return feed_count
 
     def _first_step_feeder(self) -> Callable[[Event, CorrInput | None], Sequence[Alert]]:
         """The feeder of step 0 of a temporal_ordered correlation of two steps or more (see
