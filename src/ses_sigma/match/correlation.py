@@ -313,6 +313,7 @@ class CorrelationEngine:
         move_to_end = states.move_to_end
         span = self._plan.span
         steps = len(self._plan.steps)
+        new_state = OrderedState.__new__
 
         def feed_first(event: Event, found: CorrInput | None) -> Sequence[Alert]:
             if found is None or event == self._first_done:
@@ -326,9 +327,17 @@ class CorrelationEngine:
             for key in found[1]:
                 state = states.get(key)
                 if state is None:
-                    state = states[key] = OrderedState(key, steps)
-                else:
-                    move_to_end(key)  # the most recently touched last: see _process
+                    # OrderedState(key, steps) and the step below, inline: one chain, the
+                    # event (a Python __init__ call is half the cost of a new group).
+                    state = states[key] = new_state(OrderedState)
+                    state.group = key
+                    state.last = state.oldest = now
+                    chains: list[tuple[Event, ...] | None] = [None] * steps
+                    chains[0] = (event,)
+                    state.chains = chains
+                    state.prev = [None] * steps
+                    continue
+                move_to_end(key)  # the most recently touched last: see _process
                 state.last = now
                 if now - state.oldest > span:  # OrderedState.add of a first step, inline
                     state.expire(now, span)
