@@ -124,6 +124,9 @@ class CorrelationEngine:
         self._held: list[tuple[int, Event, str, CorrInput]] = []
         #: The last step-0 event evaluated as it came (temporal_ordered, see ``feeder``).
         self._first_done: Event | None = None
+        #: Held events are all of one step (temporal_ordered of two steps or fewer: step 0
+        #: is evaluated as it comes, see ``feeder``), so they need no sort.
+        self._one_held_step = len(plan.steps) <= 2
         #: The eventTime of the held events (temporal_ordered), +inf when none is held.
         self.held_time = _INF
         #: A lower bound of the latest event time of the least recently touched group (groups
@@ -367,8 +370,18 @@ class CorrelationEngine:
         if len(held) == 1:
             step, event, rule_name, found = held[0]
             return process(step, rule_name, event, found)
-        held.sort(key=_step_of)
         alerts: list[Alert] = []
+        if self._one_held_step:  # already in (step, eventID) order
+            last_id = None
+            for step, event, rule_name, found in held:
+                if event[1] == last_id:
+                    continue  # the same event delivered twice: it counts once
+                last_id = event[1]
+                found_alerts = process(step, rule_name, event, found)
+                if found_alerts:
+                    alerts.extend(found_alerts)
+            return alerts
+        held.sort(key=_step_of)
         last: tuple[int, str] | None = None
         for step, event, rule_name, found in held:
             if (step, event[1]) == last:
