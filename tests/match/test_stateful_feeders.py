@@ -160,6 +160,26 @@ def test_first_seen_feeder_equals_the_reference(
     ]
 
 
+def test_first_seen_feeder_with_its_state_replaced() -> None:
+    """A state replaced between feeds (``seen`` and learning start) is the one used, as by
+    the reference: learning over in the first, not started in the second."""
+    engines = [
+        ENGINE.stateful_runner().first_seen["gnew"],
+        ENGINE.stateful_runner(reference=True).first_seen["gnew"],
+    ]
+    got = []
+    for eng in engines:
+        feed = eng.feeder() if eng is engines[0] else eng.feed_event
+        eng.state = FirstSeenState(learning_start=T0 - 100)
+        out = [list(feed((T0 + 1, "e1"), ((_key("x"),), None, "")))]
+        eng.state = FirstSeenState(learning_start=None)
+        out.append(list(feed((T0 + 2, "e2"), ((_key("y"),), None, ""))))
+        out.append(list(feed((T0 + 2, "e3"), ((_key("z"),), None, ""))))
+        got.append((out, eng.state.learning_start, list(eng.state.seen)))
+    assert got[0] == got[1]
+    assert [len(alerts) for alerts in got[0][0]] == [1, 0, 0]
+
+
 @pytest.mark.parametrize("name", ["gcount", "gvalues", "gord"])
 @SETTINGS
 @given(stream=feeds())

@@ -256,12 +256,12 @@ class FirstSeenEngine:
         return self._feed
 
     def _make_feeder(self) -> Callable[[tuple[float, str], FirstSeenInput], Sequence[Alert]]:
-        """The engine's feeding (``feeder``), its settings bound once. Per match, the work that
-        depends on the time alone (plausibility, learning start and period, the walk that
-        forgets old tuples) is done once per eventTime (the plausibility test and the learning
-        period), and once learning is over it stays over (times only grow); the walk is
-        skipped while the first tuple it kept is unchanged and still known. Each tuple is
-        still looked up and refreshed exactly."""
+        """The engine's feeding (``feeder``), its settings bound once. The work that depends
+        on the time alone is done once per eventTime: the plausibility test and the learning
+        test (once learning is over, it stays over: times only grow; a state replaced is
+        tested again). The walk that forgets old tuples is skipped while the first tuple it
+        kept is unchanged and still known. Every tuple of every match is still looked up and
+        refreshed."""
         forget = self._forget
         period = self._learning_period
         latest_plausible = self._latest_plausible
@@ -288,7 +288,7 @@ class FirstSeenEngine:
                     return _NONE
                 last_now = self._now = now
                 state = self.state
-                if learning:
+                if learning or seen is not walked:  # (a state replaced: its own learning)
                     if state.learning_start is None:
                         state.learning_start = now
                     learning = now - state.learning_start < period  # exact, see within()
