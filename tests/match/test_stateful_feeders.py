@@ -13,6 +13,8 @@ groups and events held), must be equal. ``tests/match/test_feed_fast.py`` compar
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -237,3 +239,18 @@ def test_the_runner_feed_is_its_closure_and_the_method_calls_it() -> None:
     assert StatefulRunner.feed(runner, T0 + 9, "e1", payload) == []
     with pytest.raises(ValueError, match="out of"):
         runner.feed(T0 + 9, "e0", payload)
+
+
+def test_a_runner_is_freed_without_the_garbage_collector() -> None:
+    """No reference cycle through the feeders (a scan worker freezes what exists, so an
+    engine left in a cycle would stay): a runner dropped frees its engines at once."""
+    runner = ENGINE.stateful_runner()
+    engines = [weakref.ref(e) for e in [*runner.first_seen.values(), *runner.correlations]]
+    payload = (("gnew", ((_key("x"),), None, ""), None, ()),)
+    runner.feed(T0 + 9, "e1", payload)
+    gc.disable()
+    try:
+        del runner
+        assert [ref() for ref in engines] == [None] * len(engines)
+    finally:
+        gc.enable()

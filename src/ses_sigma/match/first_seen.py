@@ -195,12 +195,14 @@ class FirstSeenEngine:
     ):
         self.rule = rule
         self.spec = spec
-        self.state = state if state is not None else FirstSeenState()
+        #: [state, time of the last plausible match]: what the feeder shares with the engine
+        #: (``state`` and ``_now``), so that it holds no reference to the engine (no cycle).
+        self._box: list[Any] = [state if state is not None else FirstSeenState(), -_INF]
         if self.state.learning_start is None:
             self.state.learning_start = data_start
         derived = {d.name: d for d in spec.derived}
         self._getters = tuple((f, shared_getter(f, derived)) for f in spec.fields)
-        self._now = float("-inf")
+        self._alert = _alert_maker(rule, spec.fields)
         self._latest_plausible = clock() + FUTURE_SLACK
         #: ``project`` leaves out the raw eventTime and origin of a match dated from
         #: EARLIEST_PLAUSIBLE to this (by default the wall clock when the engine was made): an
@@ -214,6 +216,24 @@ class FirstSeenEngine:
         #: Matches that took no part because of an implausible eventTime.
         self.implausible: list[Record] = []
         self._feed = self._make_feeder()
+
+    @property
+    def state(self) -> FirstSeenState:
+        """The rule's state across runs (updated in place; may be replaced)."""
+        return self._box[0]  # type: ignore[no-any-return]
+
+    @state.setter
+    def state(self, value: FirstSeenState) -> None:
+        self._box[0] = value
+
+    @property
+    def _now(self) -> float:
+        """The time of the last plausible match fed (-inf: none)."""
+        return self._box[1]  # type: ignore[no-any-return]
+
+    @_now.setter
+    def _now(self, value: float) -> None:
+        self._box[1] = value
 
     @property
     def data_start(self) -> float | None:
@@ -267,6 +287,7 @@ class FirstSeenEngine:
         latest_plausible = self._latest_plausible
         implausible = self.implausible
         alert = self._alert
+        box = self._box  # (not self: the engine holds this function)
         # As of the last plausible match: its time, whether learning, the ``seen`` map the
         # walk ran over, and (key, last sighting) of the first tuple it kept (None: walk next
         # time).
@@ -279,15 +300,15 @@ class FirstSeenEngine:
         def feed(event: tuple[float, str], found: FirstSeenInput) -> Sequence[Alert]:
             nonlocal last_now, learning, walked, move_to_end, first
             now = event[0]
-            seen = self.state.seen
+            seen = box[0].seen
             if now != last_now or seen is not walked:
                 if not EARLIEST_PLAUSIBLE <= now <= latest_plausible:
                     raw_time = found[1]
                     note = {"eventTime": raw_time} if raw_time is not None else {}
                     implausible.append(Record(note, now, event[1], found[2]))
                     return _NONE
-                last_now = self._now = now
-                state = self.state
+                last_now = box[1] = now
+                state = box[0]
                 if learning or seen is not walked:  # (a state replaced: its own learning)
                     if state.learning_start is None:
                         state.learning_start = now
@@ -332,19 +353,30 @@ class FirstSeenEngine:
 
         return feed
 
-    def _alert(self, now: float, event_id: str, key: GroupKey) -> Alert:
-        rule = self.rule
-        return Alert(
-            rule_id=str(rule.id) if rule.id else "",
-            rule_name=rule_key(rule),
-            title=rule.title,
-            level=rule.level.name.lower() if rule.level else "",
-            time=now,
-            event_ids=(event_id,),
-            group=tuple(zip(self.spec.fields, key_values(key), strict=True)),
-        )
-
     @property
     def state_size(self) -> int:
         """Value tuples remembered (for tests and stats)."""
         return len(self.state.seen)
+
+
+def _alert_maker(
+    rule: SigmaRule, fields: tuple[str, ...]
+) -> Callable[[float, str, GroupKey], Alert]:
+    """The alert of a new value tuple of ``rule`` (a function of the rule's fields alone)."""
+    rule_id = str(rule.id) if rule.id else ""
+    name = rule_key(rule)
+    title = rule.title
+    level = rule.level.name.lower() if rule.level else ""
+
+    def alert(now: float, event_id: str, key: GroupKey) -> Alert:
+        return Alert(
+            rule_id=rule_id,
+            rule_name=name,
+            title=title,
+            level=level,
+            time=now,
+            event_ids=(event_id,),
+            group=tuple(zip(fields, key_values(key), strict=True)),
+        )
+
+    return alert
