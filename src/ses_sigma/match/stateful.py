@@ -180,15 +180,15 @@ class StatefulRunner:
         self._ordered = [e for e in self.correlations if e.ordered]
         self._groups = groups
         # Per base rule: its first-seen engine's feeder (None) and its correlations'
-        # feeders (their step looked up once), in the payload's order.
-        # A rule feeding one correlation (the usual case) has it as ``single`` too.
-        self._routes: dict[str, tuple[Any, Any, tuple[Any, ...]]] = {}
+        # feeders (their step looked up once) with the index of their input in the payload.
+        # A rule feeding one correlation (the usual case) has it as ``single`` instead.
+        self._routes: dict[str, tuple[Any, Any, tuple[tuple[Any, int], ...]]] = {}
         for name, engines in self.feeds.items():
-            feeders = tuple(e.feeder(name) for e in engines)
+            feeders = tuple((e.feeder(name), i) for i, e in enumerate(engines))
             self._routes[name] = (
                 self.first_seen[name].feeder() if name in self.first_seen else None,
-                feeders[0] if len(feeders) == 1 else None,
-                feeders,
+                feeders[0][0] if len(feeders) == 1 else None,
+                feeders if len(feeders) > 1 else (),
             )
         self._time = float("-inf")  # (the last time fed to a reference runner, which feeds
         # by its own method: match.feed_reference)
@@ -245,9 +245,9 @@ class StatefulRunner:
                         out.extend(found)
                         if groups is not None:
                             groups.extend((a, None) for a in found)
-                elif feeders:
-                    for feeder, corr_input in zip(feeders, corr_inputs):  # noqa: B905
-                        found = feeder(event, corr_input)
+                elif feeders:  # (no zip: its iterator costs more than two calls)
+                    for feeder, index in feeders:
+                        found = feeder(event, corr_inputs[index])
                         if found:
                             out.extend(found)
                             if groups is not None:
