@@ -340,8 +340,11 @@ class FirstSeenEngine:
                             alerts = []
                         alerts.append(alert(now, event[1], key))
                     continue
-                if first is not None and key == first[0]:
-                    first = None  # the first tuple moves: walk next time
+                if first is not None and last is first[1]:
+                    # The first tuple moves: walk next time. (Its sighting is the very object
+                    # the walk read, so no key comparison is needed; another tuple refreshed
+                    # by the same match may share it, and then the walk merely runs again.)
+                    first = None
                 move_to_end(key)  # most recently seen last
                 if now > last:
                     seen[key] = now  # max(last, now)
