@@ -281,34 +281,26 @@ class CorrelationFeeding:
     def _process_ordered(
         self, step: int, rule_name: str, event: Event, found: CorrInput
     ) -> list[Alert]:
-        """``_process`` of a temporal_ordered correlation (the same steps, fewer tests)."""
+        """``_process`` of a temporal_ordered correlation (the same steps, fewer tests), for
+        the held events (``_drain``): a later step, or the one step of a one-step
+        correlation (the first step of a longer one is fed by ``_first_step_feeder``)."""
         now = event[0]
+        plan = self._plan
         if now > self._now:
             self._now = now
-            if now - self._oldest > self._plan.span:  # see _process
+            if now - self._oldest > plan.span:  # see _process
                 self._expire(now)
         alerts: list[Alert] = []
         states = self._groups
-        plan = self._plan
-        span = plan.span
-        steps = len(plan.steps)
         for key in found[1]:
             state = states.get(key)
             if state is None:
                 if step:  # no chain to extend: the reference made an empty state, which a
                     continue  # later step-0 event finds just as it would a fresh one
-                state = states[key] = OrderedState(key, steps)
+                state = states[key] = OrderedState(key, len(plan.steps))
             else:
                 states.move_to_end(key)  # the most recently touched last: see _process
             state.last = now
-            if not step and steps > 1:  # OrderedState.add of a first step, inline
-                if now - state.oldest > span:
-                    state.expire(now, span)
-                state.prev[0] = state.chains[0]
-                state.chains[0] = (event,)
-                if now < state.oldest:
-                    state.oldest = now
-                continue
             done = state.add(step, rule_name, event, (), plan)
             if done is not None:  # one alert per burst: the group starts over
                 del states[key]
