@@ -238,10 +238,11 @@ def open_runs(
     ``MAX_OPEN`` of them: beyond that, consecutive runs are first merged into new files in
     ``directory`` (equal keys stay in task order)."""
     level = 0
-    while len(runs) > MAX_OPEN:
+    most = max(2, MAX_OPEN)  # merging one run at a time would never end
+    while len(runs) > most:
         merged = []
-        for start in range(0, len(runs), MAX_OPEN):
-            group = runs[start : start + MAX_OPEN]
+        for start in range(0, len(runs), most):
+            group = runs[start : start + most]
             path = os.path.join(directory, f"merged-{os.getpid()}-{level}-{start}.run")
             items = heapq.merge(*(read_run(*run) for run in group), key=_key)
             merged.append((path, write_run(path, items), []))
