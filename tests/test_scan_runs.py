@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from ses_sigma import scan_exact
 from ses_sigma.scan_exact import _blocks, merge_blocks, open_runs
-from ses_sigma.scan_runs import RunReader, read_run, write_run
+from ses_sigma.scan_runs import RunCollector, RunReader, RunSpec, read_run, write_run
+from ses_sigma.scan_tasks import pack_payload, unpack_payload
 
 _key = operator.itemgetter(0, 1)
 
@@ -138,3 +139,46 @@ def test_write_run_reads_back(tmp_path: Path) -> None:
     assert len(chunks) == 3
     assert list(read_run(path, chunks)) == items
     assert list(read_run(path, [])) == []
+
+
+_any_text = st.text(st.characters(codec=None, categories=None), max_size=8)  # lone surrogates
+_values = st.recursive(
+    st.none()
+    | st.integers(-(2**100), 2**100)  # huge ints
+    | _any_text
+    | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), _any_text, st.tuples(_any_text, _values)),
+        max_size=30,
+    ),
+    st.integers(1, 2),
+)
+def test_hostile_payloads_cross_a_run_unchanged(
+    rows: list[tuple[int, str, tuple[str, Any]]], parts: int
+) -> None:
+    """Payloads of attacker values (lone surrogates, huge ints, nested lists) written by a
+    task's collector and read back through the blocked merge: the same items, each payload
+    unpacked to what was packed; tie order kept (rows in read order)."""
+    with tempfile.TemporaryDirectory() as folder:
+        spec = RunSpec(folder, (("r",),))
+        collector = RunCollector(spec)
+        for row, (t, e, payload) in enumerate(rows):
+            collector.add((float(t), e, row, pack_payload((payload,))))
+        runs = collector.write(0)
+        if not rows:
+            assert runs is None
+            return
+        assert runs is not None
+        reader = read_run(runs.path, runs.chunks[0])
+        got = [item for batch in merge_blocks([_blocks(reader.lists())]) for item in batch]
+    want = sorted((float(t), e, row) for row, (t, e, _) in enumerate(rows))
+    assert [g[:3] for g in got] == want
+    for item in got:
+        assert unpack_payload(item[3]) == (rows[item[2]][2],)
