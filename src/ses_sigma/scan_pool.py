@@ -48,7 +48,8 @@ def other_threads() -> bool:
 def _worker_task(task: Task) -> TaskResult:
     assert _WORKER is not None
     engine, pf, suppress, runs = _WORKER
-    return to_wire(run_task(engine, task, pf, None, suppress, runs))
+    directory = runs.directory if runs is not None else None
+    return to_wire(run_task(engine, task, pf, None, suppress, runs), directory)
 
 
 def _worker_part(job: tuple[tuple[str, ...], list[Source]]) -> PartResult:

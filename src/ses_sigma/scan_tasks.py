@@ -151,21 +151,50 @@ class TaskResult:
     #: (times, event_ids, payloads, groups), and ``found``.
     wire: bytes | None = None
     found_wire: bytes | None = None
+    #: Set by ``to_wire`` for a large result: the two blobs are in this file instead (path,
+    #: size of ``wire``), read when first asked for (``columns``), removed then or by
+    #: ``release``.
+    wire_file: tuple[str, int] | None = None
     #: The task's stateful candidates as sorted runs on disk (batch mode, ``scan_runs``), or
     #: None; the columns hold them too.
     runs: TaskRuns | None = None
 
     def columns(self) -> Columns:
         """(times, event_ids, payloads, groups), decoded if ``to_wire`` encoded them."""
+        if self.wire_file is not None:
+            self._load()
         if self.wire is not None:
             return marshal.loads(self.wire)  # type: ignore[no-any-return]
         return self.times, self.event_ids, self.payloads, self.groups
 
     def found_lists(self) -> list[list[int]]:
         """``found``, decoded if ``to_wire`` encoded it."""
+        if self.wire_file is not None:
+            self._load()
         if self.found_wire is not None:
             return marshal.loads(self.found_wire)  # type: ignore[no-any-return]
         return self.found
+
+    @property
+    def count(self) -> int:
+        """The number of match rows (one key each), without decoding them."""
+        return len(self.keys)
+
+    def _load(self) -> None:
+        """The blobs of ``wire_file`` read back (the file then removed)."""
+        assert self.wire_file is not None
+        path, size = self.wire_file
+        with open(path, "rb") as fh:
+            data = fh.read()
+        self.wire, self.found_wire = data[:size], data[size:]
+        self.wire_file = None
+        os.unlink(path)
+
+    def release(self) -> None:
+        """Remove ``wire_file`` if it was not read (its rows not needed)."""
+        if self.wire_file is not None:
+            os.unlink(self.wire_file[0])
+            self.wire_file = None
 
     def rows(self) -> list[Match]:
         """The matches as rows (``Match``)."""
