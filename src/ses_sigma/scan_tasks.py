@@ -19,7 +19,11 @@ In-process nothing is encoded.
 Tasks are planned in event-time order where the file names say it (CloudTrail's
 ``<account>_CloudTrail_<region>_YYYYMMDDTHHMMZ_<id>.json.gz``: S3's layout walks region by
 region, which would put every other region behind), and large JSON Lines files are cut into
-equal ranges, as many as a multiple of the workers, so that workers end together.
+equal ranges, as many as a multiple of the workers, so that workers end together; the last
+round of ranges of the scan is cut in halves, so that workers that drifted apart (a busy
+machine) still end at most half a range apart: on the 1 M-record bench file, 16 tasks (12 of
+61 MiB, 4 of 31 MiB) instead of 14; median spread of the two workers' last task ends over 10
+loaded 2-worker scans 20 -> 9 ms, for no measurable CPU.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ STDIN_NAME = "<stdin>"
 
 #: Plain JSON Lines files larger than this are split into ranges of this size.
 RANGE_BYTES = 64 << 20
+#: The scan's last round of ranges is cut in halves when the halves are at least this large
+#: (``plan_tasks``).
+TAIL_MIN_BYTES = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,11 +230,13 @@ def plan_tasks(
     stats: ReadStats,
     range_bytes: int = RANGE_BYTES,
     workers: int = 1,
+    tail_min: int | None = None,
 ) -> list[Task]:
     """The tasks of a scan, in read order (problems with paths go to ``stats``); a path ``-``
     is standard input, read where it stands in the order. Files named by CloudTrail are read
     in the order of their timestamps (module docstring); ranges are balanced over
-    ``workers``."""
+    ``workers``, the last round cut in halves of at least ``tail_min`` bytes (default
+    ``TAIL_MIN_BYTES``; ``_halve_tail``)."""
     tasks: list[Task] = []
     pending: list[str | Path] = []
     for path in [*paths, None]:
@@ -238,7 +247,29 @@ def plan_tasks(
         pending = []
         if path is not None:
             tasks.append(Task(len(tasks), STDIN, 0))
-    return tasks
+    return _halve_tail(tasks, workers, TAIL_MIN_BYTES if tail_min is None else tail_min)
+
+
+def _halve_tail(tasks: list[Task], workers: int, tail_min: int) -> list[Task]:
+    """``tasks`` with the last round (``workers`` ranges of one file, after at least one round
+    of its ranges) cut in halves, when these are ``tail_min`` bytes or more: workers that
+    drifted apart by up to a task end at most half a task apart (the exact run waits for the
+    last one)."""
+    if workers < 2 or len(tasks) < 2 * workers:
+        return tasks
+    path = tasks[-1].path
+    if not all(t.is_range and t.path == path for t in tasks[-2 * workers :]):
+        return tasks
+    tail = tasks[-workers:]
+    if min(t.size for t in tail) < 2 * tail_min:
+        return tasks
+    out = tasks[:-workers]
+    for t in tail:
+        assert t.end is not None
+        mid = t.start + t.size // 2
+        out.append(Task(len(out), path, mid - t.start, t.start, mid))
+        out.append(Task(len(out), path, t.end - mid, mid, t.end))
+    return out
 
 
 #: CloudTrail's log file name: <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz
