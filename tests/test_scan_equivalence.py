@@ -455,3 +455,50 @@ def test_the_last_round_cut_in_halves(
         got = [r.origin.split(":")[:2] for r in split.read.rejections]
         assert got == [[str(path), "2900"], [str(path), "2990"]]
         assert (split.read.files, split.read.records_read) == (1, one.read.records_read)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_task_that_switches_to_batch_mode_gives_the_rest_as_its_runs(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: bool
+) -> None:
+    """Shuffled input: the task whose rows switch the stream to batch mode gives its later
+    candidates as its worker's runs, without the rows already streamed and the copies; the
+    alerts (kept, or only counted) and counts are those of the reference."""
+    from ses_sigma import scan_stream
+
+    monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 30)
+    records = generate_records(2000, seed=14, ses_share=0.4)
+    random.Random(4).shuffle(records)
+    records += records[:600:7]  # true copies, in a later task
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for k in range(0, len(records), 700):
+        chunk = records[k : k + 700]
+        (folder / f"p{k:05d}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in chunk))
+    want = reference(engine, [folder])
+    taken: list[tuple[int, int]] = []
+    real = scan_stream.StatefulStream.add_run
+
+    def spy(self: Any, runs: Any, dropped: list[int]) -> None:
+        taken.append((runs.records, len(dropped)))
+        real(self, runs, dropped)
+
+    monkeypatch.setattr(scan_stream.StatefulStream, "add_run", spy)
+    one = scan_with_engine(engine, [folder], workers=1)
+    taken.clear()
+    got = scan_with_engine(engine, [folder], workers=2, keep_alerts=keep)
+    if keep:
+        assert canon(got.alerts) == want
+    assert got.alert_count == len(want)
+    counts = (got.matched, got.duplicates, got.run.candidates)
+    assert counts == (one.matched, one.duplicates, one.run.candidates) and got.duplicates > 0
+    if not scan_pool_forks():
+        return  # no pool under a JVM (tests/test_scan_exact.py): no runs before batch mode
+    assert got.late.batch_from is not None and got.late.batch_from >= 30
+    assert 0 < taken[0][1] < taken[0][0]  # the switching task: the rows before it dropped
+
+
+def scan_pool_forks() -> bool:
+    from ses_sigma import scan_pool
+
+    return not scan_pool.other_threads()

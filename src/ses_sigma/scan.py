@@ -38,7 +38,6 @@ from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.scan_gc import scan_gc
 from ses_sigma.scan_pool import Work
-from ses_sigma.scan_runs import TaskRuns
 from ses_sigma.scan_stream import (
     DEFAULT_REORDER_WINDOW,
     LateReport,
@@ -175,31 +174,31 @@ def scan_with_engine(
         if on_alert is not None:
             on_alert(alert)
 
-    def take_rows(part: TaskResult, fresh: bytes, runs: TaskRuns | None) -> None:
-        """A task's match rows read (duplicates dropped): alerts, counts, stateful input."""
+    def take_rows(part: TaskResult, fresh: bytes) -> None:
+        """A task's match rows read (duplicates dropped): alerts, counts, stateful input.
+
+        The stateful candidates go to the stream one by one, until it is in batch mode: from
+        then on (from the start, or from the row that made it switch) they are taken as the
+        sorted runs the worker wrote, without the rows already given and the duplicates."""
         times, event_ids, payloads, sups = part.columns()
         if len(fresh) != len(times):
             raise RuntimeError(
                 f"task {part.task.index}: {len(fresh)} digests for {len(times)} matches"
             )
-        # Batch mode: the task's candidates are taken as the sorted runs its worker wrote
-        # (scan_runs), but for the rows dropped here as duplicates.
-        if runs is not None:
-            dropped = []
-            if _NONE_SEEN in fresh:
-                dropped = [
-                    row
-                    for row, (new, payload) in enumerate(zip(fresh, payloads, strict=True))
-                    if not new and payload is not None
-                ]
-            stream.add_run(runs, dropped)
+        runs = part.runs
+        cut = 0 if runs is not None and stream.batch else None  # rows from here: the runs
         if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
             result.matched += len(times)
             result.alert_count += part.alerts
-            if runs is None:
-                for ts, event_id, payload in zip(times, event_ids, payloads, strict=True):
+            if cut is None:
+                for row, (ts, event_id, payload) in enumerate(
+                    zip(times, event_ids, payloads, strict=True)
+                ):
                     if payload is not None:
                         add_stateful(ts, event_id, payload)
+                        if runs is not None and stream.batch:
+                            cut = row + 1
+                            break
         else:
             rows = zip(
                 fresh,
@@ -210,7 +209,7 @@ def scan_with_engine(
                 sups if sups is not None else [None] * len(times),
                 strict=True,
             )
-            for new, ts, event_id, found, payload, sup in rows:
+            for row, (new, ts, event_id, found, payload, sup) in enumerate(rows):
                 if not new:
                     result.duplicates += 1
                     continue
@@ -224,8 +223,21 @@ def scan_with_engine(
                             groups.extend(zip(made, sup, strict=True))
                     else:
                         result.alert_count += len(found)
-                if payload is not None and runs is None:
+                if payload is not None and cut is None:
                     add_stateful(ts, event_id, payload)
+                    if runs is not None and stream.batch:
+                        cut = row + 1
+        if runs is None:
+            return
+        if cut is None:
+            os.unlink(runs.path)  # streaming: taken from the rows
+            return
+        dropped = [
+            row
+            for row, (new, payload) in enumerate(zip(fresh, payloads, strict=True))
+            if payload is not None and (row < cut or not new)
+        ]
+        stream.add_run(runs, dropped)
 
     # A bad state file stops the scan here, before any log is read.
     stream = StatefulStream(
@@ -257,17 +269,14 @@ def scan_with_engine(
             fresh = add_seen(part.keys)  # per match: 1 new, 0 a copy of a record already matched
             # Batch mode: the task's candidates are taken as the sorted runs its worker wrote
             # (scan_runs), but for the rows dropped here as duplicates.
-            runs = part.runs if stream.batch else None
-            if part.runs is not None and runs is None:
-                os.unlink(part.runs.path)  # streaming: taken from the rows
-            if runs is not None and not consumed and _NONE_SEEN not in fresh:
+            if part.runs is not None and stream.batch and not consumed and _NONE_SEEN not in fresh:
                 # The usual batch case: counts only, the rows are not read (scan_wire).
                 result.matched += len(fresh)
                 result.alert_count += part.alerts
-                stream.add_run(runs, [])
+                stream.add_run(part.runs, [])
                 part.release()
             else:
-                take_rows(part, fresh, runs)
+                take_rows(part, fresh)
             flag.value = stream.batch  # runs from the workers while in batch mode
             done += task.size
             if on_progress is not None:
