@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing
+import multiprocessing.pool  # imported with the scan, not while one starts its pool (~3 ms)
+import multiprocessing.popen_fork
+import multiprocessing.queues
+import multiprocessing.synchronize
 import sys
 import threading
 from collections.abc import Iterator
@@ -161,8 +165,15 @@ class Work:
 
     @property
     def run_parts(self) -> PartRunner | None:
-        """Runs exact-run parts on the workers (None without workers)."""
+        """Runs exact-run parts on the workers (None without workers): the pool's last
+        work, so it is closed then (its workers exit while this process ends the scan)."""
         pool = self._pool
         if pool is None:
             return None
-        return lambda jobs: pool.map(_worker_part, jobs, chunksize=1)
+
+        def run(jobs: list[tuple[tuple[str, ...], list[Source]]]) -> list[PartResult]:
+            out = pool.map(_worker_part, jobs, chunksize=1)
+            pool.close()
+            return out
+
+        return run
