@@ -502,3 +502,44 @@ def scan_pool_forks() -> bool:
     from ses_sigma import scan_pool
 
     return not scan_pool.other_threads()
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+def test_results_through_wire_files_and_nothing_left_behind(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ordered: bool
+) -> None:
+    """Every worker result through a file (``scan_wire.WIRE_FILE_MIN`` 0), streamed or in
+    batch mode: the reference's alerts, and the scan's temporary directory is gone after it,
+    also after a scan stopped by an error."""
+    import tempfile
+
+    from ses_sigma import scan_stream, scan_wire
+
+    monkeypatch.setattr(scan_wire, "WIRE_FILE_MIN", 0)
+    monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 30)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    records = generate_records(2000, seed=15, ses_share=0.4)
+    if ordered:
+        records.sort(key=lambda r: r["eventTime"])
+    else:
+        random.Random(5).shuffle(records)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for k in range(0, len(records), 500):
+        chunk = records[k : k + 500]
+        (folder / f"p{k:05d}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in chunk))
+    want = reference(engine, [folder])
+    for keep in (True, False):
+        got = scan_with_engine(engine, [folder], workers=2, keep_alerts=keep)
+        assert got.alert_count == len(want) and (not keep or canon(got.alerts) == want)
+        assert (got.late.batch_from is None) == ordered
+        assert list(temp.iterdir()) == []
+
+    def stop(alert: Alert) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        scan_with_engine(engine, [folder], workers=2, on_alert=stop)
+    assert list(temp.iterdir()) == []
