@@ -19,7 +19,7 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
 from ses_sigma.records import Record, RecordError
 from ses_sigma.scan_gc import YOUNG_THRESHOLD, in_scan_gc, scan_gc
-from ses_sigma.scan_tasks import Task, TaskResult, pack_payload, unpack_payload
+from ses_sigma.scan_tasks import LEFT_OUT, Task, TaskResult, pack_payload, unpack_payload
 from ses_sigma.scan_wire import WIRE_FILE_MIN, alerts_of, from_wire, to_wire
 
 # Hostile text: lone surrogates, NUL, non-ASCII; times: -0.0, huge, negative.
@@ -234,3 +234,36 @@ def test_a_large_result_travels_through_a_file(tmp_path: Path) -> None:
     small_sent = to_wire(small, str(tmp_path))
     assert small_sent.wire_file is None and small_sent.wire is not None
     assert from_wire(small_sent).rows() == rows[:3]
+
+
+def test_payloads_left_out_of_the_wire(tmp_path: Path) -> None:
+    """``without_payloads``: the payloads stay out of the wire (they are in the task's runs),
+    which rows had one comes back as ``LEFT_OUT``; every other column as it was."""
+    rows = [
+        (1.5 + i, f"id-{i}", [0] if i % 3 else [], pack_payload(((f"r{i}", None, None, ()),)))
+        for i in range(500)
+    ]
+    rows = [(t, e, f, p if i % 4 else None) for i, (t, e, f, p) in enumerate(rows)]
+
+    def made() -> TaskResult:
+        result = TaskResult(Task(3, "f.jsonl", 10), ReadStats(), 3)
+        result.keys.extend(range(len(rows)))
+        result.times, result.event_ids, result.found, result.payloads = [
+            list(c) for c in zip(*rows, strict=True)
+        ]
+        return result
+
+    whole = to_wire(made(), str(tmp_path))
+    sent = pickle.loads(pickle.dumps(to_wire(made(), str(tmp_path), without_payloads=True)))
+    assert sent.payloads_left_out and not whole.payloads_left_out
+
+    def size(result: TaskResult) -> int:
+        return result.wire_file[1] if result.wire_file is not None else len(result.wire or b"")
+
+    assert 0 < size(sent) < size(whole) // 2
+    whole.release()
+    times, event_ids, payloads, groups = sent.columns()
+    assert (times, event_ids, groups) == ([r[0] for r in rows], [r[1] for r in rows], None)
+    assert payloads == [None if r[3] is None else LEFT_OUT for r in rows]
+    assert sent.found_lists() == [r[2] for r in rows]
+    assert list(tmp_path.iterdir()) == []

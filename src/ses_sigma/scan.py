@@ -37,7 +37,7 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.scan_gc import scan_gc
-from ses_sigma.scan_pool import Work
+from ses_sigma.scan_pool import BATCH_FLAG, Work
 from ses_sigma.scan_stream import (
     DEFAULT_REORDER_WINDOW,
     LateReport,
@@ -187,6 +187,8 @@ def scan_with_engine(
             )
         runs = part.runs
         cut = 0 if runs is not None and stream.batch else None  # rows from here: the runs
+        if part.payloads_left_out and cut != 0:
+            raise RuntimeError(f"task {part.task.index}: payloads left out of a streamed task")
         if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
             result.matched += len(times)
             result.alert_count += part.alerts
@@ -277,7 +279,7 @@ def scan_with_engine(
                 part.release()
             else:
                 take_rows(part, fresh)
-            flag.value = stream.batch  # runs from the workers while in batch mode
+            flag.value = BATCH_FLAG if stream.batch else 0  # runs from the workers in batch mode
             done += task.size
             if on_progress is not None:
                 on_progress(done, total)

@@ -29,7 +29,11 @@ from ses_sigma.scan_stream import PartRunner
 from ses_sigma.scan_tasks import STDIN, Task, TaskResult, collector_paused, run_task
 from ses_sigma.scan_wire import to_wire
 
-__all__ = ["SPLIT_RULES", "SharedFlag", "Work", "other_threads"]
+__all__ = ["BATCH_FLAG", "SPLIT_RULES", "SharedFlag", "Work", "other_threads"]
+
+#: ``RunSpec.flag`` once the parent is in batch mode (``scan``): runs wanted, as with 1, and
+#: the payloads of a task that wrote them are left out of its result.
+BATCH_FLAG = 2
 
 
 #: Batch mode's exact run split by parts of the stateful rules over the workers (else one
@@ -54,8 +58,13 @@ def other_threads() -> bool:
 def _worker_task(task: Task) -> TaskResult:
     assert _WORKER is not None
     engine, pf, suppress, runs = _WORKER
-    directory = runs.directory if runs is not None else None
-    return to_wire(run_task(engine, task, pf, None, suppress, runs), directory)
+    result = run_task(engine, task, pf, None, suppress, runs)
+    if runs is None:
+        return to_wire(result)
+    # In batch mode for good (the flag never goes back), the parent takes the payloads from
+    # the task's runs: they stay out of the wire (scan_wire.to_wire).
+    batch = runs.flag is not None and runs.flag.value == BATCH_FLAG and result.runs is not None
+    return to_wire(result, runs.directory, without_payloads=batch)
 
 
 def _worker_part(job: tuple[tuple[str, ...], list[Source]]) -> PartResult:
@@ -72,7 +81,7 @@ class _Flag:
 
 class SharedFlag:
     """A byte shared with the processes forked after it is made (an anonymous shared
-    mapping): ``value``, 0 or 1. Not ``multiprocessing``'s ``RawValue``, whose first use
+    mapping): ``value``, 0 to 255. Not ``multiprocessing``'s ``RawValue``, whose first use
     in a process imports ctypes and makes a shared heap (4 ms of a fresh process's scan,
     measured)."""
 
@@ -88,7 +97,7 @@ class SharedFlag:
 
     @value.setter
     def value(self, value: int) -> None:
-        self._map[0] = 1 if value else 0
+        self._map[0] = value
 
 
 class Work:
@@ -123,7 +132,7 @@ class Work:
         flag: Any = _Flag()
         if self._size:
             self._ctx = multiprocessing.get_context("fork")
-            flag = SharedFlag(1)  # workers run ahead: runs until told otherwise
+            flag = SharedFlag(1)  # workers run ahead: runs until told otherwise (0, BATCH_FLAG)
         parts = plan_parts(engine, 1 if one_part or not SPLIT_RULES else max(1, self._size))
         self.spec = RunSpec(directory, parts, flag)
 

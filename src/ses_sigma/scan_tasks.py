@@ -58,6 +58,7 @@ from ses_sigma.scan_runs import RunCollector, RunSpec, TaskRuns
 
 __all__ = [
     "ALERT_FIELDS",
+    "LEFT_OUT",
     "RANGE_BYTES",
     "STDIN",
     "Match",
@@ -130,6 +131,9 @@ def unpack_payload(packed: PackedPayload) -> Payload:
     return _LOADS(packed) if type(packed) is bytes else packed  # type: ignore[return-value]
 
 
+#: A payload left out of a task's wire (``TaskResult.payloads_left_out``): not a payload.
+LEFT_OUT: Any = type("LeftOut", (), {"__repr__": lambda self: "LEFT_OUT"})()
+
 #: The columns of ``TaskResult.columns``: eventTimes, eventIDs, packed stateful payloads and
 #: suppression groups (None when not suppressing).
 Columns = tuple[list[float], list[str], list[PackedPayload | None], list[list[Any]] | None]
@@ -162,6 +166,9 @@ class TaskResult:
     #: size of ``wire``), read when first asked for (``columns``), removed then or by
     #: ``release``.
     wire_file: tuple[str, int] | None = None
+    #: Set by ``to_wire`` when the payloads were left out (they are in ``runs``): the wire
+    #: holds which rows have one, and ``columns`` gives ``LEFT_OUT`` for them.
+    payloads_left_out: bool = False
     #: The task's stateful candidates as sorted runs on disk (batch mode, ``scan_runs``), or
     #: None; the columns hold them too.
     runs: TaskRuns | None = None
@@ -171,7 +178,10 @@ class TaskResult:
         if self.wire_file is not None:
             self._load()
         if self.wire is not None:
-            return marshal.loads(self.wire)  # type: ignore[no-any-return]
+            times, event_ids, payloads, groups = marshal.loads(self.wire)
+            if self.payloads_left_out:  # which rows have one, as bytes
+                payloads = [LEFT_OUT if has else None for has in payloads]
+            return times, event_ids, payloads, groups
         return self.times, self.event_ids, self.payloads, self.groups
 
     def found_lists(self) -> list[list[int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from typing import Any
 
 from ses_sigma.alerts import Alert
 from ses_sigma.match.engine import AlertRule
@@ -20,7 +21,9 @@ _NEW = object.__new__
 _ALERT_SETTERS = tuple(getattr(Alert, name).__set__ for name in ALERT_FIELDS)
 
 
-def to_wire(result: TaskResult, directory: str | None = None) -> TaskResult:
+def to_wire(
+    result: TaskResult, directory: str | None = None, without_payloads: bool = False
+) -> TaskResult:
     """The result with its matches in wire form, for a worker to send (in place; module
     docstring): (times, event_ids, payloads, groups) in one ``marshal`` blob, ``found`` in
     another (version 2: without the reference table, a third of the cost to write, measured).
@@ -33,10 +36,17 @@ def to_wire(result: TaskResult, directory: str | None = None) -> TaskResult:
     written to a file there (``TaskResult.wire_file``) and only its name travels: a result of
     a 64 MiB range of the bench file is ~1 MB, 16 pipe buffers the worker waited on the
     parent to drain (blocked while the parent handled other results; measured: ~30 ms a
-    worker per 2-worker bench scan); a parent in batch mode mostly never reads them."""
+    worker per 2-worker bench scan); a parent in batch mode mostly never reads them.
+
+    ``without_payloads`` (the parent is in batch mode for good and takes them from the
+    task's runs): the payloads, most of the bytes (~0.8 of 1 MB a bench range), are left out,
+    replaced by which rows have one (``TaskResult.payloads_left_out``)."""
     with collector_paused():
         try:
-            columns = (result.times, result.event_ids, result.payloads, result.groups)
+            payloads: Any = result.payloads
+            if without_payloads:
+                payloads = bytes(p is not None for p in payloads)
+            columns = (result.times, result.event_ids, payloads, result.groups)
             wire = marshal.dumps(columns, 2)
             found_wire = marshal.dumps(result.found, 2)
         except ValueError:  # unmarshallable object: the columns go pickled
@@ -50,6 +60,7 @@ def to_wire(result: TaskResult, directory: str | None = None) -> TaskResult:
         else:
             result.wire = wire
             result.found_wire = found_wire
+        result.payloads_left_out = without_payloads
         result.times, result.event_ids, result.payloads, result.found = [], [], [], []
         result.groups = None
         return result
