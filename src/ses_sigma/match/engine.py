@@ -20,6 +20,7 @@ from sigma.rule import SigmaRuleBase
 
 from ses_sigma.alerts import Alert, alert_rule, single_alert_maker
 from ses_sigma.match.baseline import Baseline
+from ses_sigma.match.components import stateful_components
 from ses_sigma.match.correlation import CorrelationEngine
 from ses_sigma.match.detection import CompiledDetection, Predicate, compile_detection
 from ses_sigma.match.dispatch import Dispatch
@@ -362,34 +363,13 @@ class Engine:
         return runner_class(first_seen, feeds, groups)
 
     def stateful_components(self) -> list[tuple[list[str], int]]:
-        """The stateful rules split into independent parts: per part, its base rules (sorted)
-        and its engines (first-seen rules and correlations). A correlation joins the base rules
-        it reads; nothing else links two parts (a correlation's base is a single-event rule,
-        suppression is applied per alert at the end), so each part can run alone."""
-        parent: dict[str, str] = {}
-
-        def root(name: str) -> str:
-            while parent[name] != name:
-                parent[name] = parent[parent[name]]
-                name = parent[name]
-            return name
-
-        stateful = [s for s in self._singles.values() if s.stateful]
-        for s in stateful:
-            parent[s.name] = s.name
-        by_corr: dict[str, str] = {}
-        for s in stateful:
-            for corr in s.feeds:
-                other = by_corr.setdefault(corr, s.name)
-                parent[root(s.name)] = root(other)
-        parts: dict[str, tuple[list[str], set[str]]] = {}
-        for s in stateful:
-            names, engines = parts.setdefault(root(s.name), ([], set()))
-            names.append(s.name)
-            engines.update(s.feeds)
-            if s.first_seen is not None:
-                engines.add(s.name)
-        return sorted((sorted(names), len(engines)) for names, engines in parts.values())
+        """The stateful rules split into independent parts (``match.components``): per part,
+        its base rules (sorted) and its number of engines; each part can run alone."""
+        return stateful_components(
+            (s.name, s.feeds, s.first_seen is not None)
+            for s in self._singles.values()
+            if s.stateful
+        )
 
     def touch_baseline(self, baseline: Baseline) -> None:
         """Make every first-seen rule known to ``baseline``, even when it matched nothing."""
