@@ -183,3 +183,36 @@ def test_the_shared_flag_is_seen_by_a_forked_process() -> None:
     assert os.waitstatus_to_exitcode(status) == 10 and flag.value == 0
     flag.value = True
     assert flag.value == 1
+
+
+def test_jsonl_files_are_judged_on_their_first_two_lines(tmp_path: Path) -> None:
+    """``_is_jsonl_file`` reads 64 KiB first, the rest of its 1 MiB head only when two whole
+    non-blank lines are not there: the verdict of judging on the whole head, at each edge."""
+    from ses_sigma.logs.decode import is_lines
+    from ses_sigma.scan_tasks import _is_jsonl_file
+
+    def whole_head(path: Path) -> bool:  # the former reading: 1 MiB at once
+        head = path.read_bytes()[: 1 << 20]
+        lines = [line for line in head.split(b"\n")[:-1] if line.strip()][:2]
+        return len(lines) == 2 and is_lines(lines, path.name.endswith(".jsonl"))
+
+    rec = _file(tmp_path).read_bytes().split(b"\n")[0]
+    padded = orjson.dumps({**orjson.loads(rec), "pad": "x" * 200_000})
+    cases = {
+        "plain": rec + b"\n" + rec + b"\n",
+        "blank_lines_first": b"\n" * 70_000 + rec + b"\n" + rec + b"\n",
+        "long_first_line": padded + b"\n" + rec + b"\n",
+        "edge": b" " * ((1 << 16) - len(rec) - 2) + b"\n" + rec + b"\n" + rec + b"\n",
+        "one_line": rec + b"\n",
+        "second_not_ended": rec + b"\n" + rec,
+        "second_past_head": b"\n" * ((1 << 20) - len(rec) - 1) + rec + b"\n" + rec + b"\n",
+        "not_json": b"hello\nworld\n" * 10,
+    }
+    verdicts = {}
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(data)
+        verdicts[name] = _is_jsonl_file(path)
+        assert verdicts[name] == whole_head(path), name
+    assert verdicts["blank_lines_first"] and verdicts["long_first_line"] and verdicts["edge"]
+    assert not verdicts["second_past_head"] and not verdicts["one_line"]

@@ -220,17 +220,37 @@ class TaskResult:
         return list(zip(times, event_ids, self.found_lists(), payloads, sups, strict=True))
 
 
+#: ``_is_jsonl_file`` judges on the first two non-blank whole lines of this many bytes.
+_HEAD_BYTES = 1 << 20
+#: ... read this many first: they usually hold two lines (the whole head: 1.8 ms, measured).
+_FIRST_BYTES = 1 << 16
+
+
+def _first_lines(head: bytes) -> list[bytes]:
+    """The first two non-blank whole lines (ended by a newline) of ``head``."""
+    lines: list[bytes] = []
+    for line in head.split(b"\n")[:-1]:
+        if line.strip():
+            lines.append(line)
+            if len(lines) == 2:
+                break
+    return lines
+
+
 def _is_jsonl_file(path: Path) -> bool:
-    """True when a plain (not gzipped) file reads as JSON Lines, judged on its first lines."""
+    """True when a plain (not gzipped) file reads as JSON Lines, judged on the first two
+    non-blank whole lines of its first ``_HEAD_BYTES`` (looked for in the first
+    ``_FIRST_BYTES`` first: the same lines when two are there)."""
     try:
         with open_log(path) as fh:
-            head = fh.read(1 << 20)
+            head = fh.read(_FIRST_BYTES)
+            lines = _first_lines(head)
+            if len(lines) < 2 and len(head) == _FIRST_BYTES:
+                head += fh.read(_HEAD_BYTES - _FIRST_BYTES)
+                lines = _first_lines(head)
     except OSError:
         return False
-    if head.startswith(GZIP_MAGIC):
-        return False
-    lines = [line for line in head.split(b"\n")[:-1] if line.strip()][:2]
-    if len(lines) < 2:
+    if head.startswith(GZIP_MAGIC) or len(lines) < 2:
         return False
     return is_lines(lines, path.name.lower().endswith((".jsonl", ".ndjson")))
 
