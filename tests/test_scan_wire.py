@@ -219,7 +219,7 @@ def test_a_large_result_travels_through_a_file(tmp_path: Path) -> None:
     assert sent.wire is None and sent.wire_file is not None
     assert len(pickle.dumps(sent)) < WIRE_FILE_MIN  # the rows are not in the message
     assert [p.name for p in tmp_path.iterdir()] == ["wire-7"]
-    assert sent.count == len(rows)
+    assert len(sent.keys) == len(rows)
     assert from_wire(sent).rows() == rows
     assert list(tmp_path.iterdir()) == []
     unread = to_wire(made(), str(tmp_path))

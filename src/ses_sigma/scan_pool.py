@@ -147,7 +147,8 @@ class Work:
         """The pool ended (its workers are waited for). After a scan that went well, the
         workers are told to exit first, and the files of ``spec.directory`` (the runs, the
         wire files: nothing reads them now; the directory itself is the caller's) are removed
-        while they do: their exits and this overlap (~3 ms each on the bench file)."""
+        while they do: their exits and this overlap (~3 ms each on the bench file, measured
+        under load)."""
         global _WORKER
         if self._pool is not None:
             if exc[0] is None:

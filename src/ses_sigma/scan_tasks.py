@@ -21,9 +21,10 @@ Tasks are planned in event-time order where the file names say it (CloudTrail's
 region, which would put every other region behind), and large JSON Lines files are cut into
 equal ranges, as many as a multiple of the workers, so that workers end together; the last
 round of ranges of the scan is cut in halves, so that workers that drifted apart (a busy
-machine) still end at most half a range apart: on the 1 M-record bench file, 16 tasks (12 of
-61 MiB, 4 of 31 MiB) instead of 14; median spread of the two workers' last task ends over 10
-loaded 2-worker scans 20 -> 9 ms, for no measurable CPU.
+machine) end at most about half a range apart, not a whole one: on the 1 M-record bench
+file, 16 tasks (12 of 61 MiB, 4 of 31 MiB) instead of 14, for no measurable CPU; the median
+spread of the two workers' last task ends was 20 -> 9 ms in one set of 10 loaded 2-worker
+scans, unchanged (21 -> 22 ms) in another: on a quiet machine the spread is mostly noise.
 """
 
 from __future__ import annotations
@@ -131,8 +132,15 @@ def unpack_payload(packed: PackedPayload) -> Payload:
     return _LOADS(packed) if type(packed) is bytes else packed  # type: ignore[return-value]
 
 
-#: A payload left out of a task's wire (``TaskResult.payloads_left_out``): not a payload.
-LEFT_OUT: Any = type("LeftOut", (), {"__repr__": lambda self: "LEFT_OUT"})()
+class _LeftOut:
+    """What ``TaskResult.columns`` gives for a payload left out of the wire: not a payload."""
+
+    def __repr__(self) -> str:
+        return "LEFT_OUT"
+
+
+#: A payload left out of a task's wire (``TaskResult.payloads_left_out``).
+LEFT_OUT: Any = _LeftOut()
 
 #: The columns of ``TaskResult.columns``: eventTimes, eventIDs, packed stateful payloads and
 #: suppression groups (None when not suppressing).
@@ -191,11 +199,6 @@ class TaskResult:
         if self.found_wire is not None:
             return marshal.loads(self.found_wire)  # type: ignore[no-any-return]
         return self.found
-
-    @property
-    def count(self) -> int:
-        """The number of match rows (one key each), without decoding them."""
-        return len(self.keys)
 
     def _load(self) -> None:
         """The blobs of ``wire_file`` read back (the file then removed)."""
