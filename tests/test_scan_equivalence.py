@@ -431,10 +431,10 @@ def test_forged_duplicates_across_tasks_first_in_task_order_wins(
 def test_the_last_round_cut_in_halves(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The last round of ranges cut in halves (``scan_tasks._halve_tail``): the same alerts,
+    """The last round of ranges cut in halves (``scan_plan._halve_tail``): the same alerts,
     records and rejections (line numbers file-absolute) as one worker, bad lines in the
     halves included."""
-    from ses_sigma import scan_tasks
+    from ses_sigma import scan_plan
 
     records = generate_records(3000, seed=6, ses_share=0.3)
     path = tmp_path / "big.jsonl"
@@ -442,8 +442,8 @@ def test_the_last_round_cut_in_halves(
     for bad in (2900, 2990):
         lines[bad - 1] = b'{"eventSource": "ses.amazonaws.com", broken'
     path.write_bytes(b"\n".join(lines) + b"\n")
-    monkeypatch.setattr(scan_tasks, "TAIL_MIN_BYTES", 1000)
-    tasks = scan_tasks.plan_tasks([path], ReadStats(), 100_000, 2)
+    monkeypatch.setattr(scan_plan, "TAIL_MIN_BYTES", 1000)
+    tasks = scan_plan.plan_tasks([path], ReadStats(), 100_000, 2)
     assert tasks[-1].size < tasks[0].size // 2 + 2  # halved
     assert tasks[-1].start < path.stat().st_size * 2950 // 3000  # the bad lines are in halves
     one = scan_with_engine(engine, [path], workers=1)

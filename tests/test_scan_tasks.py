@@ -189,7 +189,7 @@ def test_jsonl_files_are_judged_on_their_first_two_lines(tmp_path: Path) -> None
     """``_is_jsonl_file`` reads 64 KiB first, the rest of its 1 MiB head only when two whole
     non-blank lines are not there: the verdict of judging on the whole head, at each edge."""
     from ses_sigma.logs.decode import is_lines
-    from ses_sigma.scan_tasks import _is_jsonl_file
+    from ses_sigma.scan_plan import _is_jsonl_file
 
     def whole_head(path: Path) -> bool:  # the former reading: 1 MiB at once
         head = path.read_bytes()[: 1 << 20]
