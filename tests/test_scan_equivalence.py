@@ -426,3 +426,120 @@ def test_forged_duplicates_across_tasks_first_in_task_order_wins(
             )
             assert counted.alert_count == kept.alert_count == len(want)
             assert (counted.matched, counted.duplicates) == (kept.matched, 1)
+
+
+def test_the_last_round_cut_in_halves(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last round of ranges cut in halves (``scan_plan._halve_tail``): the same alerts,
+    records and rejections (line numbers file-absolute) as one worker, bad lines in the
+    halves included."""
+    from ses_sigma import scan_plan
+
+    records = generate_records(3000, seed=6, ses_share=0.3)
+    path = tmp_path / "big.jsonl"
+    lines = [orjson.dumps(r) for r in records]
+    for bad in (2900, 2990):
+        lines[bad - 1] = b'{"eventSource": "ses.amazonaws.com", broken'
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(scan_plan, "TAIL_MIN_BYTES", 1000)
+    tasks = scan_plan.plan_tasks([path], ReadStats(), 100_000, 2)
+    assert tasks[-1].size < tasks[0].size // 2 + 2  # halved
+    assert tasks[-1].start < path.stat().st_size * 2950 // 3000  # the bad lines are in halves
+    one = scan_with_engine(engine, [path], workers=1)
+    for prefilter in (True, False):
+        split = scan_with_engine(
+            engine, [path], workers=2, range_bytes=100_000, prefilter=prefilter
+        )
+        assert canon(split.alerts) == canon(one.alerts)
+        got = [r.origin.split(":")[:2] for r in split.read.rejections]
+        assert got == [[str(path), "2900"], [str(path), "2990"]]
+        assert (split.read.files, split.read.records_read) == (1, one.read.records_read)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_task_that_switches_to_batch_mode_gives_the_rest_as_its_runs(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: bool
+) -> None:
+    """Shuffled input: the task whose rows switch the stream to batch mode gives its later
+    candidates as its worker's runs, without the rows already streamed and the copies; the
+    alerts (kept, or only counted) and counts are those of the reference."""
+    from ses_sigma import scan_stream
+
+    monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 30)
+    records = generate_records(2000, seed=14, ses_share=0.4)
+    random.Random(4).shuffle(records)
+    records += records[:600:7]  # true copies, in a later task
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for k in range(0, len(records), 700):
+        chunk = records[k : k + 700]
+        (folder / f"p{k:05d}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in chunk))
+    want = reference(engine, [folder])
+    taken: list[tuple[int, int]] = []
+    real = scan_stream.StatefulStream.add_run
+
+    def spy(self: Any, runs: Any, dropped: list[int]) -> None:
+        taken.append((runs.records, len(dropped)))
+        real(self, runs, dropped)
+
+    monkeypatch.setattr(scan_stream.StatefulStream, "add_run", spy)
+    one = scan_with_engine(engine, [folder], workers=1)
+    taken.clear()
+    got = scan_with_engine(engine, [folder], workers=2, keep_alerts=keep)
+    if keep:
+        assert canon(got.alerts) == want
+    assert got.alert_count == len(want)
+    counts = (got.matched, got.duplicates, got.run.candidates)
+    assert counts == (one.matched, one.duplicates, one.run.candidates) and got.duplicates > 0
+    if not scan_pool_forks():
+        return  # no pool under a JVM (tests/test_scan_exact.py): no runs before batch mode
+    assert got.late.batch_from is not None and got.late.batch_from >= 30
+    assert 0 < taken[0][1] < taken[0][0]  # the switching task: the rows before it dropped
+
+
+def scan_pool_forks() -> bool:
+    from ses_sigma import scan_pool
+
+    return not scan_pool.other_threads()
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+def test_results_through_wire_files_and_nothing_left_behind(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ordered: bool
+) -> None:
+    """Every worker result through a file (``scan_wire.WIRE_FILE_MIN`` 0), streamed or in
+    batch mode: the reference's alerts, and the scan's temporary directory is gone after it,
+    also after a scan stopped by an error."""
+    import tempfile
+
+    from ses_sigma import scan_stream, scan_wire
+
+    monkeypatch.setattr(scan_wire, "WIRE_FILE_MIN", 0)
+    monkeypatch.setattr(scan_stream, "BATCH_MIN_LATE", 30)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    records = generate_records(2000, seed=15, ses_share=0.4)
+    if ordered:
+        records.sort(key=lambda r: r["eventTime"])
+    else:
+        random.Random(5).shuffle(records)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    for k in range(0, len(records), 500):
+        chunk = records[k : k + 500]
+        (folder / f"p{k:05d}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in chunk))
+    want = reference(engine, [folder])
+    for keep in (True, False):
+        got = scan_with_engine(engine, [folder], workers=2, keep_alerts=keep)
+        assert got.alert_count == len(want) and (not keep or canon(got.alerts) == want)
+        assert (got.late.batch_from is None) == ordered
+        assert list(temp.iterdir()) == []
+
+    def stop(alert: Alert) -> None:
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        scan_with_engine(engine, [folder], workers=2, on_alert=stop)
+    assert list(temp.iterdir()) == []

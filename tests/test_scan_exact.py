@@ -3,6 +3,7 @@ rules (``scan_exact``), against one runner over every rule and against ``Engine.
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
 from collections import Counter
@@ -24,7 +25,7 @@ from ses_sigma.records import Record
 from ses_sigma.scan import scan_with_engine
 from ses_sigma.scan_exact import cut_payload, merge_parts, part_alerts
 from ses_sigma.scan_runs import RunCollector, RunSpec, _route, plan_parts, read_run
-from ses_sigma.scan_tasks import alert_tuple, pack_payload
+from ses_sigma.scan_tasks import alert_tuple, pack_payload, unpack_payload
 
 ENGINE = Engine(load_pack())
 #: (eventTime, eventID, payload) of stateful candidates of generated records, with their
@@ -101,6 +102,76 @@ def test_split_run_gives_what_one_runner_gives(picks: list[int], count: int, by_
     got, notes = _split_run(items, count, by_name)
     assert [alert_tuple(a) for a in got] == [alert_tuple(a) for a in want]
     assert sorted(notes) == sorted(runner.implausible())
+
+
+def _per_item(
+    names: tuple[str, ...] | None, streams: list[list[tuple[Any, ...]]]
+) -> tuple[list[tuple[Any, ...]], Any]:
+    """The exact run as it was made item by item (the reference of the blocked merge):
+    heapq.merge by (eventTime, eventID), each payload unpacked and cut, then fed."""
+    runner = ENGINE.stateful_runner(None, None, rules=names)
+    wanted = frozenset(names) if names is not None else None
+    out = []
+    for item in heapq.merge(*streams, key=lambda i: (i[0], i[1])):
+        payload = unpack_payload(item[-1])
+        if len(item) == 5 and wanted is not None:
+            payload = cut_payload(payload, item[3], wanted)
+        out += runner.feed(item[0], item[1], payload)
+    out += runner.finish()
+    return [alert_tuple(a) for a in out], runner.implausible()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.integers(0, len(_POOL) - 1), min_size=1, max_size=300),
+    st.lists(st.integers(0, 4), min_size=1, max_size=40),
+    st.integers(1, 3),
+    st.integers(0, 2),
+)
+def test_blocked_part_run_is_the_per_item_run(
+    picks: list[int], spread: list[int], count: int, packed: int
+) -> None:
+    """Candidates spread over up to 5 sorted streams (some keys in several streams: ties in
+    stream order), payloads packed, as trees or mixed, marked for their part: the blocked
+    merge's alerts and notes are those of the per-item run."""
+    # Repeated picks: the same key in several streams, with other payloads (order shows).
+    items = [(*_POOL[i][:2], _POOL[(i + 7 * k) % len(_POOL)][2]) for k, i in enumerate(picks)]
+    parts = plan_parts(ENGINE, count)
+    part_of = {n: i for i, names in enumerate(parts) for n in names}
+    for i, names in enumerate((None, *parts)):
+        streams: list[list[tuple[Any, ...]]] = [[] for _ in range(5)]
+        for k, (t, e, p) in enumerate(items):
+            if names is not None and not any(item[0] in names for item in p):
+                continue
+            payload = pack_payload(p) if packed == 1 or (packed == 2 and k % 2) else p
+            if names is None:
+                item: tuple[Any, ...] = (t, e, k, payload)
+            else:
+                route = dict(_route([x[0] for x in p], part_of))
+                whole = len(route) == 1
+                item = (t, e, k, payload) if whole else (t, e, k, route[i - 1], payload)
+            streams[spread[k % len(spread)]].append(item)
+        for stream in streams:
+            stream.sort(key=lambda x: (x[0], x[1]))  # stable: read order within a key
+        want = _per_item(names, streams)
+        alerts, runner = part_alerts(ENGINE, names, streams)
+        assert ([alert_tuple(a) for a in alerts], runner.implausible()) == want
+
+
+def test_a_wrong_mark_is_an_error() -> None:
+    """A payload whose mark does not fit it (another length, rules of another part) stops
+    the exact run with the reason, never feeds other rules' items."""
+    parts = plan_parts(ENGINE, 2)
+    part_of = {n: i for i, names in enumerate(parts) for n in names}
+    t, e, p = next(x for x in _POOL if len({part_of[i[0]] for i in x[2]}) == 2)
+    route = dict(_route([x[0] for x in p], part_of))
+    for part, cut, payload, reason in [
+        (0, route[0], p + p[-1:], "items, not"),
+        (0, route[1], p, "rules of another part"),
+    ]:
+        alerts, _ = part_alerts(ENGINE, parts[part], [[(t, e, 0, cut, pack_payload(payload))]])
+        with pytest.raises(RuntimeError, match=reason):
+            list(alerts)
 
 
 def test_split_run_fires_on_the_pool() -> None:

@@ -19,8 +19,8 @@ from ses_sigma.match.engine import Engine
 from ses_sigma.pack import load_pack
 from ses_sigma.records import Record, RecordError
 from ses_sigma.scan_gc import YOUNG_THRESHOLD, in_scan_gc, scan_gc
-from ses_sigma.scan_tasks import Task, TaskResult, pack_payload, unpack_payload
-from ses_sigma.scan_wire import alerts_of, from_wire, to_wire
+from ses_sigma.scan_tasks import LEFT_OUT, Task, TaskResult, pack_payload, unpack_payload
+from ses_sigma.scan_wire import WIRE_FILE_MIN, alerts_of, from_wire, to_wire
 
 # Hostile text: lone surrogates, NUL, non-ASCII; times: -0.0, huge, negative.
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
@@ -190,3 +190,80 @@ def test_bench_rows_checks_what_it_times(tmp_path: Path, capsys: Any) -> None:
     assert main([str(path), "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "matched records" in out and "KeySet.add_many" in out and "former wire" in out
+
+
+def test_a_large_result_travels_through_a_file(tmp_path: Path) -> None:
+    """Blobs of ``WIRE_FILE_MIN`` bytes or more go through a file of the scan's directory: the
+    rows come back exactly, the file is removed once read (or by ``release`` when unread),
+    and a small result still travels in the message."""
+    rows = [
+        (
+            1767383144.0 + i,
+            f"id-{i}",
+            [i % 2],
+            pack_payload((("rule_one", None, None, (i,)),)),
+            None,
+        )
+        for i in range(4000)
+    ]
+
+    def made() -> TaskResult:
+        result = TaskResult(Task(7, "f.jsonl", 10), ReadStats(), 3)
+        result.keys.extend(range(len(rows)))
+        result.times, result.event_ids, result.found, result.payloads, _ = [
+            list(c) for c in zip(*rows, strict=True)
+        ]
+        return result
+
+    sent = pickle.loads(pickle.dumps(to_wire(made(), str(tmp_path))))
+    assert sent.wire is None and sent.wire_file is not None
+    assert len(pickle.dumps(sent)) < WIRE_FILE_MIN  # the rows are not in the message
+    assert [p.name for p in tmp_path.iterdir()] == ["wire-7"]
+    assert len(sent.keys) == len(rows)
+    assert from_wire(sent).rows() == rows
+    assert list(tmp_path.iterdir()) == []
+    unread = to_wire(made(), str(tmp_path))
+    assert unread.wire_file is not None
+    unread.release()
+    assert list(tmp_path.iterdir()) == []
+    small = made()
+    small.times, small.event_ids, small.found, small.payloads = (
+        c[:3] for c in (small.times, small.event_ids, small.found, small.payloads)
+    )
+    del small.keys[3:]
+    small_sent = to_wire(small, str(tmp_path))
+    assert small_sent.wire_file is None and small_sent.wire is not None
+    assert from_wire(small_sent).rows() == rows[:3]
+
+
+def test_payloads_left_out_of_the_wire(tmp_path: Path) -> None:
+    """``without_payloads``: the payloads stay out of the wire (they are in the task's runs),
+    which rows had one comes back as ``LEFT_OUT``; every other column as it was."""
+    rows = [
+        (1.5 + i, f"id-{i}", [0] if i % 3 else [], pack_payload(((f"r{i}", None, None, ()),)))
+        for i in range(500)
+    ]
+    rows = [(t, e, f, p if i % 4 else None) for i, (t, e, f, p) in enumerate(rows)]
+
+    def made() -> TaskResult:
+        result = TaskResult(Task(3, "f.jsonl", 10), ReadStats(), 3)
+        result.keys.extend(range(len(rows)))
+        result.times, result.event_ids, result.found, result.payloads = [
+            list(c) for c in zip(*rows, strict=True)
+        ]
+        return result
+
+    whole = to_wire(made(), str(tmp_path))
+    sent = pickle.loads(pickle.dumps(to_wire(made(), str(tmp_path), without_payloads=True)))
+    assert sent.payloads_left_out and not whole.payloads_left_out
+
+    def size(result: TaskResult) -> int:
+        return result.wire_file[1] if result.wire_file is not None else len(result.wire or b"")
+
+    assert 0 < size(sent) < size(whole) // 2
+    whole.release()
+    times, event_ids, payloads, groups = sent.columns()
+    assert (times, event_ids, groups) == ([r[0] for r in rows], [r[1] for r in rows], None)
+    assert payloads == [None if r[3] is None else LEFT_OUT for r in rows]
+    assert sent.found_lists() == [r[2] for r in rows]
+    assert list(tmp_path.iterdir()) == []

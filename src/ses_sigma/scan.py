@@ -37,7 +37,7 @@ from ses_sigma.match.engine import Engine, RunStats
 from ses_sigma.match.suppression import GroupValues
 from ses_sigma.pack import DEFAULT_RULES_DIR, Pack, load_pack
 from ses_sigma.scan_gc import scan_gc
-from ses_sigma.scan_pool import Work
+from ses_sigma.scan_pool import BATCH_FLAG, Work
 from ses_sigma.scan_stream import (
     DEFAULT_REORDER_WINDOW,
     LateReport,
@@ -47,6 +47,7 @@ from ses_sigma.scan_stream import (
 from ses_sigma.scan_tasks import (
     RANGE_BYTES,
     STDIN,
+    TaskResult,
     plan_tasks,
 )
 from ses_sigma.scan_wire import alerts_of
@@ -173,6 +174,73 @@ def scan_with_engine(
         if on_alert is not None:
             on_alert(alert)
 
+    def take_rows(part: TaskResult, fresh: bytes) -> None:
+        """A task's match rows read (duplicates dropped): alerts, counts, stateful input.
+
+        The stateful candidates go to the stream one by one, until it is in batch mode: from
+        then on (from the start, or from the row that made it switch) they are taken as the
+        sorted runs the worker wrote, without the rows already given and the duplicates."""
+        times, event_ids, payloads, sups = part.columns()
+        if len(fresh) != len(times):
+            raise RuntimeError(
+                f"task {part.task.index}: {len(fresh)} digests for {len(times)} matches"
+            )
+        runs = part.runs
+        cut = 0 if runs is not None and stream.batch else None  # rows from here: the runs
+        if part.payloads_left_out and cut != 0:
+            raise RuntimeError(f"task {part.task.index}: payloads left out of a streamed task")
+        if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
+            result.matched += len(times)
+            result.alert_count += part.alerts
+            if cut is None:
+                for row, (ts, event_id, payload) in enumerate(
+                    zip(times, event_ids, payloads, strict=True)
+                ):
+                    if payload is not None:
+                        add_stateful(ts, event_id, payload)
+                        if runs is not None and stream.batch:
+                            cut = row + 1
+                            break
+        else:
+            rows = zip(
+                fresh,
+                times,
+                event_ids,
+                part.found_lists(),
+                payloads,
+                sups if sups is not None else [None] * len(times),
+                strict=True,
+            )
+            for row, (new, ts, event_id, found, payload, sup) in enumerate(rows):
+                if not new:
+                    result.duplicates += 1
+                    continue
+                result.matched += 1
+                if found:
+                    if consumed:
+                        made = alerts_of(found, ts, event_id, alert_rules)
+                        for alert in made:
+                            emit(alert)
+                        if sup is not None and groups is not None:
+                            groups.extend(zip(made, sup, strict=True))
+                    else:
+                        result.alert_count += len(found)
+                if payload is not None and cut is None:
+                    add_stateful(ts, event_id, payload)
+                    if runs is not None and stream.batch:
+                        cut = row + 1
+        if runs is None:
+            return
+        if cut is None:
+            os.unlink(runs.path)  # streaming: taken from the rows
+            return
+        dropped = [
+            row
+            for row, (new, payload) in enumerate(zip(fresh, payloads, strict=True))
+            if payload is not None and (row < cut or not new)
+        ]
+        stream.add_run(runs, dropped)
+
     # A bad state file stops the scan here, before any log is read.
     stream = StatefulStream(
         engine, emit_stateful, reorder_window, load_baseline, groups, engine._clock
@@ -200,60 +268,18 @@ def scan_with_engine(
                     for r in part.stats.rejections
                 ]
             stats.merge(part.stats)
-            times, event_ids, payloads, sups = part.columns()
             fresh = add_seen(part.keys)  # per match: 1 new, 0 a copy of a record already matched
-            if len(fresh) != len(times):
-                raise RuntimeError(
-                    f"task {task.index}: {len(fresh)} digests for {len(times)} matches"
-                )
             # Batch mode: the task's candidates are taken as the sorted runs its worker wrote
             # (scan_runs), but for the rows dropped here as duplicates.
-            runs = part.runs if stream.batch else None
-            if part.runs is not None and runs is None:
-                os.unlink(part.runs.path)  # streaming: taken from the rows
-            if runs is not None:
-                dropped = []
-                if _NONE_SEEN in fresh:
-                    dropped = [
-                        row
-                        for row, (new, payload) in enumerate(zip(fresh, payloads, strict=True))
-                        if not new and payload is not None
-                    ]
-                stream.add_run(runs, dropped)
-            if not consumed and _NONE_SEEN not in fresh:  # the usual case: counts per task
-                result.matched += len(times)
+            if part.runs is not None and stream.batch and not consumed and _NONE_SEEN not in fresh:
+                # The usual batch case: counts only, the rows are not read (scan_wire).
+                result.matched += len(fresh)
                 result.alert_count += part.alerts
-                if runs is None:
-                    for ts, event_id, payload in zip(times, event_ids, payloads, strict=True):
-                        if payload is not None:
-                            add_stateful(ts, event_id, payload)
+                stream.add_run(part.runs, [])
+                part.release()
             else:
-                rows = zip(
-                    fresh,
-                    times,
-                    event_ids,
-                    part.found_lists(),
-                    payloads,
-                    sups if sups is not None else [None] * len(times),
-                    strict=True,
-                )
-                for new, ts, event_id, found, payload, sup in rows:
-                    if not new:
-                        result.duplicates += 1
-                        continue
-                    result.matched += 1
-                    if found:
-                        if consumed:
-                            made = alerts_of(found, ts, event_id, alert_rules)
-                            for alert in made:
-                                emit(alert)
-                            if sup is not None and groups is not None:
-                                groups.extend(zip(made, sup, strict=True))
-                        else:
-                            result.alert_count += len(found)
-                    if payload is not None and runs is None:
-                        add_stateful(ts, event_id, payload)
-            flag.value = stream.batch  # runs from the workers while in batch mode
+                take_rows(part, fresh)
+            flag.value = BATCH_FLAG if stream.batch else 0  # runs from the workers in batch mode
             done += task.size
             if on_progress is not None:
                 on_progress(done, total)

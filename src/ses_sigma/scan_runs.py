@@ -30,7 +30,15 @@ from typing import Any
 
 from ses_sigma.match.engine import Engine
 
-__all__ = ["RunCollector", "RunSpec", "TaskRuns", "plan_parts", "read_run", "write_run"]
+__all__ = [
+    "RunCollector",
+    "RunReader",
+    "RunSpec",
+    "TaskRuns",
+    "plan_parts",
+    "read_run",
+    "write_run",
+]
 
 #: Items per chunk of a run (a merge holds one chunk of every run it reads).
 RUN_CHUNK = 256
@@ -160,27 +168,47 @@ class RunCollector:
         return runs
 
 
+class RunReader:
+    """One run (its ``chunks`` of the file at ``path``) without the items of the match rows
+    ``dropped``: iterated, its items in order; ``lists``, its chunks as item lists (what the
+    exact run's blocked merge takes, ``scan_exact``). Opens the file itself when read and
+    reads with ``os.pread``."""
+
+    def __init__(self, path: str, chunks: Sequence[tuple[int, int]], dropped: Sequence[int] = ()):
+        """``chunks``: (offset, size) of each chunk; ``dropped``: rows left out."""
+        self.path = path
+        self.chunks = chunks
+        self.dropped = dropped
+
+    def lists(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The run's chunks, each a list of items (none empty), in order."""
+        if not self.chunks:
+            return
+        drop = frozenset(self.dropped)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for offset, size in self.chunks:
+                data = os.pread(fd, size, offset)
+                if len(data) != size:
+                    raise OSError(f"{self.path}: run chunk at {offset} cut short")
+                items = _LOADS(data)
+                if drop:
+                    items = [item for item in items if item[2] not in drop]
+                if items:
+                    yield items
+        finally:
+            os.close(fd)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return itertools.chain.from_iterable(self.lists())
+
+
 def read_run(
     path: str, chunks: Sequence[tuple[int, int]], dropped: Sequence[int] = ()
-) -> Iterator[tuple[Any, ...]]:
+) -> RunReader:
     """The items of one run (its ``chunks`` of the file at ``path``) in order, without those
-    of the match rows ``dropped``. Opens the file itself and reads with ``os.pread``."""
-    if not chunks:
-        return
-    drop = frozenset(dropped)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        for offset, size in chunks:
-            data = os.pread(fd, size, offset)
-            if len(data) != size:
-                raise OSError(f"{path}: run chunk at {offset} cut short")
-            items = _LOADS(data)
-            if drop:
-                yield from (item for item in items if item[2] not in drop)
-            else:
-                yield from items
-    finally:
-        os.close(fd)
+    of the match rows ``dropped`` (``RunReader``)."""
+    return RunReader(path, chunks, dropped)
 
 
 def write_run(path: str, items: Iterator[tuple[Any, ...]]) -> list[tuple[int, int]]:

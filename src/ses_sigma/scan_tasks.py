@@ -1,5 +1,5 @@
-"""Scan work units: the files (and byte ranges of large JSON Lines files) a scan is split into,
-and what one worker does with one of them.
+"""What one worker does with a unit of a scan's work (a file, or a byte range of one: ``Task``,
+planned by ``scan_plan``).
 
 A task reads its records (pre-filtered or not), matches them with the compiled engine and
 returns its matched records column by column (``TaskResult``): a digest of each one's
@@ -15,11 +15,6 @@ them (``scan_wire.alerts_of``). A worker process sends the columns as two ``mars
 (``scan_wire.to_wire``): the alerts' rule indexes apart, as a parent that only counts alerts never
 reads them (a list per record: most of the cost of reading the rows back, measured).
 In-process nothing is encoded.
-
-Tasks are planned in event-time order where the file names say it (CloudTrail's
-``<account>_CloudTrail_<region>_YYYYMMDDTHHMMZ_<id>.json.gz``: S3's layout walks region by
-region, which would put every other region behind), and large JSON Lines files are cut into
-equal ranges, as many as a multiple of the workers, so that workers end together.
 """
 
 from __future__ import annotations
@@ -27,22 +22,17 @@ from __future__ import annotations
 import dataclasses
 import gc
 import marshal
-import math
 import operator
 import os
-import re
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from ses_sigma.alerts import Alert
-from ses_sigma.logs import RECORD, ReadStats, iter_log_files, read_file, read_range, read_stream
-from ses_sigma.logs.decode import is_lines
-from ses_sigma.logs.streams import GZIP_MAGIC, open_log
+from ses_sigma.logs import RECORD, ReadStats, read_file, read_range, read_stream
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.projection import pack
 from ses_sigma.match.stateful import PackedPayload, Payload
@@ -50,10 +40,12 @@ from ses_sigma.prefilter import Prefilter
 from ses_sigma.records import Record
 from ses_sigma.rowkeys import DIGEST_KEY, RECORD_DIGEST
 from ses_sigma.scan_gc import in_scan_gc
+from ses_sigma.scan_plan import RANGE_BYTES, STDIN, STDIN_NAME, Task, plan_tasks
 from ses_sigma.scan_runs import RunCollector, RunSpec, TaskRuns
 
 __all__ = [
     "ALERT_FIELDS",
+    "LEFT_OUT",
     "RANGE_BYTES",
     "STDIN",
     "Match",
@@ -66,30 +58,6 @@ __all__ = [
     "run_task",
     "unpack_payload",
 ]
-
-#: The path that means standard input, and its name in messages.
-STDIN = "-"
-STDIN_NAME = "<stdin>"
-
-#: Plain JSON Lines files larger than this are split into ranges of this size.
-RANGE_BYTES = 64 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One unit of work: a whole file, or the lines starting in ``[start, end)`` of one."""
-
-    index: int
-    path: str
-    size: int
-    start: int = 0
-    end: int | None = None  # None: the whole file, any shape
-
-    @property
-    def is_range(self) -> bool:
-        """True for a byte range of a JSON Lines file (line numbers counted from it)."""
-        return self.end is not None
-
 
 #: A matched record (``TaskResult.rows``): eventTime, eventID, its single-event alerts
 #: (indexes into ``Engine.alert_rules``: ``scan_wire.alerts_of`` makes the Alerts), its
@@ -123,6 +91,16 @@ def unpack_payload(packed: PackedPayload) -> Payload:
     return _LOADS(packed) if type(packed) is bytes else packed  # type: ignore[return-value]
 
 
+class _LeftOut:
+    """What ``TaskResult.columns`` gives for a payload left out of the wire: not a payload."""
+
+    def __repr__(self) -> str:
+        return "LEFT_OUT"
+
+
+#: A payload left out of a task's wire (``TaskResult.payloads_left_out``).
+LEFT_OUT: Any = _LeftOut()
+
 #: The columns of ``TaskResult.columns``: eventTimes, eventIDs, packed stateful payloads and
 #: suppression groups (None when not suppressing).
 Columns = tuple[list[float], list[str], list[PackedPayload | None], list[list[Any]] | None]
@@ -151,96 +129,57 @@ class TaskResult:
     #: (times, event_ids, payloads, groups), and ``found``.
     wire: bytes | None = None
     found_wire: bytes | None = None
+    #: Set by ``to_wire`` for a large result: the two blobs are in this file instead (path,
+    #: size of ``wire``), read when first asked for (``columns``), removed then or by
+    #: ``release``.
+    wire_file: tuple[str, int] | None = None
+    #: Set by ``to_wire`` when the payloads were left out (they are in ``runs``): the wire
+    #: holds which rows have one, and ``columns`` gives ``LEFT_OUT`` for them.
+    payloads_left_out: bool = False
     #: The task's stateful candidates as sorted runs on disk (batch mode, ``scan_runs``), or
     #: None; the columns hold them too.
     runs: TaskRuns | None = None
 
     def columns(self) -> Columns:
         """(times, event_ids, payloads, groups), decoded if ``to_wire`` encoded them."""
+        if self.wire_file is not None:
+            self._load()
         if self.wire is not None:
-            return marshal.loads(self.wire)  # type: ignore[no-any-return]
+            times, event_ids, payloads, groups = marshal.loads(self.wire)
+            if self.payloads_left_out:  # which rows have one, as bytes
+                payloads = [LEFT_OUT if has else None for has in payloads]
+            return times, event_ids, payloads, groups
         return self.times, self.event_ids, self.payloads, self.groups
 
     def found_lists(self) -> list[list[int]]:
         """``found``, decoded if ``to_wire`` encoded it."""
+        if self.wire_file is not None:
+            self._load()
         if self.found_wire is not None:
             return marshal.loads(self.found_wire)  # type: ignore[no-any-return]
         return self.found
+
+    def _load(self) -> None:
+        """The blobs of ``wire_file`` read back (the file then removed)."""
+        assert self.wire_file is not None
+        path, size = self.wire_file
+        with open(path, "rb") as fh:
+            data = fh.read()
+        self.wire, self.found_wire = data[:size], data[size:]
+        self.wire_file = None
+        os.unlink(path)
+
+    def release(self) -> None:
+        """Remove ``wire_file`` if it was not read (its rows not needed)."""
+        if self.wire_file is not None:
+            os.unlink(self.wire_file[0])
+            self.wire_file = None
 
     def rows(self) -> list[Match]:
         """The matches as rows (``Match``)."""
         times, event_ids, payloads, groups = self.columns()
         sups = groups if groups is not None else [None] * len(times)
         return list(zip(times, event_ids, self.found_lists(), payloads, sups, strict=True))
-
-
-def _is_jsonl_file(path: Path) -> bool:
-    """True when a plain (not gzipped) file reads as JSON Lines, judged on its first lines."""
-    try:
-        with open_log(path) as fh:
-            head = fh.read(1 << 20)
-    except OSError:
-        return False
-    if head.startswith(GZIP_MAGIC):
-        return False
-    lines = [line for line in head.split(b"\n")[:-1] if line.strip()][:2]
-    if len(lines) < 2:
-        return False
-    return is_lines(lines, path.name.lower().endswith((".jsonl", ".ndjson")))
-
-
-def plan_tasks(
-    paths: Iterable[str | Path],
-    stats: ReadStats,
-    range_bytes: int = RANGE_BYTES,
-    workers: int = 1,
-) -> list[Task]:
-    """The tasks of a scan, in read order (problems with paths go to ``stats``); a path ``-``
-    is standard input, read where it stands in the order. Files named by CloudTrail are read
-    in the order of their timestamps (module docstring); ranges are balanced over
-    ``workers``."""
-    tasks: list[Task] = []
-    pending: list[str | Path] = []
-    for path in [*paths, None]:
-        if path is not None and str(path) != STDIN:
-            pending.append(path)
-            continue
-        _plan_files(pending, stats, range_bytes, workers, tasks)
-        pending = []
-        if path is not None:
-            tasks.append(Task(len(tasks), STDIN, 0))
-    return tasks
-
-
-#: CloudTrail's log file name: <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<id>.json.gz
-_CLOUDTRAIL_NAME = re.compile(r"_CloudTrail_[A-Za-z0-9-]+_(\d{8}T\d{4}Z)_")
-
-
-def _time_order(path: Path) -> str:
-    """The delivery timestamp in a CloudTrail file name ("" for other names)."""
-    found = _CLOUDTRAIL_NAME.search(path.name)
-    return found.group(1) if found else ""
-
-
-def _plan_files(
-    paths: list[str | Path], stats: ReadStats, range_bytes: int, workers: int, tasks: list[Task]
-) -> None:
-    # Stable: files without a CloudTrail timestamp keep their walk order, first.
-    for path in sorted(iter_log_files(paths, stats), key=_time_order):
-        try:
-            size = os.stat(path).st_size
-        except OSError:
-            size = 0
-        if size > range_bytes and _is_jsonl_file(path):
-            count = math.ceil(size / range_bytes)
-            if workers > 1:
-                count = math.ceil(count / workers) * workers  # workers end together
-            step = math.ceil(size / count)
-            for start in range(0, size, step):
-                end = min(start + step, size)
-                tasks.append(Task(len(tasks), str(path), end - start, start, end))
-        else:
-            tasks.append(Task(len(tasks), str(path), size))
 
 
 def _records(
