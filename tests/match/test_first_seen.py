@@ -11,6 +11,7 @@ from sigma.rule import SigmaRule
 
 from ses_sigma.match.engine import Engine
 from ses_sigma.match.errors import RuleCompileError
+from ses_sigma.match.feed_reference import ReferenceFirstSeen
 from ses_sigma.match.first_seen import (
     EARLIEST_PLAUSIBLE,
     FUTURE_SLACK,
@@ -435,3 +436,32 @@ def test_end_to_end_with_the_pack_rule(tmp_path: Path) -> None:
         (("c3",), {"sesPrincipal": "arn:new"}),
     ]
     assert all(a.rule_name == name for a in alerts)
+
+
+@pytest.mark.parametrize("kind", ["engine", "feeder", "reference"])
+def test_a_stream_that_runs_for_days_moves_the_far_future_bound(kind: str) -> None:
+    """The far-future bound is the wall clock plus FUTURE_SLACK when the match is fed: the
+    clock is read again when a match passes the bound it gave last (a live stream), and a
+    match still past it, or past a clock that stood still, is implausible."""
+    now = [T0]
+    rule = load_rule(SPEC)
+    parsed = FirstSeenSpec.from_rule(rule)
+    assert parsed is not None
+    cls = ReferenceFirstSeen if kind == "reference" else FirstSeenEngine
+    eng = cls(rule, parsed, data_start=T0, clock=lambda: now[0])
+    if kind == "feeder":
+        feed = eng.feeder()
+
+        def fed(r: Record) -> Any:
+            return feed(r.sort_key, eng.project(r))
+    else:
+        fed = eng.feed
+    assert list(fed(rec(0, "arn:a"))) == []  # learning
+    assert list(fed(rec(FUTURE_SLACK + 1, "arn:b"))) == []  # a day ahead of a clock at T0
+    now[0] = T0 + 9 * D  # the stream has run for nine days
+    assert len(fed(rec(9 * D, "arn:c"))) == 1  # plausible now, learning over: new, alerts
+    assert len(fed(rec(9 * D + FUTURE_SLACK + 1, "arn:d"))) == 0  # still a day ahead
+    assert [r.time - T0 for r in eng.implausible] == [FUTURE_SLACK + 1, 9 * D + FUTURE_SLACK + 1]
+    assert eng.state_size == 2  # a and c; b and d took no part
+    now[0] = T0  # a clock stepped back: the bound never moves down
+    assert eng.plausible(T0 + 9 * D + FUTURE_SLACK)

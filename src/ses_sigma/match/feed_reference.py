@@ -23,7 +23,7 @@ from ses_sigma.alerts import Alert
 from ses_sigma.match.correlation import CorrelationEngine, CorrInput
 from ses_sigma.match.correlation_plan import GroupKey, Plan, within
 from ses_sigma.match.correlation_state import Event, State
-from ses_sigma.match.first_seen import EARLIEST_PLAUSIBLE, FirstSeenEngine, FirstSeenInput
+from ses_sigma.match.first_seen import FirstSeenEngine, FirstSeenInput
 from ses_sigma.match.stateful import Payload, StatefulRunner
 from ses_sigma.pack import rule_key
 from ses_sigma.records import Record
@@ -226,7 +226,7 @@ class ReferenceFirstSeen(FirstSeenEngine):
         if now < self._now:
             raise ValueError(f"{rule_key(self.rule)}: record {event_id} fed out of order")
         groups, raw_time, origin = found
-        if not EARLIEST_PLAUSIBLE <= now <= self._latest_plausible:
+        if not self.plausible(now):
             note = {"eventTime": raw_time} if raw_time is not None else {}
             self.implausible.append(Record(note, now, event_id, origin))
             return []

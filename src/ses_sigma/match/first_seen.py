@@ -14,9 +14,11 @@ Semantics (docs/DESIGN.md, "First-seen extension"; pinned by tests/match/test_fi
   starts at the data that matters), carried over from a saved baseline when there is one
   (``match/baseline.py``).
 - **Implausible times** take no part: a match dated before 2013-11-01 (CloudTrail did not
-  exist; 0001-01-01 is a common null date) or more than one day after the wall clock at run
-  time cannot start (and so end) the learning period, refresh a value or forget the state.
-  They are listed in ``implausible`` (the scan reports them), never silently dropped.
+  exist; 0001-01-01 is a common null date) or more than one day after the wall clock when it
+  is fed (read when the engine is made, and again only when a match passes that bound: a
+  stream that runs for days moves the bound with it) cannot start (and so end) the learning
+  period, refresh a value or forget the state. They are listed in ``implausible`` (the scan
+  reports them), never silently dropped.
 - A match whose value tuple is unknown (never seen, or last seen more than ``forget_after``
   before: exactly ``forget_after`` is still known) alerts if its time is
   ``>= learning_start + learning_period``; during learning it is only remembered. Every match
@@ -175,6 +177,20 @@ class FirstSeenState:
     seen: OrderedDict[tuple[tuple[str, Any], ...], float] = field(default_factory=OrderedDict)
 
 
+def _plausible(box: list[Any], clock: Callable[[], float], now: float) -> bool:
+    """EARLIEST_PLAUSIBLE <= ``now`` <= the latest plausible time (``box[2]``). Past that
+    bound the wall clock is read again and the bound moved up (never down): an engine fed a
+    live stream for days finds its new records plausible, as it did its first ones."""
+    if not now >= EARLIEST_PLAUSIBLE:
+        return False
+    if now <= box[2]:
+        return True
+    bound = clock() + FUTURE_SLACK
+    if bound > box[2]:
+        box[2] = bound
+    return now <= bound
+
+
 class FirstSeenEngine:
     """One first-seen rule's state for one run (see the module docstring).
 
@@ -195,22 +211,25 @@ class FirstSeenEngine:
     ):
         self.rule = rule
         self.spec = spec
-        #: [state, time of the last plausible match]: what the feeder shares with the engine
-        #: (``state`` and ``_now``), so that it holds no reference to the engine (no cycle).
-        self._box: list[Any] = [state if state is not None else FirstSeenState(), -_INF]
+        #: [state, time of the last plausible match, latest plausible time]: what the feeder
+        #: shares with the engine (``state``, ``_now``, the bound ``plausible`` moves), so that
+        #: it holds no reference to the engine (no cycle).
+        self._box: list[Any] = [
+            state if state is not None else FirstSeenState(),
+            -_INF,
+            clock() + FUTURE_SLACK,
+        ]
+        self._clock = clock
         if self.state.learning_start is None:
             self.state.learning_start = data_start
         derived = {d.name: d for d in spec.derived}
         self._getters = tuple((f, shared_getter(f, derived)) for f in spec.fields)
         self._alert = _alert_maker(rule, spec.fields)
-        self._latest_plausible = clock() + FUTURE_SLACK
         #: ``project`` leaves out the raw eventTime and origin of a match dated from
         #: EARLIEST_PLAUSIBLE to this (by default the wall clock when the engine was made): an
         #: engine fed it, made no more than FUTURE_SLACK before that, finds the time
         #: plausible. ``Engine`` passes its own making time, before any runner of its.
-        self.note_after = (
-            self._latest_plausible - FUTURE_SLACK if note_after is None else note_after
-        )
+        self.note_after = self._box[2] - FUTURE_SLACK if note_after is None else note_after
         self._forget = spec.forget_after
         self._learning_period = spec.learning_period
         #: Matches that took no part because of an implausible eventTime.
@@ -234,6 +253,11 @@ class FirstSeenEngine:
     @_now.setter
     def _now(self, value: float) -> None:
         self._box[1] = value
+
+    def plausible(self, now: float) -> bool:
+        """Whether a match dated ``now`` takes part: from EARLIEST_PLAUSIBLE to FUTURE_SLACK
+        after the wall clock (read again when ``now`` passes the bound it gave last)."""
+        return _plausible(self._box, self._clock, now)
 
     @property
     def data_start(self) -> float | None:
@@ -284,7 +308,7 @@ class FirstSeenEngine:
         refreshed."""
         forget = self._forget
         period = self._learning_period
-        latest_plausible = self._latest_plausible
+        clock = self._clock
         implausible = self.implausible
         alert = self._alert
         box = self._box  # (not self: the engine holds this function)
@@ -302,7 +326,7 @@ class FirstSeenEngine:
             now = event[0]
             seen = box[0].seen
             if now != last_now or seen is not walked:
-                if not EARLIEST_PLAUSIBLE <= now <= latest_plausible:
+                if not (EARLIEST_PLAUSIBLE <= now <= box[2] or _plausible(box, clock, now)):
                     raw_time = found[1]
                     note = {"eventTime": raw_time} if raw_time is not None else {}
                     implausible.append(Record(note, now, event[1], found[2]))
