@@ -269,3 +269,67 @@ def test_batch_mode_keeps_the_retraction_of_a_streamed_alert(
     assert [a.event_ids for a in got.late.withdrawn] == [("c-early", "d-1")]
     assert [a.event_ids for a in got.alerts if a.rule_name == rule] == [("c-late", "d-1")]
     assert ("c-early", "d-1") in [a.event_ids for a in streamed]
+
+
+def test_a_stream_that_runs_for_days_moves_its_far_future_bound() -> None:
+    """The reorder buffer's far-future bound (wall clock + FUTURE_SLACK) moves when the clock
+    has moved (at most once per BOUND_EVERY): records spilled as "far future" that the new
+    bound covers go back into the buffer, in order, none late; the alerts are the exact ones."""
+    from ses_sigma.records import Record, parse_event_time
+    from ses_sigma.scan_stream import BOUND_EVERY, StatefulStream
+
+    start = parse_event_time("2026-03-01T10:00:00Z")
+    now = [start]
+    engine = Engine(load_pack(), clock=lambda: now[0])
+    emitted: list[Any] = []
+    stream = StatefulStream(engine, emitted.append, clock=lambda: now[0])
+    records: list[Record] = []
+
+    def feed(when: str, event_id: str, name: str = "GetAccount") -> None:
+        r = Record(orjson.loads(_record(when, event_id, name)), parse_event_time(when), event_id)
+        records.append(r)
+        names = engine.match_record(r, [])
+        if names:
+            stream.add(r.time, r.event_id, engine.project(r, names))
+
+    for m in range(5):
+        feed(f"2026-03-01T10:{m:02d}:00Z", f"a{m}")
+    feed("2026-03-04T10:00:00Z", "ahead", "CreateEmailIdentity")  # 3 days past the clock
+    assert stream._future.count == 1
+    now[0] = start + BOUND_EVERY / 2  # the clock moved, but not enough to read it again
+    feed("2026-03-04T10:01:00Z", "ahead2", "ListIdentities")
+    assert stream._future.count == 2
+    now[0] = start + 3 * 86400.0  # three days into the stream
+    feed("2026-03-04T10:02:00Z", "c0")
+    assert stream._future.count == 0  # both placed again: plausible now
+    feed("2026-03-04T10:30:00Z", "c1", "ListIdentities")
+    feed(f"2026-03-04T10:{59:02d}:00Z", "c2")
+    now[0] = start  # a clock stepped back: the bound does not move down
+    feed("2026-03-05T09:00:00Z", "c3")  # within FUTURE_SLACK of the bound it reached
+    assert stream._future.count == 0
+    feed("2026-03-09T10:00:00Z", "far")  # past it, the clock stepped back: far future
+    assert stream._future.count == 1
+    stream.finish()
+    assert stream.late.records == 0
+    exact = Engine(load_pack(), clock=lambda: start + 3 * 86400.0).run(records)
+    stateful = _stateful_rule_names()
+    expected = sorted(orjson.dumps(a.to_dict()) for a in exact if a.rule_name in stateful)
+    assert sorted(orjson.dumps(a.to_dict()) for a in emitted) == expected
+    # the records placed again were plausible to the rules; the one past every bound was not
+    assert {note[1] for note in stream.runner.implausible()} == {"far"}
+
+
+def _stateful_rule_names() -> set[str]:
+    """The pack's correlation and first-seen rules."""
+    from sigma.correlations import SigmaCorrelationRule
+    from sigma.rule import SigmaRule
+
+    from ses_sigma.match.first_seen import FirstSeenSpec
+    from ses_sigma.pack import rule_key
+
+    return {
+        rule_key(r)
+        for r in load_pack().rules
+        if isinstance(r, SigmaCorrelationRule)
+        or (isinstance(r, SigmaRule) and FirstSeenSpec.from_rule(r) is not None)
+    }

@@ -66,6 +66,10 @@ __all__ = [
 DEFAULT_REORDER_WINDOW = 900.0
 #: Batch mode (module docstring): late candidates needed, and their share of the candidates.
 BATCH_MIN_LATE = 1000
+#: Wall-clock seconds between two moves of the far-future bound: a stream scanned for days
+#: moves it (its new records are plausible, as its first ones were), and records forged years
+#: ahead cannot make it move, and the far-future spill be placed again, more often.
+BOUND_EVERY = 3600.0
 BATCH_LATE_SHARE = 0.1
 #: Candidates from which batch mode's exact run is made in the workers' processes (fewer: in
 #: this one; a part's process costs a round trip and a file of the candidates held here).
@@ -167,8 +171,9 @@ class StatefulStream:
         self._future = SortedSpill()
         self._newest = float("-inf")
         self._watermark = float("-inf")
-        now = (clock or engine_clock(engine))()
-        self._latest_plausible = now + FUTURE_SLACK
+        self._clock = clock or engine_clock(engine)
+        self._bound_read = self._clock()
+        self._latest_plausible = self._bound_read + FUTURE_SLACK
         self.late = LateReport()
         self.candidates = 0
         # Batch mode: the tasks' sorted runs written by the workers (scan_runs), each with the
@@ -201,12 +206,18 @@ class StatefulStream:
             self.late.deferred += 1
             self._late.add((time, event_id, payload))
             return
-        if time > self._latest_plausible:
+        if time > self._latest_plausible and not self._move_bound(time):
             # Later than everything plausible in the buffer: released after it, at the end.
             self._future.add((time, event_id, payload))
             return
+        self._place((time, event_id, payload))
+
+    def _place(self, item: tuple[float, str, PackedPayload]) -> None:
+        """Into the reorder buffer (a record no older than what was released), releasing
+        what the watermark passed."""
+        time = item[0]
         heap = self._heap
-        heapq.heappush(heap, (time, event_id, payload))
+        heapq.heappush(heap, item)
         if time > self._newest:
             self._newest = time
             self._watermark = time - self._window
@@ -215,6 +226,29 @@ class StatefulStream:
             self.peak_buffer = max(self.peak_buffer, len(heap))
             while heap and heap[0][0] < watermark:
                 self._release(heapq.heappop(heap))
+
+    def _move_bound(self, time: float) -> bool:
+        """Read the wall clock again (at most once per BOUND_EVERY) and move the far-future
+        bound up to it: the spilled records it now covers are placed in the buffer (they are
+        later than every record released: the bound was above those). True when ``time`` is
+        plausible now."""
+        now = self._clock()
+        if now - self._bound_read < BOUND_EVERY:
+            return False
+        self._bound_read = now
+        bound = now + FUTURE_SLACK
+        if bound <= self._latest_plausible:  # a clock stepped back: the bound never moves down
+            return False
+        self._latest_plausible = bound
+        if self._future.count:
+            held, self._future = self._future, SortedSpill()
+            for item in held.sorted():
+                if item[0] > bound:
+                    self._future.add(item)
+                else:
+                    self._place(item)
+            held.close()
+        return time <= bound
 
     @property
     def batch(self) -> bool:
